@@ -1,0 +1,108 @@
+"""The FastAPI application: routes under /api/v1, problem+json errors, OpenAPI at /openapi.json."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .. import __version__
+from ..config import Settings
+from ..runtime import Runtime
+from . import problems
+from .routes import applications, attempts, endpoints, event_types, messages
+
+BODY_OVERHEAD = 64 * 1024  # room for the envelope fields around a maximal payload
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit before they are read into memory (413)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        response = problems.problem(413, "Payload too large",
+                                    f"the request body exceeds {self.limit} bytes")
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    with_worker: bool = True,
+    on_started: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """The API. Without a `runtime`, the app starts its own (store, service, worker) on startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        rt = runtime or await Runtime.start(settings, with_worker=with_worker)
+        app.state.runtime = rt
+        app.state.service = rt.service
+        if on_started is not None:
+            await on_started(rt)
+        try:
+            yield
+        finally:
+            if owned:
+                await rt.stop()
+
+    app = FastAPI(
+        title="Hookline",
+        version=__version__,
+        description="Webhook delivery platform. Management API in Svix's REST shape.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+        app.state.service = runtime.service
+    problems.install(app)
+    for module in (applications, event_types, endpoints, messages, attempts):
+        app.include_router(module.router, prefix="/api/v1")
+
+    @app.get("/api/v1/health", tags=["Health"])
+    async def health() -> dict[str, str]:
+        await app.state.service.store.ping()
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + BODY_OVERHEAD)
+    return app

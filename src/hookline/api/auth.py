@@ -1,0 +1,56 @@
+"""Bearer-token authentication. The admin token sees everything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from ..errors import Forbidden, NotFound, Unauthorized
+from ..service import Service
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the admin, or a token scoped to one application."""
+
+    app_id: str | None = None
+    read_only: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.app_id is None
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("this action needs the admin token")
+
+    def require_write(self) -> None:
+        if self.read_only:
+            raise Forbidden("this token is read-only")
+
+    def check_app(self, app_id: str) -> None:
+        """Another application's resources do not exist for an app-scoped token."""
+        if self.app_id is not None and self.app_id != app_id:
+            raise NotFound("application not found")
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+async def authenticate(request: Request) -> Principal:
+    service: Service = request.app.state.service
+    token = bearer_token(request)
+    if await service.is_admin_token(token):
+        return Principal()
+    resolve = getattr(service, "principal_for_token", None)
+    if resolve is not None:
+        principal = await resolve(token)
+        if principal is not None:
+            return Principal(app_id=principal[0], read_only=principal[1])
+    raise Unauthorized("the bearer token is not valid")

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep
+from ..schemas import ApplicationIn, ApplicationOut, ApplicationPatch, ListResponse
+
+router = APIRouter(prefix="/app", tags=["Application"])
+
+
+@router.get("", response_model=ListResponse[ApplicationOut])
+async def list_applications(principal: PrincipalDep, service: ServiceDep, limit: Limit = None,
+                            iterator: Iterator = None) -> ListResponse[ApplicationOut]:
+    if principal.app_id is not None:
+        app = await service.get_app(principal.app_id)
+        return ListResponse(data=[ApplicationOut.of(app)], iterator=None, done=True)
+    page = await service.list_apps(limit, iterator)
+    return ListResponse(data=[ApplicationOut.of(a) for a in page.data], iterator=page.iterator,
+                        done=page.done)
+
+
+@router.post("", response_model=ApplicationOut, status_code=201)
+async def create_application(body: ApplicationIn, principal: PrincipalDep, service: ServiceDep,
+                             response: Response, get_if_exists: bool = False) -> ApplicationOut:
+    principal.require_admin()
+    if get_if_exists and body.uid:
+        from ...errors import NotFound
+
+        try:
+            existing = await service.get_app(body.uid)
+            response.status_code = 200
+            return ApplicationOut.of(existing)
+        except NotFound:
+            pass
+    app = await service.create_app(body.name, body.uid, body.metadata, body.rate_limit)
+    return ApplicationOut.of(app)
+
+
+@router.get("/{app_id}", response_model=ApplicationOut)
+async def get_application(app: AppDep) -> ApplicationOut:
+    return ApplicationOut.of(app)
+
+
+@router.put("/{app_id}", response_model=ApplicationOut)
+async def update_application(app: AppDep, body: ApplicationIn, principal: PrincipalDep,
+                             service: ServiceDep) -> ApplicationOut:
+    principal.require_write()
+    updated = await service.update_app(app.id, name=body.name, uid=body.uid,
+                                       metadata=body.metadata, rate_limit=body.rate_limit)
+    return ApplicationOut.of(updated)
+
+
+@router.patch("/{app_id}", response_model=ApplicationOut)
+async def patch_application(app: AppDep, body: ApplicationPatch, principal: PrincipalDep,
+                            service: ServiceDep) -> ApplicationOut:
+    principal.require_write()
+    changes = body.model_dump(exclude_unset=True)
+    updated = await service.update_app(app.id, **changes)
+    return ApplicationOut.of(updated)
+
+
+@router.delete("/{app_id}", status_code=204)
+async def delete_application(app: AppDep, principal: PrincipalDep,
+                             service: ServiceDep) -> Response:
+    principal.require_admin()
+    await service.delete_app(app.id)
+    return Response(status_code=204)

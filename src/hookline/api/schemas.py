@@ -1,0 +1,284 @@
+"""Request and response bodies, in Svix's field names (camelCase) so Svix SDKs can drive us."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
+
+T = TypeVar("T")
+MAX_NAME = 256
+
+
+def ts(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class ListResponse(Schema, Generic[T]):
+    data: list[T]
+    iterator: str | None
+    prev_iterator: str | None = None
+    done: bool
+
+
+# -- applications --------------------------------------------------------------------------
+class ApplicationIn(Schema):
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    rate_limit: int | None = Field(default=None, ge=1)
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class ApplicationPatch(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
+    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    rate_limit: int | None = Field(default=None, ge=1)
+    metadata: dict[str, str] | None = None
+
+
+class ApplicationOut(Schema):
+    id: str
+    uid: str | None
+    name: str
+    rate_limit: int | None
+    metadata: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, app: Application) -> ApplicationOut:
+        return cls(id=app.id, uid=app.uid, name=app.name, rate_limit=app.rate_limit,
+                   metadata=app.metadata, created_at=ts(app.created_at),
+                   updated_at=ts(app.updated_at))
+
+
+# -- event types ---------------------------------------------------------------------------
+class EventTypeIn(Schema):
+    name: str = Field(min_length=1, max_length=256)
+    description: str = Field(default="", max_length=4096)
+    archived: bool = False
+    deprecated: bool = False
+    schemas: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="Svix shape: JSON Schemas by version, e.g. {\"1\": {...}}")
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    example: dict[str, Any] | None = None
+    group_name: str | None = Field(default=None, max_length=256)
+    feature_flag: str | None = None
+
+    def to_model(self) -> EventType:
+        schema = self.json_schema
+        if schema is None and self.schemas:
+            schema = self.schemas[max(self.schemas)]
+        example = self.example
+        if example is None and schema and isinstance(schema.get("examples"), list):
+            first = schema["examples"][0] if schema["examples"] else None
+            example = first if isinstance(first, dict) else None
+        return EventType(name=self.name, description=self.description, schema=schema,
+                         example=example, deprecated=self.deprecated, archived=self.archived,
+                         group_name=self.group_name)
+
+
+class EventTypeUpdate(Schema):
+    description: str = Field(default="", max_length=4096)
+    archived: bool = False
+    deprecated: bool = False
+    schemas: dict[str, dict[str, Any]] | None = None
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    example: dict[str, Any] | None = None
+    group_name: str | None = None
+    feature_flag: str | None = None
+
+
+class EventTypeOut(Schema):
+    name: str
+    description: str
+    archived: bool
+    deprecated: bool
+    schemas: dict[str, dict[str, Any]] | None
+    json_schema: dict[str, Any] | None = Field(alias="schema")
+    example: dict[str, Any] | None
+    group_name: str | None
+    feature_flag: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, et: EventType) -> EventTypeOut:
+        return cls(name=et.name, description=et.description, archived=et.archived,
+                   deprecated=et.deprecated, schemas={"1": et.schema} if et.schema else None,
+                   schema=et.schema, example=et.example, group_name=et.group_name,
+                   created_at=ts(et.created_at), updated_at=ts(et.updated_at))
+
+
+# -- endpoints -----------------------------------------------------------------------------
+class DeliveryOptionsFields(Schema):
+    """Hookline's extensions to Svix's endpoint: how requests are built, signed and retried."""
+
+    signature_scheme: str | None = Field(
+        default=None, description="standard | hmac-sha256-hex | hmac-sha512-hex")
+    signature_header: str | None = Field(
+        default=None, description="header for hex schemes (default x-webhook-signature)")
+    envelope: str | None = Field(
+        default=None, description="standard | smile | partnero | cr3dentials | raw")
+    json_style: str | None = Field(default=None, description="compact | php")
+    retry_schedule: list[float] | None = Field(
+        default=None, description="seconds before each retry; the first attempt is immediate")
+    timeout: float | None = Field(default=None, description="seconds, at most 30")
+    disable_after_failures: int | None = None
+    disable_after_seconds: float | None = None
+    max_concurrency: int | None = None
+
+
+class EndpointIn(DeliveryOptionsFields):
+    url: str = Field(min_length=1, max_length=4096)
+    description: str = Field(default="", max_length=4096)
+    filter_types: list[str] | None = Field(default=None, max_length=1000)
+    channels: list[str] | None = Field(default=None, max_length=10)
+    disabled: bool = False
+    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    version: int | None = None
+    rate_limit: int | None = None
+    secret: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] | None = None
+
+
+class EndpointUpdate(DeliveryOptionsFields):
+    url: str = Field(min_length=1, max_length=4096)
+    description: str = Field(default="", max_length=4096)
+    filter_types: list[str] | None = Field(default=None, max_length=1000)
+    channels: list[str] | None = Field(default=None, max_length=10)
+    disabled: bool = False
+    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    version: int | None = None
+    rate_limit: int | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class EndpointPatch(DeliveryOptionsFields):
+    url: str | None = Field(default=None, min_length=1, max_length=4096)
+    description: str | None = Field(default=None, max_length=4096)
+    filter_types: list[str] | None = Field(default=None, max_length=1000)
+    channels: list[str] | None = Field(default=None, max_length=10)
+    disabled: bool | None = None
+    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    metadata: dict[str, str] | None = None
+
+
+class EndpointOut(Schema):
+    id: str
+    url: str
+    description: str
+    filter_types: list[str] | None
+    channels: list[str] | None
+    disabled: bool
+    disabled_reason: str | None
+    uid: str | None
+    version: int = 1
+    rate_limit: int | None = None
+    metadata: dict[str, str]
+    signature_scheme: str
+    signature_header: str | None
+    envelope: str
+    json_style: str | None
+    retry_schedule: list[float] | None
+    timeout: float
+    disable_after_failures: int | None
+    disable_after_seconds: float | None
+    max_concurrency: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, ep: Endpoint) -> EndpointOut:
+        o = ep.options
+        return cls(id=ep.id, url=ep.url, description=ep.description,
+                   filter_types=ep.filter_types, channels=ep.channels, disabled=ep.disabled,
+                   disabled_reason=ep.disabled_reason, uid=ep.uid, metadata=ep.metadata,
+                   signature_scheme=o.signature_scheme, signature_header=o.signature_header,
+                   envelope=o.envelope, json_style=o.json_style,
+                   retry_schedule=o.retry_schedule, timeout=o.timeout,
+                   disable_after_failures=o.disable_after_failures,
+                   disable_after_seconds=o.disable_after_seconds,
+                   max_concurrency=o.max_concurrency,
+                   created_at=ts(ep.created_at), updated_at=ts(ep.updated_at))
+
+
+class EndpointSecretOut(Schema):
+    key: str
+
+
+# -- messages and attempts ------------------------------------------------------------------
+class MessageIn(Schema):
+    event_type: str = Field(min_length=1, max_length=256)
+    payload: dict[str, Any]
+    event_id: str | None = Field(default=None, min_length=1, max_length=256)
+    channels: list[str] | None = Field(default=None, min_length=1, max_length=10)
+    tags: list[str] | None = None
+    payload_retention_period: int | None = None
+
+
+class MessageOut(Schema):
+    id: str
+    event_type: str
+    payload: dict[str, Any]
+    event_id: str | None
+    channels: list[str] | None
+    tags: list[str] | None = None
+    timestamp: datetime
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(id=m.id, event_type=m.event_type, payload=m.payload, event_id=m.event_id,
+                   channels=m.channels, timestamp=ts(m.created_at))
+
+
+STATUS_SUCCESS, STATUS_PENDING, STATUS_FAIL = 0, 1, 2
+
+
+class MessageAttemptOut(Schema):
+    id: str
+    url: str
+    msg_id: str
+    endpoint_id: str
+    response: str
+    response_status_code: int
+    response_duration_ms: int
+    status: int = Field(description="0 success, 1 pending, 2 failed, 3 sending (Svix)")
+    trigger_type: int = Field(description="0 scheduled, 1 manual (Svix)")
+    timestamp: datetime
+    attempt_number: int
+    error_kind: str | None
+    error_detail: str | None
+    test: bool = False
+
+    @classmethod
+    def of(cls, a: Attempt) -> MessageAttemptOut:
+        return cls(id=a.id, url=a.url, msg_id=a.message_id, endpoint_id=a.endpoint_id,
+                   response=a.response_body, response_status_code=a.status_code or 0,
+                   response_duration_ms=a.duration_ms,
+                   status=STATUS_SUCCESS if a.succeeded else STATUS_FAIL,
+                   trigger_type=0 if a.trigger == AttemptTrigger.SCHEDULED else 1,
+                   timestamp=ts(a.created_at), attempt_number=a.attempt_number,
+                   error_kind=a.error_kind, error_detail=a.error_detail,
+                   test=a.trigger == AttemptTrigger.TEST)
+
+
+class RecoverIn(Schema):
+    since: datetime
+    until: datetime | None = None
+
+
+class RecoverOut(Schema):
+    id: str
+    status: int = 0
+    task: str = "recover"
+    recovered: int = 0

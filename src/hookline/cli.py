@@ -1,0 +1,177 @@
+"""`hookline`: serve, worker, migrate, listen. Errors are one line, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import Settings
+from .errors import HooklineError
+
+log = logging.getLogger("hookline")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    try:
+        try:
+            import uvloop
+
+            uvloop.run(main())
+        except ImportError:
+            asyncio.run(main())
+    except HooklineError as exc:
+        raise click.ClickException(exc.detail) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def _settings(**flags: Any) -> Settings:
+    try:
+        return Settings.from_env(**flags)
+    except HooklineError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+database_option = click.option(
+    "--database-url", envvar="HOOKLINE_DATABASE_URL", default=None,
+    help="sqlite:///./hookline.db (default) or postgresql://user@host/db")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="hookline")
+def main() -> None:
+    """Hookline: self-hostable webhook delivery."""
+
+
+@main.command()
+@database_option
+@click.option("--host", default=None, help="address to bind (default 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="port to bind (default 8000)")
+@click.option("--no-worker", is_flag=True, help="serve the API only; run workers separately")
+def serve(database_url: str | None, host: str | None, port: int | None, no_worker: bool) -> None:
+    """Run the API, the portal and a delivery worker in one process."""
+    import uvicorn
+
+    from .api import create_app
+    from .runtime import Runtime
+
+    settings = _settings(database_url=database_url, host=host, port=port)
+    _setup_logging(settings.log_level)
+
+    async def announce(runtime: Runtime) -> None:
+        token = await runtime.service.ensure_admin_token()
+        click.echo(f"Hookline {__version__} is running at {settings.base_url}")
+        click.echo(f"  API docs:  {settings.base_url}/docs")
+        click.echo(f"  database:  {_redact_url(settings.database_url)}")
+        if token:
+            click.echo(f"  admin token (shown once, store it now): {token}")
+        elif not settings.admin_token:
+            click.echo("  admin token: set at first start (reset with `hookline admin-token`)")
+        sys.stdout.flush()
+
+    app = create_app(settings, with_worker=not no_worker, on_started=announce)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port,
+                            log_level=settings.log_level, access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=int(settings.shutdown_grace))
+    server = uvicorn.Server(config)
+    _run(server.serve)
+
+
+@main.command()
+@database_option
+@click.option("--concurrency", type=int, default=None, help="requests in flight at most")
+def worker(database_url: str | None, concurrency: int | None) -> None:
+    """Run delivery workers only (many may share one PostgreSQL database)."""
+    from .runtime import Runtime
+
+    settings = _settings(database_url=database_url, worker_concurrency=concurrency)
+    _setup_logging(settings.log_level)
+
+    async def run() -> None:
+        runtime = await Runtime.start(settings, with_worker=True)
+        assert runtime.worker is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runtime.worker.stop)
+        click.echo(f"hookline worker {runtime.worker.name} delivering from "
+                   f"{_redact_url(settings.database_url)}")
+        sys.stdout.flush()
+        await runtime.stop_when_worker_ends()
+
+    _run(run)
+
+
+@main.command()
+@database_option
+def migrate(database_url: str | None) -> None:
+    """Apply schema migrations (idempotent)."""
+    from .secretbox import SecretBox
+    from .store import open_store
+
+    settings = _settings(database_url=database_url)
+
+    async def run() -> None:
+        store = await open_store(settings, SecretBox.load(settings.secret_key, settings.data_dir))
+        try:
+            applied = await store.migrate()
+        finally:
+            await store.close()
+        click.echo(f"applied migrations {applied}" if applied else "schema is up to date")
+
+    _run(run)
+
+
+@main.command("admin-token")
+@database_option
+def admin_token(database_url: str | None) -> None:
+    """Generate a new admin token (the old one stops working) and print it once."""
+    from .runtime import Runtime
+
+    settings = _settings(database_url=database_url)
+
+    async def run() -> None:
+        runtime = await Runtime.start(settings, with_worker=False)
+        try:
+            click.echo(await runtime.service.reset_admin_token())
+        finally:
+            await runtime.stop()
+
+    _run(run)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.pass_context
+def listen(ctx: click.Context) -> None:
+    """Run a local receiver that verifies and prints webhooks (see `hookline listen --help`)."""
+    from .receiver.listen import main as listen_main
+
+    sys.exit(listen_main(list(ctx.args)))
+
+
+def _redact_url(url: str) -> str:
+    """Hide a password in a database URL before printing it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username}:***@{parts.hostname}" + (
+            f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+if __name__ == "__main__":
+    main()

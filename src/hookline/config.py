@@ -1,0 +1,96 @@
+"""Settings, read once at start from the environment and CLI flags, then passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///./hookline.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator may change. Field names map to `HOOKLINE_<NAME>` variables."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    admin_token: str | None = None
+    data_dir: Path = Path(".")
+    secret_key: str | None = None
+    production: bool = False
+    egress_allow: tuple[str, ...] = ()
+    proxy_url: str | None = None
+    strict_event_types: bool = False
+    max_payload_bytes: int = 1024 * 1024
+    # Delivery worker
+    worker_concurrency: int = 256
+    claim_batch_size: int = 128
+    endpoint_concurrency: int = 32
+    poll_interval: float = 1.0
+    # A claimed delivery is hidden from other workers this long; requests are cut at 80 % of
+    # it, so a lease always outlasts the request it covers (Svix #2181).
+    lease_seconds: float = 60.0
+    shutdown_grace: float = 10.0
+    max_response_bytes: int = 4096
+    log_level: str = "info"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Build settings from `HOOKLINE_*` variables, then apply explicit overrides (CLI flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get("HOOKLINE_" + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values.get("egress_allow"), str):
+            values["egress_allow"] = _split(values["egress_allow"])
+        if isinstance(values.get("data_dir"), str):
+            values["data_dir"] = Path(values["data_dir"])
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def _split(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _parse(name: str, kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    try:
+        if kind.startswith("bool"):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("tuple"):
+            return _split(raw)
+        if kind.startswith("Path"):
+            return Path(raw)
+    except ValueError:
+        raise ConfigError(f"HOOKLINE_{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw

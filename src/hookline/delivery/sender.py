@@ -1,0 +1,175 @@
+"""The one egress path: every outgoing webhook request goes through `Sender.send`.
+
+Policy lives here: blocked networks (checked on every resolved address, and the connection goes
+to the checked address), an optional proxy, a total deadline per request, no redirects, and a
+hard bound on how much of a response is ever read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ssl
+import time
+from collections.abc import Mapping
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from .. import __version__
+from ..config import Settings
+from ..models import ErrorKind
+from .egress import (
+    EgressBlocked,
+    EgressPolicy,
+    PolicyResolver,
+    egress_block_reason,
+    resolve_and_check,
+)
+from .outcome import Outcome
+
+USER_AGENT = f"Hookline/{__version__} (webhook delivery; +https://github.com/hookline/hookline)"
+_READ_CHUNK = 1024
+
+
+class Sender:
+    """Pooled HTTP client for deliveries: one connection pool, sized from the concurrency."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        policy: EgressPolicy | None = None,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy or EgressPolicy.from_cidrs(settings.egress_allow)
+        self._inner_resolver = resolver
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Sender:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # Production verifies certificates; development accepts self-signed receivers.
+            verify: ssl.SSLContext | bool = True if self.settings.production else False
+            connector = aiohttp.TCPConnector(
+                limit=self.settings.worker_concurrency + 16,
+                limit_per_host=0,
+                # With a proxy, the connector only ever reaches the operator's proxy; the
+                # destination is checked by `resolve_and_check` before each request instead.
+                resolver=(self._inner_resolver if self.settings.proxy_url
+                          else PolicyResolver(self.policy, self._inner_resolver)),
+                ttl_dns_cache=10,
+                ssl=verify,
+                enable_cleanup_closed=True,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Content-Type", "Accept-Encoding"),
+                trust_env=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(
+        self, url: str, body: bytes, headers: Mapping[str, str], deadline: float
+    ) -> Outcome:
+        """POST `body` to `url`; never raises for anything the receiver or network does."""
+        started = time.monotonic()
+
+        def elapsed() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        request_headers = {"content-type": "application/json", "user-agent": USER_AGENT,
+                           **headers}
+        try:
+            async with asyncio.timeout(deadline):
+                await self._check_destination(url)
+                async with self._client().post(
+                    url, data=body, headers=request_headers, allow_redirects=False,
+                    proxy=self.settings.proxy_url,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=deadline),
+                ) as response:
+                    text = await self._read_bounded(response)
+                    return Outcome.answered(response.status, text, elapsed(),
+                                            _retry_after(response.headers.get("retry-after")))
+        except TimeoutError:
+            return Outcome.error(ErrorKind.TIMEOUT, f"no complete answer within {deadline:g} s",
+                                 elapsed())
+        except Exception as exc:
+            return _classify(exc, elapsed())
+
+    async def _check_destination(self, url: str) -> None:
+        """Literal addresses skip DNS (aiohttp never asks the resolver for them); with a proxy
+        the proxy resolves, so the destination is resolved and checked here first."""
+        self.policy.check_url_literal(url)
+        if self.settings.proxy_url:
+            target = aiohttp.client.URL(url)
+            await resolve_and_check(self.policy, target.host or "", target.port or 80,
+                                    self._inner_resolver)
+
+    async def _read_bounded(self, response: aiohttp.ClientResponse) -> str:
+        """Read at most `max_response_bytes`; a longer body is abandoned with its connection."""
+        limit = self.settings.max_response_bytes
+        chunks: list[bytes] = []
+        size = 0
+        while size < limit:
+            chunk = await response.content.read(min(_READ_CHUNK, limit - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size >= limit and not response.content.at_eof():
+            response.close()  # drop the connection instead of draining a huge body
+        return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _classify(exc: BaseException, duration_ms: int) -> Outcome:
+    reason = egress_block_reason(exc)
+    if reason is not None:
+        return Outcome.error(ErrorKind.BLOCKED, reason, duration_ms)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return Outcome.error(ErrorKind.DNS, f"DNS lookup failed: {exc.os_error}", duration_ms)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return Outcome.error(ErrorKind.TLS, f"TLS failed: {exc}", duration_ms)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return Outcome.error(ErrorKind.CONNECTION_REFUSED, "connection refused", duration_ms)
+        return Outcome.error(ErrorKind.CONNECTION, f"cannot connect: {exc.os_error}",
+                             duration_ms)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError) or (
+            isinstance(exc, aiohttp.ClientOSError)
+            and isinstance(exc.__cause__ or exc, ConnectionResetError)):
+        return Outcome.error(ErrorKind.CONNECTION_RESET, "connection reset by the receiver",
+                             duration_ms)
+    if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
+        return Outcome.error(ErrorKind.INVALID_RESPONSE, f"invalid HTTP response: {exc}",
+                             duration_ms)
+    if isinstance(exc, EgressBlocked):
+        return Outcome.error(ErrorKind.BLOCKED, exc.reason, duration_ms)
+    if isinstance(exc, ValueError | aiohttp.InvalidURL):
+        return Outcome.error(ErrorKind.CONNECTION, f"invalid URL: {exc}", duration_ms)
+    return Outcome.error(ErrorKind.CONNECTION, f"{type(exc).__name__}: {exc}", duration_ms)

@@ -1,0 +1,296 @@
+"""The delivery worker: claim due deliveries with a lease, send them, record, reschedule.
+
+Shape (see PEERS.md): capacity is checked before claiming; a batch is leased and committed
+before any request goes out; results are stored in batches, and a slot is freed only once its
+attempt is stored; endpoints at their concurrency cap are left out of the next claim, so a slow
+endpoint never holds back the others. A worker killed mid-request loses nothing: its lease
+expires and another worker delivers again (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .. import ids
+from ..config import Settings
+from ..errors import StoreUnavailable
+from ..models import Attempt, DeliveryStatus, Endpoint, ErrorKind
+from ..retry import RetrySchedule
+from ..store.base import Claim, DeliveryResult, Store
+from .outcome import Outcome
+from .request import prepare_request
+from .sender import Sender
+
+log = logging.getLogger(__name__)
+
+RECORD_BATCH = 128
+RECORD_LINGER = 0.005  # seconds a result waits for company before it is written
+STORE_RETRY_MAX = 5.0
+LISTEN_RETRY = 5.0
+
+
+class WorkerHooks(Protocol):
+    """What the worker tells the rest of Hookline (operational webhooks, metrics)."""
+
+    async def after_record(self, results: list[DeliveryResult],
+                           disabled: list[Endpoint]) -> None: ...
+
+
+@dataclass
+class _Done:
+    claim: Claim
+    result: DeliveryResult
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{ids.new_id('w')[-6:]}"
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        sender: Sender,
+        *,
+        hooks: WorkerHooks | None = None,
+        clock: Callable[[], float] = time.time,
+        name: str | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.sender = sender
+        self.hooks = hooks
+        self.clock = clock
+        self.name = name or worker_name()
+        self._signal = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._in_flight: dict[str, tuple[Claim, asyncio.Task[None]]] = {}
+        self._per_endpoint: Counter[str] = Counter()
+        self._done: list[_Done] = []
+        self._done_ready = asyncio.Event()
+        self._stop_listening: Callable[[], Awaitable[Any]] | None = None
+        self._next_listen_try = 0.0
+        self.delivered = 0
+
+    # -- control -------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Deliveries became due (a publish in this process, or a NOTIFY from another)."""
+        self._signal.set()
+
+    def stop(self) -> None:
+        """Stop claiming; in-flight requests get `shutdown_grace` seconds to finish."""
+        self._stopping.set()
+        self._signal.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    # -- main loop -----------------------------------------------------------------------
+    async def run(self) -> None:
+        log.info("worker %s started", self.name)
+        recorder = asyncio.create_task(self._record_loop(), name="hookline-recorder")
+        failures = 0
+        try:
+            while not self._stopping.is_set():
+                self._signal.clear()
+                await self._ensure_listener()
+                free = self.settings.worker_concurrency - len(self._in_flight)
+                if free <= 0:
+                    await self._pause(self.settings.poll_interval)
+                    continue
+                try:
+                    claims = await self.store.claim_due_deliveries(
+                        self.name, min(free, self.settings.claim_batch_size), self.clock(),
+                        self.settings.lease_seconds, self._saturated_endpoints())
+                except StoreUnavailable as exc:
+                    failures += 1
+                    delay = min(0.25 * 2 ** failures, STORE_RETRY_MAX)
+                    log.warning("worker %s: database unavailable (%s); retrying in %.1f s",
+                                self.name, exc.__cause__ or exc, delay)
+                    self._stop_listening = None
+                    await self._pause(delay)
+                    continue
+                if failures:
+                    log.info("worker %s: database reachable again", self.name)
+                    failures = 0
+                if claims:
+                    for claim in claims:
+                        self._start(claim)
+                else:
+                    await self._idle()
+        finally:
+            await self._drain()
+            self._done_ready.set()
+            await recorder
+            if self._stop_listening is not None:
+                await self._stop_listening()
+            log.info("worker %s stopped", self.name)
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._signal.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def _idle(self) -> None:
+        """Sleep until the next delivery is due, a wake-up, or the poll interval."""
+        wait = self.settings.poll_interval
+        try:
+            due = await self.store.next_due_at()
+        except StoreUnavailable:
+            due = None
+        if due is not None:
+            wait = min(wait, max(due - self.clock(), 0.0))
+            if wait <= 0:  # due now but excluded (endpoint at its cap): wait for a free slot
+                wait = self.settings.poll_interval
+        await self._pause(wait)
+
+    async def _ensure_listener(self) -> None:
+        listen = getattr(self.store, "listen", None)
+        if listen is None or self._stop_listening is not None:
+            return
+        if self.clock() < self._next_listen_try:
+            return
+        self._next_listen_try = self.clock() + LISTEN_RETRY
+        try:
+            self._stop_listening = await listen(self.wake)
+        except Exception as exc:
+            log.warning("worker %s: cannot LISTEN for new deliveries (%s); polling", self.name,
+                        exc)
+
+    def _saturated_endpoints(self) -> list[str]:
+        saturated = []
+        for endpoint_id, count in self._per_endpoint.items():
+            if count >= self._cap_for(endpoint_id):
+                saturated.append(endpoint_id)
+        return saturated
+
+    def _cap_for(self, endpoint_id: str) -> int:
+        for claim, _ in self._in_flight.values():
+            if claim.endpoint.id == endpoint_id and claim.endpoint.options.max_concurrency:
+                return claim.endpoint.options.max_concurrency
+        return self.settings.endpoint_concurrency
+
+    # -- one delivery --------------------------------------------------------------------
+    def _start(self, claim: Claim) -> None:
+        task = asyncio.create_task(self._deliver(claim))
+        self._in_flight[claim.delivery_id] = (claim, task)
+        self._per_endpoint[claim.endpoint.id] += 1
+
+    async def _deliver(self, claim: Claim) -> None:
+        started = self.clock()
+        try:
+            request = prepare_request(claim.message, claim.endpoint, started)
+            deadline = min(claim.endpoint.options.timeout, self.settings.lease_seconds * 0.8)
+            outcome = await self.sender.send(request.url, request.body, request.headers,
+                                             deadline)
+            headers = request.redacted_headers()
+        except Exception as exc:
+            log.exception("worker %s: cannot send %s", self.name, claim.delivery_id)
+            outcome = Outcome.error(ErrorKind.INTERNAL, f"{type(exc).__name__}", 0)
+            headers = {}
+        result = decide(claim, outcome, started, headers)
+        self._done.append(_Done(claim, result))
+        if len(self._done) >= RECORD_BATCH or not self._done_ready.is_set():
+            self._done_ready.set()
+
+    # -- recording -----------------------------------------------------------------------
+    async def _record_loop(self) -> None:
+        failures = 0
+        while True:
+            await self._done_ready.wait()
+            if len(self._done) < RECORD_BATCH and not self._stopping.is_set():
+                await asyncio.sleep(RECORD_LINGER)
+            self._done_ready.clear()
+            batch, self._done = self._done, []
+            if batch:
+                try:
+                    disabled = await self.store.record_results([d.result for d in batch])
+                except StoreUnavailable as exc:
+                    # Nothing counts until stored: keep the slots, try again. If the lease
+                    # runs out first, another worker sends again (at-least-once).
+                    failures += 1
+                    self._done = batch + self._done
+                    log.warning("worker %s: cannot record %d attempts (%s); retrying",
+                                self.name, len(batch), exc.__cause__ or exc)
+                    await asyncio.sleep(min(0.25 * 2 ** failures, STORE_RETRY_MAX))
+                    self._done_ready.set()
+                    continue
+                failures = 0
+                self._free(batch)
+                if self.hooks is not None:
+                    try:
+                        await self.hooks.after_record([d.result for d in batch], disabled)
+                    except Exception:
+                        log.exception("worker %s: hook failed", self.name)
+            if self._stopping.is_set() and not self._in_flight and not self._done:
+                return
+
+    def _free(self, batch: list[_Done]) -> None:
+        for done in batch:
+            self._in_flight.pop(done.claim.delivery_id, None)
+            endpoint_id = done.claim.endpoint.id
+            self._per_endpoint[endpoint_id] -= 1
+            if self._per_endpoint[endpoint_id] <= 0:
+                del self._per_endpoint[endpoint_id]
+            if done.result.attempt.succeeded:
+                self.delivered += 1
+        self._signal.set()
+
+    async def _drain(self) -> None:
+        """Graceful stop: let in-flight requests finish within the grace period, then hand
+        back what is unfinished so another worker takes it at once."""
+        tasks = {task for _, task in self._in_flight.values() if not task.done()}
+        if tasks:
+            log.info("worker %s: waiting up to %.0f s for %d requests", self.name,
+                     self.settings.shutdown_grace, len(tasks))
+            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace)
+        unfinished = [(c, t) for c, t in self._in_flight.values() if not t.done()]
+        for _, task in unfinished:
+            task.cancel()
+        await asyncio.gather(*(t for _, t in unfinished), return_exceptions=True)
+        claims = [c for c, _ in unfinished]
+        for claim in claims:
+            self._in_flight.pop(claim.delivery_id, None)
+        if claims:
+            try:
+                await self.store.release_deliveries(claims, self.clock())
+                log.info("worker %s: released %d unfinished deliveries", self.name, len(claims))
+            except StoreUnavailable:
+                log.warning("worker %s: could not release %d deliveries; their leases will "
+                            "expire", self.name, len(claims))
+
+
+def decide(claim: Claim, outcome: Outcome, started: float,
+           request_headers: dict[str, str]) -> DeliveryResult:
+    """What an attempt's outcome means for its delivery: done, retry later, or failed."""
+    number = claim.attempt_count + 1
+    attempt = Attempt(
+        id=ids.new_id(ids.ATTEMPT), delivery_id=claim.delivery_id,
+        message_id=claim.message.id, endpoint_id=claim.endpoint.id,
+        app_id=claim.message.app_id, url=claim.endpoint.url, created_at=started,
+        succeeded=outcome.succeeded, trigger=claim.trigger, status_code=outcome.status_code,
+        response_body=outcome.body, duration_ms=outcome.duration_ms,
+        error_kind=str(outcome.error_kind) if outcome.error_kind else None,
+        error_detail=outcome.error_detail, request_headers=request_headers,
+        attempt_number=number)
+    if outcome.succeeded:
+        return DeliveryResult(attempt, claim.lease_id, DeliveryStatus.SUCCEEDED, None)
+    delay = None
+    if outcome.retryable:
+        schedule = RetrySchedule.for_endpoint(claim.endpoint.options)
+        delay = schedule.next_delay(number, outcome.retry_after)
+    if delay is None:
+        return DeliveryResult(attempt, claim.lease_id, DeliveryStatus.FAILED, None)
+    return DeliveryResult(attempt, claim.lease_id, DeliveryStatus.PENDING,
+                          started + outcome.duration_ms / 1000 + delay)

@@ -1,0 +1,68 @@
+"""Hookline's exception hierarchy. The API and the CLI each map it to users in one place."""
+
+from __future__ import annotations
+
+
+class HooklineError(Exception):
+    """Something went wrong in Hookline."""
+
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+        self.detail = detail or (self.__doc__ or self.title).strip()
+        self.field = field
+        super().__init__(self.detail)
+
+
+class NotFound(HooklineError):
+    """The requested resource does not exist."""
+
+    status = 404
+    title = "Not found"
+
+
+class Conflict(HooklineError):
+    """The resource conflicts with one that already exists."""
+
+    status = 409
+    title = "Conflict"
+
+
+class InvalidInput(HooklineError):
+    """The request is not valid."""
+
+    status = 422
+    title = "Validation failed"
+
+
+class PayloadTooLarge(HooklineError):
+    """The payload is larger than the configured limit."""
+
+    status = 413
+    title = "Payload too large"
+
+
+class Unauthorized(HooklineError):
+    """A valid bearer token is required."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(HooklineError):
+    """This token may not perform this action."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class StoreUnavailable(HooklineError):
+    """The database is unreachable; try again shortly."""
+
+    status = 503
+    title = "Service unavailable"
+
+
+class ConfigError(HooklineError):
+    """The configuration is not valid."""

@@ -1,0 +1,42 @@
+"""Resource ids: a type prefix and a time-sortable base62 body, like Svix's KSUID-based ids.
+
+Sortable ids make `iterator` pagination a plain `id < $iterator` comparison.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TIME_CHARS = 9  # 62**9 milliseconds is far beyond any date we care about
+_RANDOM_CHARS = 16  # about 95 bits of randomness
+
+APPLICATION = "app"
+ENDPOINT = "ep"
+MESSAGE = "msg"
+ATTEMPT = "atmpt"
+DELIVERY = "dlv"
+TOKEN = "tok"
+EVENT_TYPE = "evtype"
+
+
+def _base62(number: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        number, rest = divmod(number, 62)
+        chars.append(_ALPHABET[rest])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str, *, now: float | None = None) -> str:
+    """A new id such as `msg_0Ot8p3Ytq2sXyh1iJ5rN0M6bK9d`, ordered by creation time."""
+    millis = int((time.time() if now is None else now) * 1000)
+    body = _base62(millis, _TIME_CHARS) + "".join(
+        secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS)
+    )
+    return f"{prefix}_{body}"
+
+
+def has_prefix(value: str, prefix: str) -> bool:
+    return value.startswith(prefix + "_") and len(value) == len(prefix) + 1 + 25

@@ -1,0 +1,159 @@
+"""Hookline's domain types, in Svix's vocabulary. Plain data: no I/O, no framework."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class AttemptTrigger(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+    TEST = "test"
+
+
+class ErrorKind(enum.StrEnum):
+    """Why an attempt failed, when it was not an HTTP answer from the receiver."""
+
+    HTTP_STATUS = "http_status"
+    TIMEOUT = "timeout"
+    CONNECTION_REFUSED = "connection_refused"
+    CONNECTION_RESET = "connection_reset"
+    CONNECTION = "connection"
+    DNS = "dns"
+    TLS = "tls"
+    BLOCKED = "blocked"
+    INVALID_RESPONSE = "invalid_response"
+    INTERNAL = "internal"
+
+
+@dataclass
+class Application:
+    id: str
+    name: str
+    uid: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    rate_limit: int | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass
+class EventType:
+    name: str
+    description: str = ""
+    schema: JSON | None = None
+    example: JSON | None = None
+    deprecated: bool = False
+    archived: bool = False
+    group_name: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass
+class DeliveryOptions:
+    """How one endpoint wants its requests built, signed, timed and retried."""
+
+    signature_scheme: str = "standard"
+    signature_header: str | None = None
+    envelope: str = "standard"
+    json_style: str | None = None
+    retry_schedule: list[float] | None = None
+    timeout: float = 10.0
+    disable_after_failures: int | None = None
+    disable_after_seconds: float | None = 5 * 24 * 3600.0
+    max_concurrency: int | None = None
+
+    def to_json(self) -> JSON:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: JSON | None) -> DeliveryOptions:
+        known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class Endpoint:
+    id: str
+    app_id: str
+    url: str
+    secret: str
+    uid: str | None = None
+    description: str = ""
+    filter_types: list[str] | None = None
+    channels: list[str] | None = None
+    disabled: bool = False
+    disabled_reason: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    options: DeliveryOptions = field(default_factory=DeliveryOptions)
+    previous_secret: str | None = None
+    previous_secret_expires_at: float | None = None
+    consecutive_failures: int = 0
+    failing_since: float | None = None
+    last_attempt_at: float | None = None
+    last_success_at: float | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def signing_secrets(self, now: float) -> list[str]:
+        """The current secret, plus the previous one while its rotation grace period lasts."""
+        secrets = [self.secret]
+        if self.previous_secret and (self.previous_secret_expires_at or 0) > now:
+            secrets.append(self.previous_secret)
+        return secrets
+
+
+@dataclass
+class Message:
+    id: str
+    app_id: str
+    event_type: str
+    payload: JSON
+    event_id: str | None = None
+    channels: list[str] | None = None
+    created_at: float = 0.0
+
+
+@dataclass
+class Delivery:
+    id: str
+    message_id: str
+    endpoint_id: str
+    app_id: str
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempt_count: int = 0
+    next_attempt_at: float | None = None
+    last_attempt_at: float | None = None
+    created_at: float = 0.0
+
+
+@dataclass
+class Attempt:
+    id: str
+    delivery_id: str
+    message_id: str
+    endpoint_id: str
+    app_id: str
+    url: str
+    created_at: float
+    succeeded: bool
+    trigger: AttemptTrigger = AttemptTrigger.SCHEDULED
+    status_code: int | None = None
+    response_body: str = ""
+    duration_ms: int = 0
+    error_kind: str | None = None
+    error_detail: str | None = None
+    request_headers: dict[str, str] = field(default_factory=dict)
+    attempt_number: int = 1

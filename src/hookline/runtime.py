@@ -1,0 +1,59 @@
+"""Wiring: one place that turns settings into a running store, service and worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .delivery.sender import Sender
+from .delivery.worker import DeliveryWorker, WorkerHooks
+from .secretbox import SecretBox
+from .service import Service
+from .store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    service: Service
+    worker: DeliveryWorker | None = None
+    sender: Sender | None = None
+    _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @classmethod
+    async def start(cls, settings: Settings, *, with_worker: bool = True,
+                    migrate: bool = True, hooks: WorkerHooks | None = None,
+                    sender: Sender | None = None) -> Runtime:
+        box = SecretBox.load(settings.secret_key, settings.data_dir)
+        store = await open_store(settings, box)
+        if migrate:
+            applied = await store.migrate()
+            if applied:
+                log.info("applied migrations %s", applied)
+        runtime = cls(settings, store, Service(store, settings))
+        if with_worker:
+            runtime.sender = sender or Sender(settings)
+            runtime.worker = DeliveryWorker(store, settings, runtime.sender, hooks=hooks)
+            runtime.service.on_due = runtime.worker.wake
+            runtime._worker_task = asyncio.create_task(runtime.worker.run(),
+                                                       name="hookline-worker")
+        return runtime
+
+    async def stop_when_worker_ends(self) -> None:
+        """Wait for the worker to stop (a signal called `worker.stop()`), then close."""
+        if self._worker_task is not None:
+            await self._worker_task
+        await self.stop()
+
+    async def stop(self) -> None:
+        if self.worker is not None and self._worker_task is not None:
+            self.worker.stop()
+            await self._worker_task
+        if self.sender is not None:
+            await self.sender.close()
+        await self.store.close()

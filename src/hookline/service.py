@@ -1,0 +1,337 @@
+"""Hookline's use cases. The API, the portal and the CLI call these; none of them writes SQL."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from . import ids
+from .config import Settings
+from .delivery.egress import EgressPolicy
+from .errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
+from .models import Application, AttemptTrigger, DeliveryOptions, Endpoint, EventType, Message
+from .signing import generate_secret, validate_secret
+from .store.base import Page, PublishResult, Store
+from .validation import check_headers, check_options, check_url
+
+ALL_EVENTS = "ALL_EVENTS"
+ADMIN_TOKEN_KEY = "admin_token_sha256"
+MAX_LIMIT = 250
+_EVENT_TYPE_NAME = r"^[A-Za-z0-9_.\-*]{1,256}$"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def endpoint_wants(endpoint: Endpoint, message: Message) -> bool:
+    """Fan-out rule: event type filter (null or ALL_EVENTS = everything; `customer.*` matches a
+    group) and channels (an endpoint with channels only gets messages sharing one)."""
+    if endpoint.disabled:
+        return False
+    if endpoint.filter_types is not None and ALL_EVENTS not in endpoint.filter_types:
+        if not any(fnmatch.fnmatchcase(message.event_type, pattern)
+                   for pattern in endpoint.filter_types):
+            return False
+    if endpoint.channels is not None:
+        if not message.channels or not set(endpoint.channels) & set(message.channels):
+            return False
+    return True
+
+
+def clamp_limit(limit: int | None) -> int:
+    if limit is None:
+        return 50
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    return limit
+
+
+class Service:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        on_due: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.policy = EgressPolicy.from_cidrs(settings.egress_allow)
+        self.on_due = on_due or (lambda: None)
+        self.clock = clock
+
+    # -- admin token ---------------------------------------------------------------------
+    async def ensure_admin_token(self) -> str | None:
+        """Store the admin token's hash. Returns a newly generated token (to print once) when
+        none was configured or stored before."""
+        if self.settings.admin_token:
+            await self.store.set_meta(ADMIN_TOKEN_KEY, hash_token(self.settings.admin_token))
+            return None
+        if await self.store.get_meta(ADMIN_TOKEN_KEY):
+            return None
+        return await self.reset_admin_token()
+
+    async def reset_admin_token(self) -> str:
+        token = "hl_admin_" + secrets.token_urlsafe(32)
+        await self.store.set_meta(ADMIN_TOKEN_KEY, hash_token(token))
+        return token
+
+    async def is_admin_token(self, token: str) -> bool:
+        stored = await self.store.get_meta(ADMIN_TOKEN_KEY)
+        return stored is not None and secrets.compare_digest(stored, hash_token(token))
+
+    # -- applications --------------------------------------------------------------------
+    async def create_app(self, name: str, uid: str | None = None,
+                         metadata: dict[str, str] | None = None,
+                         rate_limit: int | None = None) -> Application:
+        _check_uid(uid)
+        now = self.clock()
+        app = Application(id=ids.new_id(ids.APPLICATION), uid=uid, name=name,
+                          metadata=metadata or {}, rate_limit=rate_limit,
+                          created_at=now, updated_at=now)
+        return await self.store.insert_app(app)
+
+    async def get_app(self, key: str) -> Application:
+        return await self.store.get_app(key)
+
+    async def list_apps(self, limit: int | None, iterator: str | None) -> Page:
+        return await self.store.list_apps(clamp_limit(limit), iterator)
+
+    async def update_app(self, key: str, **changes: Any) -> Application:
+        app = await self.store.get_app(key)
+        _check_uid(changes.get("uid"))
+        app = replace(app, **changes, updated_at=self.clock())
+        return await self.store.update_app(app)
+
+    async def delete_app(self, key: str) -> None:
+        app = await self.store.get_app(key)
+        await self.store.delete_app(app.id)
+
+    # -- event types ---------------------------------------------------------------------
+    async def create_event_type(self, et: EventType) -> EventType:
+        _check_event_type(et)
+        if await self.store.find_event_type(et.name) is not None:
+            from .errors import Conflict
+
+            raise Conflict(f"event type {et.name!r} already exists")
+        now = self.clock()
+        return await self.store.upsert_event_type(replace(et, created_at=now, updated_at=now))
+
+    async def upsert_event_type(self, et: EventType) -> EventType:
+        _check_event_type(et)
+        existing = await self.store.find_event_type(et.name)
+        now = self.clock()
+        created = existing.created_at if existing else now
+        return await self.store.upsert_event_type(replace(et, created_at=created, updated_at=now))
+
+    async def get_event_type(self, name: str) -> EventType:
+        return await self.store.get_event_type(name)
+
+    async def list_event_types(self, limit: int | None, iterator: str | None,
+                               include_archived: bool = False) -> Page:
+        return await self.store.list_event_types(clamp_limit(limit), iterator, include_archived)
+
+    async def delete_event_type(self, name: str) -> None:
+        await self.store.get_event_type(name)
+        await self.store.delete_event_type(name)
+
+    # -- endpoints -----------------------------------------------------------------------
+    def _checked_endpoint(self, ep: Endpoint) -> Endpoint:
+        check_url(ep.url, self.policy, production=self.settings.production)
+        check_options(ep.options)
+        ep.headers = check_headers(ep.headers, ep.options)
+        validate_secret(ep.secret, ep.options.signature_scheme)
+        _check_uid(ep.uid)
+        if ep.filter_types is not None:
+            if len(ep.filter_types) == 0:
+                raise InvalidInput("filterTypes must not be empty; use null for all events",
+                                   field="filterTypes")
+            for name in ep.filter_types:
+                _check_event_type_name(name, "filterTypes")
+        if ep.channels is not None and len(ep.channels) == 0:
+            raise InvalidInput("channels must not be empty; use null for all channels",
+                               field="channels")
+        return ep
+
+    async def create_endpoint(
+        self,
+        app_key: str,
+        *,
+        url: str,
+        secret: str | None = None,
+        options: DeliveryOptions | None = None,
+        **fields: Any,
+    ) -> Endpoint:
+        app = await self.store.get_app(app_key)
+        now = self.clock()
+        ep = Endpoint(id=ids.new_id(ids.ENDPOINT), app_id=app.id, url=url,
+                      secret=secret or generate_secret(), options=options or DeliveryOptions(),
+                      created_at=now, updated_at=now, **fields)
+        return await self.store.insert_endpoint(self._checked_endpoint(ep))
+
+    async def get_endpoint(self, app_key: str, key: str) -> Endpoint:
+        app = await self.store.get_app(app_key)
+        return await self.store.get_endpoint(app.id, key)
+
+    async def list_endpoints(self, app_key: str, limit: int | None,
+                             iterator: str | None) -> Page:
+        app = await self.store.get_app(app_key)
+        return await self.store.list_endpoints(app.id, clamp_limit(limit), iterator)
+
+    async def update_endpoint(self, app_key: str, key: str, **changes: Any) -> Endpoint:
+        """Change an endpoint. Re-enabling clears its failure streak and wakes its pending
+        deliveries, which were kept while it was disabled."""
+        ep = await self.get_endpoint(app_key, key)
+        was_disabled = ep.disabled
+        ep = replace(ep, **changes, updated_at=self.clock())
+        if "disabled" in changes and not ep.disabled:
+            ep.disabled_reason = None
+        elif ep.disabled and not was_disabled and "disabled_reason" not in changes:
+            ep.disabled_reason = "disabled manually"
+        await self.store.update_endpoint(self._checked_endpoint(ep))
+        if was_disabled and not ep.disabled:
+            self.on_due()
+        return ep
+
+    async def delete_endpoint(self, app_key: str, key: str) -> Endpoint:
+        ep = await self.get_endpoint(app_key, key)
+        await self.store.delete_endpoint(ep.app_id, ep.id)
+        return ep
+
+    # -- messages ------------------------------------------------------------------------
+    async def publish(
+        self,
+        app_key: str,
+        event_type: str,
+        payload: Any,
+        *,
+        event_id: str | None = None,
+        channels: list[str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> PublishResult:
+        """Store a message and fan it out in one transaction; once this returns, every
+        matching delivery exists durably."""
+        app = await self.store.get_app(app_key)
+        _check_event_type_name(event_type, "eventType")
+        if not isinstance(payload, dict):
+            raise InvalidInput("payload must be a JSON object", field="payload")
+        size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > self.settings.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"payload is {size} bytes; the limit is {self.settings.max_payload_bytes}")
+        if channels is not None and not 1 <= len(channels) <= 10:
+            raise InvalidInput("channels must hold 1 to 10 names", field="channels")
+        await self._check_against_catalogue(event_type, payload)
+        message = Message(id=ids.new_id(ids.MESSAGE), app_id=app.id, event_type=event_type,
+                          payload=payload, event_id=event_id, channels=channels,
+                          created_at=self.clock())
+        result = await self.store.publish(
+            message, idempotency_key,
+            lambda endpoints: [ep for ep in endpoints if endpoint_wants(ep, message)])
+        if result.endpoint_ids:
+            self.on_due()
+        return result
+
+    async def _check_against_catalogue(self, event_type: str, payload: dict[str, Any]) -> None:
+        et = await self.store.find_event_type(event_type)
+        if et is None:
+            if self.settings.strict_event_types:
+                raise InvalidInput(f"unknown event type {event_type!r}", field="eventType")
+            return
+        if et.schema:
+            validator = Draft202012Validator(et.schema)
+            error = next(iter(sorted(validator.iter_errors(payload), key=lambda e: e.path)),
+                         None)
+            if error is not None:
+                path = "payload" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}"
+                                           for p in error.absolute_path)
+                raise InvalidInput(f"{path}: {error.message}", field=path)
+
+    async def get_message(self, app_key: str, key: str) -> Message:
+        app = await self.store.get_app(app_key)
+        return await self.store.get_message(app.id, key)
+
+    async def list_messages(self, app_key: str, limit: int | None, iterator: str | None,
+                            **filters: Any) -> Page:
+        app = await self.store.get_app(app_key)
+        return await self.store.list_messages(app.id, clamp_limit(limit), iterator, **filters)
+
+    # -- attempts, resend, recover ---------------------------------------------------------
+    async def list_attempts(self, app_key: str, limit: int | None, iterator: str | None,
+                            **filters: Any) -> Page:
+        app = await self.store.get_app(app_key)
+        if filters.get("message_id"):
+            filters["message_id"] = (await self.store.get_message(app.id,
+                                                                  filters["message_id"])).id
+        if filters.get("endpoint_id"):
+            filters["endpoint_id"] = (await self.store.get_endpoint(app.id,
+                                                                    filters["endpoint_id"])).id
+        return await self.store.list_attempts(app.id, clamp_limit(limit), iterator, **filters)
+
+    async def resend(self, app_key: str, message_key: str, endpoint_key: str) -> None:
+        app = await self.store.get_app(app_key)
+        message = await self.store.get_message(app.id, message_key)
+        endpoint = await self.store.get_endpoint(app.id, endpoint_key)
+        await self.store.requeue_delivery(app.id, message.id, endpoint.id, self.clock(),
+                                          AttemptTrigger.MANUAL)
+        self.on_due()
+
+    async def recover(self, app_key: str, endpoint_key: str, since: float) -> int:
+        endpoint = await self.get_endpoint(app_key, endpoint_key)
+        count = await self.store.requeue_failed_since(endpoint.app_id, endpoint.id, since,
+                                                      self.clock())
+        if count:
+            self.on_due()
+        return count
+
+
+def require(condition: bool, error: type[Unauthorized | Forbidden | NotFound],
+            detail: str) -> None:
+    if not condition:
+        raise error(detail)
+
+
+def _check_uid(uid: str | None) -> None:
+    if uid is None:
+        return
+    if not (1 <= len(uid) <= 256) or not all(c.isalnum() or c in "-_." for c in uid):
+        raise InvalidInput("uid must be 1-256 letters, digits, '-', '_' or '.'", field="uid")
+    if uid.startswith(("app_", "ep_", "msg_")):
+        raise InvalidInput("uid must not look like a Hookline id", field="uid")
+
+
+def _check_event_type_name(name: str, field: str) -> None:
+    import re
+
+    if not isinstance(name, str) or not re.match(_EVENT_TYPE_NAME, name):
+        raise InvalidInput(
+            f"{field}: {name!r} is not a valid event type name (letters, digits, '.', '_', "
+            "'-'; at most 256)", field=field)
+
+
+def _check_event_type(et: EventType) -> None:
+    _check_event_type_name(et.name, "name")
+    if "*" in et.name:
+        raise InvalidInput("event type names cannot contain '*'", field="name")
+    if et.schema is not None:
+        try:
+            Draft202012Validator.check_schema(et.schema)
+        except SchemaError as exc:
+            raise InvalidInput(f"schema is not a valid JSON Schema: {exc.message}",
+                               field="schema") from None
+        if et.example is not None:
+            errors = list(Draft202012Validator(et.schema).iter_errors(et.example))
+            if errors:
+                raise InvalidInput(f"example does not match the schema: {errors[0].message}",
+                                   field="example")

@@ -1,0 +1,27 @@
+"""Storage: one `Store` interface, a SQLite and a PostgreSQL implementation."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from ..secretbox import SecretBox
+from .base import Store
+
+
+async def open_store(settings: Settings, box: SecretBox | None = None) -> Store:
+    """Connect to the database named by `settings.database_url`."""
+    box = box or SecretBox.load(settings.secret_key, settings.data_dir)
+    url = settings.database_url
+    if url.startswith(("postgres://", "postgresql://")):
+        from .postgres import PostgresStore
+
+        return await PostgresStore.connect(url, box)
+    if url.startswith("sqlite:"):
+        from .sqlite import SqliteStore
+
+        return await SqliteStore.connect(url, box)
+    from ..errors import ConfigError
+
+    raise ConfigError(f"unsupported database URL {url!r}: use sqlite:///path or postgresql://...")
+
+
+__all__ = ["Store", "open_store"]
