@@ -112,11 +112,15 @@ class DeliveryWorker:
                     claims = await self.store.claim_due_deliveries(
                         self.name, min(free, self.settings.claim_batch_size), self.clock(),
                         self.settings.lease_seconds, self._saturated_endpoints())
-                except StoreUnavailable as exc:
+                except Exception as exc:  # noqa: BLE001 - the worker keeps going
                     failures += 1
                     delay = min(0.25 * 2 ** failures, STORE_RETRY_MAX)
-                    log.warning("worker %s: database unavailable (%s); retrying in %.1f s",
-                                self.name, exc.__cause__ or exc, delay)
+                    if isinstance(exc, StoreUnavailable):
+                        log.warning("worker %s: database unavailable (%s); retrying in %.1f s",
+                                    self.name, exc.__cause__ or exc, delay)
+                    else:
+                        log.exception("worker %s: claim failed; retrying in %.1f s",
+                                      self.name, delay)
                     self._stop_listening = None
                     await self._pause(delay)
                     continue
@@ -216,13 +220,17 @@ class DeliveryWorker:
             if batch:
                 try:
                     disabled = await self.store.record_results([d.result for d in batch])
-                except StoreUnavailable as exc:
+                except Exception as exc:  # noqa: BLE001 - the recorder must never die
                     # Nothing counts until stored: keep the slots, try again. If the lease
                     # runs out first, another worker sends again (at-least-once).
                     failures += 1
                     self._done = batch + self._done
-                    log.warning("worker %s: cannot record %d attempts (%s); retrying",
-                                self.name, len(batch), exc.__cause__ or exc)
+                    if isinstance(exc, StoreUnavailable):
+                        log.warning("worker %s: cannot record %d attempts (%s); retrying",
+                                    self.name, len(batch), exc.__cause__ or exc)
+                    else:
+                        log.exception("worker %s: cannot record %d attempts; retrying",
+                                      self.name, len(batch))
                     await asyncio.sleep(min(0.25 * 2 ** failures, STORE_RETRY_MAX))
                     self._done_ready.set()
                     continue

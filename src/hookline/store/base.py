@@ -198,7 +198,7 @@ class Store:
     async def list_apps(self, limit: int, iterator: str | None) -> Page:
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT * FROM applications WHERE ($1 IS NULL OR id > $1) "
+                "SELECT * FROM applications WHERE ($1::text IS NULL OR id > $1) "
                 "ORDER BY id LIMIT $2", iterator, limit + 1)
         return _page([_app(r) for r in rows], limit, lambda a: a.id)
 
@@ -250,7 +250,7 @@ class Store:
     ) -> Page:
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT * FROM event_types WHERE ($1 IS NULL OR name > $1) "
+                "SELECT * FROM event_types WHERE ($1::text IS NULL OR name > $1) "
                 "AND ($2 OR NOT archived) ORDER BY name LIMIT $3",
                 iterator, include_archived, limit + 1)
         return _page([_event_type(r) for r in rows], limit, lambda e: e.name)
@@ -307,7 +307,7 @@ class Store:
     async def list_endpoints(self, app_id: str, limit: int, iterator: str | None) -> Page:
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT * FROM endpoints WHERE app_id = $1 AND ($2 IS NULL OR id > $2) "
+                "SELECT * FROM endpoints WHERE app_id = $1 AND ($2::text IS NULL OR id > $2) "
                 "ORDER BY id LIMIT $3", app_id, iterator, limit + 1)
         return _page([self._endpoint(r) for r in rows], limit, lambda e: e.id)
 
@@ -401,11 +401,11 @@ class Store:
         types = self.list_param(event_types) if event_types else None
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT * FROM messages WHERE app_id = $1 AND ($2 IS NULL OR id < $2) "
-                f"AND ($3 IS NULL OR event_type {self.any_of('$3')}) "
-                "AND ($4 IS NULL OR created_at < $4) "
-                "AND ($5 IS NULL OR created_at > $5) "
-                "AND ($6 IS NULL OR channels LIKE '%\"' || $6 || '\"%') "
+                "SELECT * FROM messages WHERE app_id = $1 AND ($2::text IS NULL OR id < $2) "
+                f"AND ($3::text[] IS NULL OR event_type {self.any_of('$3')}) "
+                "AND ($4::float8 IS NULL OR created_at < $4) "
+                "AND ($5::float8 IS NULL OR created_at > $5) "
+                "AND ($6::text IS NULL OR channels LIKE '%\"' || $6 || '\"%') "
                 "ORDER BY id DESC LIMIT $7",
                 app_id, iterator, types, before, after, channel, limit + 1)
         return _page([_message(r) for r in rows], limit, lambda m: m.id)
@@ -444,7 +444,7 @@ class Store:
                 "UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4, "
                 "last_attempt_at = $5, lease_owner = NULL, lease_id = NULL, "
                 "trigger = 'scheduled' "
-                "WHERE id = $1 AND ($6 IS NULL OR lease_id = $6 OR lease_id IS NULL)",
+                "WHERE id = $1 AND ($6::text IS NULL OR lease_id = $6 OR lease_id IS NULL)",
                 [(r.attempt.delivery_id, str(r.status), r.attempt.attempt_number,
                   r.next_attempt_at, r.attempt.created_at, r.lease_id)
                  for r in results if r.attempt.trigger != AttemptTrigger.TEST])
@@ -542,13 +542,13 @@ class Store:
         async with self.db.connection() as conn:
             rows = await conn.fetch(
                 "SELECT a.*, m.event_type FROM attempts a JOIN messages m ON m.id = a.message_id "
-                "WHERE a.app_id = $1 AND ($2 IS NULL OR a.id < $2) "
-                "AND ($3 IS NULL OR a.message_id = $3) "
-                "AND ($4 IS NULL OR a.endpoint_id = $4) "
-                "AND ($5 IS NULL OR a.succeeded = $5) "
-                f"AND ($6 IS NULL OR m.event_type {self.any_of('$6')}) "
-                "AND ($7 IS NULL OR a.created_at < $7) "
-                "AND ($8 IS NULL OR a.created_at > $8) "
+                "WHERE a.app_id = $1 AND ($2::text IS NULL OR a.id < $2) "
+                "AND ($3::text IS NULL OR a.message_id = $3) "
+                "AND ($4::text IS NULL OR a.endpoint_id = $4) "
+                "AND ($5::boolean IS NULL OR a.succeeded = $5) "
+                f"AND ($6::text[] IS NULL OR m.event_type {self.any_of('$6')}) "
+                "AND ($7::float8 IS NULL OR a.created_at < $7) "
+                "AND ($8::float8 IS NULL OR a.created_at > $8) "
                 "ORDER BY a.id DESC LIMIT $9",
                 app_id, iterator, message_id, endpoint_id, succeeded, types, before, after,
                 limit + 1)

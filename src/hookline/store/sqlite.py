@@ -23,11 +23,12 @@ from ..secretbox import SecretBox
 from .base import Claim, Row, Store, new_lease_id
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+_CAST = re.compile(r"::[a-z0-9_]+(\[\])?")  # PostgreSQL type hints; SQLite needs none
 BUSY_TIMEOUT_MS = 10_000
 
 
 def _translate(sql: str) -> str:
-    return _PLACEHOLDER.sub(r"?\1", sql)
+    return _PLACEHOLDER.sub(r"?\1", _CAST.sub("", sql))
 
 
 class _SqliteConnection:

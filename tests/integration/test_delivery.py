@@ -1,0 +1,263 @@
+"""Publish → fan-out → signed delivery → retries, against real databases and a real receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import pytest
+from standardwebhooks import Webhook
+
+from hookline.models import DeliveryOptions, DeliveryStatus
+from hookline.runtime import Runtime
+from tests.support.receiver import Receiver
+
+
+async def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def attempts_of(rt: Runtime, app_id: str, msg_id: str) -> list[Any]:
+    page = await rt.service.list_attempts(app_id, 250, None, message_id=msg_id)
+    return sorted(page.data, key=lambda a: a.created_at)
+
+
+@pytest.mark.slow
+async def test_thousand_messages_reach_every_subscribed_endpoint(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    svc = runtime.service
+    app = await svc.create_app("acme")
+    everything = await svc.create_endpoint(app.id, url=receiver.url("/all"))
+    orders = await svc.create_endpoint(app.id, url=receiver.url("/orders"),
+                                       filter_types=["order.*"])
+    europe = await svc.create_endpoint(app.id, url=receiver.url("/eu"), channels=["eu"])
+    expected: dict[str, set[str]] = {"/all": set(), "/orders": set(), "/eu": set()}
+    for i in range(1000):
+        event_type = ("order.created", "customer.updated")[i % 2]
+        channels = ["eu"] if i % 3 == 0 else (["us"] if i % 3 == 1 else None)
+        result = await svc.publish(app.id, event_type, {"n": i, "name": "Zoë"},
+                                   channels=channels)
+        msg_id = result.message.id
+        expected["/all"].add(msg_id)
+        if event_type.startswith("order."):
+            expected["/orders"].add(msg_id)
+        if channels == ["eu"]:
+            expected["/eu"].add(msg_id)
+
+    total = sum(len(ids) for ids in expected.values())
+    await receiver.wait_for(total, timeout=120)
+    secrets = {"/all": everything.secret, "/orders": orders.secret, "/eu": europe.secret}
+    for path, ids in expected.items():
+        got = receiver.at(path)
+        assert {r.headers["webhook-id"] for r in got} == ids, path
+        verifier = Webhook(secrets[path])
+        for request in got:
+            event = verifier.verify(request.body, request.headers)
+            assert event["data"]["name"] == "Zoë"
+            assert b"Zo\xc3\xab" in request.body  # UTF-8, not \u escaped
+            assert b", " not in request.body and b": " not in request.body
+            assert request.headers["Content-Type"] == "application/json"
+            assert request.headers["User-Agent"].startswith("Hookline/")
+
+
+async def test_hex_schemes_sign_the_raw_body_with_the_secret_bytes(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    svc = runtime.service
+    app = await svc.create_app("hex")
+    sha256 = await svc.create_endpoint(
+        app.id, url=receiver.url("/sha256"), secret="partnero-signing-secret",
+        options=DeliveryOptions(signature_scheme="hmac-sha256-hex", signature_header="Signature",
+                                envelope="partnero"))
+    sha512 = await svc.create_endpoint(
+        app.id, url=receiver.url("/sha512"), secret="a little secret",
+        options=DeliveryOptions(signature_scheme="hmac-sha512-hex",
+                                signature_header="Smile-Signature", envelope="smile"))
+    await svc.publish(app.id, "partner.created", {"url": "https://x.example/a", "name": "Zoë"},
+                      event_id="et-123")
+    [partnero] = await receiver.wait_for(1, "/sha256")
+    [smile] = await receiver.wait_for(1, "/sha512")
+
+    expected = hmac.new(sha256.secret.encode(), partnero.body, hashlib.sha256).hexdigest()
+    assert partnero.headers["Signature"] == expected
+    assert b"https:\\/\\/x.example\\/a" in partnero.body and b"Zo\\u00eb" in partnero.body
+    envelope = json.loads(partnero.body)
+    assert set(envelope) == {"event", "url", "webhook_key", "created_at", "data"}
+
+    expected = hmac.new(sha512.secret.encode(), smile.body, hashlib.sha512).hexdigest()
+    assert smile.headers["Smile-Signature"] == expected
+    envelope = json.loads(smile.body)
+    assert envelope["id"] == "et-123" and envelope["version"] == 1
+    assert envelope["type"] == "partner.created" and envelope["createdAt"].endswith("Z")
+
+
+async def test_cr3dentials_receiver_that_reserializes_the_body_still_verifies(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    """cr3dentials' sample code signs JSON.stringify(req.body): our bytes must survive that."""
+    svc = runtime.service
+    app = await svc.create_app("cr3")
+    ep = await svc.create_endpoint(
+        app.id, url=receiver.url("/cr3"), secret="cr3dentials-secret",
+        options=DeliveryOptions(signature_scheme="hmac-sha256-hex",
+                                signature_header="x-webhook-signature", envelope="cr3dentials",
+                                retry_schedule=[1, 2, 4, 8, 16], disable_after_failures=6))
+    await svc.publish(app.id, "verification.completed",
+                      {"verificationId": "ver_abc123", "status": "VERIFIED", "city": "Zürich"})
+    [request] = await receiver.wait_for(1, "/cr3")
+    parsed = json.loads(request.body)
+    assert parsed["type"] == "verification.completed" and parsed["status"] == "success"
+    stringified = json.dumps(parsed, separators=(",", ":"), ensure_ascii=False).encode()
+    expected = hmac.new(ep.secret.encode(), stringified, hashlib.sha256).hexdigest()
+    assert request.headers["x-webhook-signature"] == expected
+
+
+async def test_receiver_that_fails_twice_gets_three_attempts_spaced_by_the_schedule(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    svc = runtime.service
+    app = await svc.create_app("retry")
+    receiver.statuses["/flaky"] = [500, 503, 200]
+    await svc.create_endpoint(app.id, url=receiver.url("/flaky"),
+                              options=DeliveryOptions(retry_schedule=[0.5, 1.0]))
+    msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
+    got = await receiver.wait_for(3, "/flaky", timeout=15)
+
+    await wait_until(lambda: _count(runtime, app.id, msg.id, 3), what="3 attempts recorded")
+    attempts = await attempts_of(runtime, app.id, msg.id)
+    assert [a.status_code for a in attempts] == [500, 503, 200]
+    assert [a.succeeded for a in attempts] == [False, False, True]
+    assert [a.attempt_number for a in attempts] == [1, 2, 3]
+    gaps = [got[1].at - got[0].at, got[2].at - got[1].at]
+    assert gaps[0] >= 0.5 * 0.9 and gaps[1] >= 1.0 * 0.9, gaps
+    await asyncio.sleep(1.0)
+    assert len(receiver.at("/flaky")) == 3  # success ends it: no further attempts
+
+
+async def _count(rt: Runtime, app_id: str, msg_id: str, n: int) -> bool:
+    return len(await attempts_of(rt, app_id, msg_id)) >= n
+
+
+async def test_exhausted_schedule_fails_the_delivery(runtime: Runtime, receiver: Receiver) -> None:
+    svc = runtime.service
+    app = await svc.create_app("exhaust")
+    receiver.statuses["/down"] = [500]
+    await svc.create_endpoint(app.id, url=receiver.url("/down"),
+                              options=DeliveryOptions(retry_schedule=[0.1, 0.1]))
+    msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
+    await wait_until(lambda: _count(runtime, app.id, msg.id, 3), what="3 attempts")
+    await asyncio.sleep(0.6)
+    assert len(receiver.at("/down")) == 3
+    counts = await runtime.store.delivery_counts()
+    assert counts == {str(DeliveryStatus.FAILED): 1}
+
+
+async def test_redirects_are_failures_and_not_followed(runtime: Runtime,
+                                                       receiver: Receiver) -> None:
+    from aiohttp import web
+
+    svc = runtime.service
+    app = await svc.create_app("redirect")
+    receiver.on("/moved", lambda r: web.Response(status=302,
+                                                 headers={"Location": receiver.url("/target")}))
+    await svc.create_endpoint(app.id, url=receiver.url("/moved"),
+                              options=DeliveryOptions(retry_schedule=[]))
+    msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
+    await wait_until(lambda: _count(runtime, app.id, msg.id, 1), what="attempt")
+    [attempt] = await attempts_of(runtime, app.id, msg.id)
+    assert attempt.status_code == 302 and not attempt.succeeded
+    assert receiver.at("/target") == []
+
+
+async def test_timeout_is_recorded_as_its_own_error_kind(runtime: Runtime,
+                                                        receiver: Receiver) -> None:
+    async def hang(_: Any) -> Any:
+        await asyncio.sleep(5)
+
+    svc = runtime.service
+    app = await svc.create_app("slow")
+    receiver.on("/slow", hang)
+    await svc.create_endpoint(app.id, url=receiver.url("/slow"),
+                              options=DeliveryOptions(retry_schedule=[], timeout=0.5))
+    msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
+    await wait_until(lambda: _count(runtime, app.id, msg.id, 1), what="attempt")
+    [attempt] = await attempts_of(runtime, app.id, msg.id)
+    assert attempt.error_kind == "timeout" and 400 <= attempt.duration_ms < 2000
+
+
+async def test_endpoint_is_disabled_after_consecutive_failures_and_keeps_pending_work(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    svc = runtime.service
+    app = await svc.create_app("disable")
+    receiver.statuses["/bad"] = [500]
+    ep = await svc.create_endpoint(
+        app.id, url=receiver.url("/bad"),
+        options=DeliveryOptions(retry_schedule=[0.1, 0.1, 30], disable_after_failures=3))
+    msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
+    await wait_until(lambda: _disabled(runtime, app.id, ep.id), what="endpoint disabled")
+    current = await svc.get_endpoint(app.id, ep.id)
+    assert "3 consecutive failed attempts" in (current.disabled_reason or "")
+    assert len(receiver.at("/bad")) == 3
+
+    receiver.statuses["/bad"] = [200]
+    await svc.update_endpoint(app.id, ep.id, disabled=False)
+    await svc.resend(app.id, msg.id, ep.id)
+    await wait_until(lambda: len(receiver.at("/bad")) >= 4, what="delivery after re-enable")
+
+
+async def _disabled(rt: Runtime, app_id: str, ep_id: str) -> bool:
+    return (await rt.service.get_endpoint(app_id, ep_id)).disabled
+
+
+async def test_disabled_endpoint_receives_nothing_until_reenabled(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    svc = runtime.service
+    app = await svc.create_app("paused")
+    ep = await svc.create_endpoint(app.id, url=receiver.url("/p"))
+    await svc.create_endpoint(app.id, url=receiver.url("/other"))
+    receiver.statuses["/p"] = [500]
+    await svc.update_endpoint(app.id, ep.id, options=DeliveryOptions(retry_schedule=[0.2]))
+    first = (await svc.publish(app.id, "a.b", {"x": 1})).message
+    await receiver.wait_for(1, "/p")
+    await svc.update_endpoint(app.id, ep.id, disabled=True)
+    await svc.publish(app.id, "a.b", {"x": 2})
+    await receiver.wait_for(2, "/other")
+    await asyncio.sleep(0.6)
+    assert len(receiver.at("/p")) == 1  # the retry waits while disabled
+    receiver.statuses["/p"] = [200]
+    await svc.update_endpoint(app.id, ep.id, disabled=False)
+    got = await receiver.wait_for(2, "/p")
+    assert got[-1].headers["webhook-id"] == first.id
+
+
+async def test_idempotency_key_returns_the_first_message_and_creates_nothing(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    svc = runtime.service
+    app = await svc.create_app("idem")
+    await svc.create_endpoint(app.id, url=receiver.url("/i"))
+    first = await svc.publish(app.id, "a.b", {"x": 1}, idempotency_key="k1")
+    again = await svc.publish(app.id, "a.b", {"x": 2}, idempotency_key="k1")
+    assert first.created and not again.created
+    assert again.message.id == first.message.id and again.message.payload == {"x": 1}
+    await receiver.wait_for(1, "/i")
+    await asyncio.sleep(0.3)
+    assert len(receiver.at("/i")) == 1
+    page = await svc.list_messages(app.id, 10, None)
+    assert len(page.data) == 1

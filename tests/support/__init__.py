@@ -1,0 +1,1 @@
+"""Test helpers: real receivers, real servers, real databases."""
