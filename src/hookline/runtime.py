@@ -35,9 +35,9 @@ class Runtime:
             applied = await store.migrate()
             if applied:
                 log.info("applied migrations %s", applied)
-        runtime = cls(settings, store, Service(store, settings))
+        runtime = cls(settings, store, Service(store, settings, box=box, sender=sender))
+        runtime.sender = runtime.service.sender
         if with_worker:
-            runtime.sender = sender or Sender(settings)
             runtime.worker = DeliveryWorker(store, settings, runtime.sender, hooks=hooks)
             runtime.service.on_due = runtime.worker.wake
             runtime._worker_task = asyncio.create_task(runtime.worker.run(),

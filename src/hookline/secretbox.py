@@ -24,6 +24,13 @@ class SecretBox:
         # Any operator-chosen string works: it is stretched into a Fernet key.
         digest = hashlib.sha256(key.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._root = hashlib.sha256(b"hookline-derive:" + key.encode()).digest()
+
+    def derive(self, label: str) -> bytes:
+        """A 32-byte key for one purpose (e.g. signing portal links), derived from the key."""
+        import hmac
+
+        return hmac.new(self._root, label.encode(), hashlib.sha256).digest()
 
     def seal(self, plain: str) -> str:
         return _PREFIX + self._fernet.encrypt(plain.encode()).decode()

@@ -17,8 +17,10 @@ from jsonschema.exceptions import SchemaError
 from . import ids
 from .config import Settings
 from .delivery.egress import EgressPolicy
+from .delivery.sender import Sender
 from .errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from .models import Application, AttemptTrigger, DeliveryOptions, Endpoint, EventType, Message
+from .secretbox import SecretBox
 from .signing import generate_secret, validate_secret
 from .store.base import Page, PublishResult, Store
 from .validation import check_headers, check_options, check_url
@@ -64,9 +66,13 @@ class Service:
         *,
         on_due: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        box: SecretBox | None = None,
+        sender: Sender | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
+        self.box = box or store.box
+        self.sender = sender or Sender(settings)
         self.policy = EgressPolicy.from_cidrs(settings.egress_allow)
         self.on_due = on_due or (lambda: None)
         self.clock = clock

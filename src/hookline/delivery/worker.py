@@ -112,7 +112,7 @@ class DeliveryWorker:
                     claims = await self.store.claim_due_deliveries(
                         self.name, min(free, self.settings.claim_batch_size), self.clock(),
                         self.settings.lease_seconds, self._saturated_endpoints())
-                except Exception as exc:  # noqa: BLE001 - the worker keeps going
+                except Exception as exc:  # the worker keeps going
                     failures += 1
                     delay = min(0.25 * 2 ** failures, STORE_RETRY_MAX)
                     if isinstance(exc, StoreUnavailable):
@@ -220,7 +220,7 @@ class DeliveryWorker:
             if batch:
                 try:
                     disabled = await self.store.record_results([d.result for d in batch])
-                except Exception as exc:  # noqa: BLE001 - the recorder must never die
+                except Exception as exc:  # the recorder must never die
                     # Nothing counts until stored: keep the slots, try again. If the lease
                     # runs out first, another worker sends again (at-least-once).
                     failures += 1
