@@ -157,3 +157,4 @@ class Attempt:
     error_detail: str | None = None
     request_headers: dict[str, str] = field(default_factory=dict)
     attempt_number: int = 1
+    worker: str | None = None

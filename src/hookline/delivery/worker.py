@@ -204,6 +204,7 @@ class DeliveryWorker:
             outcome = Outcome.error(ErrorKind.INTERNAL, f"{type(exc).__name__}", 0)
             headers = {}
         result = decide(claim, outcome, started, headers)
+        result.attempt.worker = self.name
         self._done.append(_Done(claim, result))
         if len(self._done) >= RECORD_BATCH or not self._done_ready.is_set():
             self._done_ready.set()

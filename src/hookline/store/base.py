@@ -437,8 +437,8 @@ class Store:
             await tx.executemany(
                 "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
                 "created_at, succeeded, trigger, status_code, response_body, duration_ms, "
-                "error_kind, error_detail, request_headers, attempt_number) VALUES "
-                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                "error_kind, error_detail, request_headers, attempt_number, worker) VALUES "
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                 [_attempt_values(r.attempt) for r in results])
             await tx.executemany(
                 "UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4, "
@@ -630,7 +630,7 @@ def _message(row: Row) -> Message:
 def _attempt_values(a: Attempt) -> tuple[Any, ...]:
     return (a.id, a.delivery_id, a.message_id, a.endpoint_id, a.app_id, a.url, a.created_at,
             a.succeeded, str(a.trigger), a.status_code, a.response_body, a.duration_ms,
-            a.error_kind, a.error_detail, _dump(a.request_headers), a.attempt_number)
+            a.error_kind, a.error_detail, _dump(a.request_headers), a.attempt_number, a.worker)
 
 
 def _attempt(row: Row) -> Attempt:
@@ -642,4 +642,4 @@ def _attempt(row: Row) -> Attempt:
         response_body=row["response_body"] or "", duration_ms=row["duration_ms"],
         error_kind=row["error_kind"], error_detail=row["error_detail"],
         request_headers=_load(row["request_headers"]) or {},
-        attempt_number=row["attempt_number"])
+        attempt_number=row["attempt_number"], worker=row["worker"])

@@ -98,7 +98,8 @@ CREATE TABLE attempts (
     error_kind TEXT,
     error_detail TEXT,
     request_headers TEXT,
-    attempt_number INTEGER NOT NULL DEFAULT 1
+    attempt_number INTEGER NOT NULL DEFAULT 1,
+    worker TEXT
 );
 CREATE INDEX attempts_message ON attempts (app_id, message_id, id);
 CREATE INDEX attempts_endpoint ON attempts (app_id, endpoint_id, id);

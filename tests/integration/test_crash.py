@@ -1,0 +1,134 @@
+"""A worker process killed mid-delivery loses nothing; a stopped one hands its work back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from hookline.config import Settings
+from hookline.models import DeliveryOptions
+from hookline.runtime import Runtime
+from tests.support.api import make_settings
+from tests.support.processes import WorkerProcess
+from tests.support.receiver import Receiver
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path, lease_seconds=3.0, shutdown_grace=1.5)
+
+
+@pytest.fixture
+async def control(settings: Settings) -> AsyncIterator[Runtime]:
+    """The test's own view of the database: API-side only, no worker of its own."""
+    rt = await Runtime.start(settings, with_worker=False)
+    yield rt
+    await rt.stop()
+
+
+async def eventually(check: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_worker_killed_while_receiver_holds_the_request_loses_nothing(
+    settings: Settings, control: Runtime, receiver: Receiver, tmp_path: Path
+) -> None:
+    release = asyncio.Event()
+    calls = 0
+
+    async def hold_first(_: Any) -> web.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await release.wait()  # the first worker dies while we hold its request
+        return web.Response(text="ok")
+
+    receiver.on("/hold", hold_first)
+    svc = control.service
+    app = await svc.create_app("crash")
+    ep = await svc.create_endpoint(app.id, url=receiver.url("/hold"),
+                                   options=DeliveryOptions(timeout=30))
+    first = WorkerProcess(settings, tmp_path, "first")
+    first.wait_started()
+    msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
+    await receiver.wait_for(1, "/hold")
+    killed_at = time.time()
+    first.kill()
+
+    second = WorkerProcess(settings, tmp_path, "second")
+    try:
+        second.wait_started()
+        got = await receiver.wait_for(2, "/hold", timeout=20)
+        assert got[1].headers["webhook-id"] == got[0].headers["webhook-id"] == msg.id
+        # Redelivered only once the lease ran out: the killed worker's claim was honoured.
+        assert got[1].at >= got[0].at + settings.lease_seconds * 0.9
+
+        async def recorded() -> list[Any]:
+            page = await svc.list_attempts(app.id, 10, None, message_id=msg.id)
+            return page.data
+
+        attempts = await eventually(recorded)
+        [attempt] = attempts  # the killed worker recorded nothing; the second one did
+        assert attempt.succeeded and attempt.endpoint_id == ep.id
+        assert attempt.created_at > killed_at
+        assert attempt.worker and str(second.pid) in attempt.worker
+    finally:
+        release.set()
+        second.terminate()
+
+
+async def test_sigterm_finishes_in_flight_requests_and_releases_the_rest(
+    settings: Settings, control: Runtime, receiver: Receiver, tmp_path: Path
+) -> None:
+    stuck = asyncio.Event()
+
+    async def slow(_: Any) -> web.Response:
+        await asyncio.sleep(0.5)
+        return web.Response(text="ok")
+
+    async def hang_once(received: Any) -> web.Response:
+        if len(receiver.at("/stuck")) == 1:
+            await stuck.wait()
+        return web.Response(text="ok")
+
+    receiver.on("/slow", slow)
+    receiver.on("/stuck", hang_once)
+    svc = control.service
+    app = await svc.create_app("graceful")
+    await svc.create_endpoint(app.id, url=receiver.url("/slow"))
+    await svc.create_endpoint(app.id, url=receiver.url("/stuck"),
+                              options=DeliveryOptions(timeout=30))
+    worker = WorkerProcess(settings.with_(lease_seconds=60.0), tmp_path, "graceful")
+    worker.wait_started()
+    msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
+    await receiver.wait_for(1, "/slow")
+    await receiver.wait_for(1, "/stuck")
+    code = await asyncio.to_thread(worker.terminate)
+    assert code == 0, worker.output()
+    assert "released 1 unfinished deliveries" in worker.output()
+
+    page = await svc.list_attempts(app.id, 10, None, message_id=msg.id)
+    assert [a.url for a in page.data] == [receiver.url("/slow")]  # finished within grace
+
+    # The released delivery is due at once: a new worker takes it long before its 60 s lease.
+    other = WorkerProcess(settings.with_(lease_seconds=60.0), tmp_path, "other")
+    try:
+        await receiver.wait_for(2, "/stuck", timeout=10)
+    finally:
+        stuck.set()
+        other.terminate()
