@@ -1,0 +1,67 @@
+"""`hookline listen` as a partner would run it, with Hookline delivering to it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hookline.models import DeliveryOptions
+from hookline.runtime import Runtime
+from hookline.signing import generate_secret
+from tests.support.api import free_port
+
+
+def read_until(path: Path, needle: str, proc: subprocess.Popen[bytes], timeout: float = 15.0
+               ) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        text = path.read_text(errors="replace")
+        if needle in text:
+            return text
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{needle!r} not printed; output:\n{text}")
+        time.sleep(0.05)
+
+
+async def test_listen_verifies_and_summarises_what_hookline_delivers(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    import asyncio
+
+    secret = generate_secret()
+    port = free_port()
+    out = tmp_path / "listen.out"
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hookline.cli", "listen", "--port", str(port),
+             "--secret", secret], stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        await asyncio.to_thread(read_until, out, str(port), proc)
+        svc = runtime.service
+        app = await svc.create_app("partner")
+        url = f"http://127.0.0.1:{port}/webhooks"
+        await svc.create_endpoint(app.id, url=url, secret=secret)
+        await svc.create_endpoint(app.id, url=url, secret=generate_secret(),
+                                  options=DeliveryOptions(retry_schedule=[]))
+        msg = (await svc.publish(app.id, "invoice.paid", {"amount": 42})).message
+
+        text = await asyncio.to_thread(read_until, out, "NOT VERIFIED", proc)
+        text = await asyncio.to_thread(read_until, out, " verified", proc)
+        lines = [line for line in text.splitlines() if msg.id in line]
+        assert len(lines) == 2, text
+        good = next(line for line in lines if "NOT VERIFIED" not in line)
+        assert "invoice.paid" in good and "bytes" in good
+
+        deadline = time.monotonic() + 10
+        while True:
+            page = await svc.list_attempts(app.id, 10, None, message_id=msg.id)
+            if len(page.data) == 2 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        codes = sorted(a.status_code or 0 for a in page.data)
+        assert codes[0] // 100 == 2 and codes[1] == 401
+    finally:
+        proc.terminate()
+        proc.wait(10)
