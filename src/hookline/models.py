@@ -34,6 +34,7 @@ class ErrorKind(enum.StrEnum):
     BLOCKED = "blocked"
     INVALID_RESPONSE = "invalid_response"
     INTERNAL = "internal"
+    WORKER_LOST = "worker_lost"
 
 
 @dataclass
@@ -158,3 +159,4 @@ class Attempt:
     request_headers: dict[str, str] = field(default_factory=dict)
     attempt_number: int = 1
     worker: str | None = None
+    sending: bool = False

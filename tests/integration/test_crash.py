@@ -80,13 +80,17 @@ async def test_worker_killed_while_receiver_holds_the_request_loses_nothing(
 
         async def recorded() -> list[Any]:
             page = await svc.list_attempts(app.id, 10, None, message_id=msg.id)
-            return page.data
+            done = [a for a in page.data if not a.sending]
+            return sorted(done, key=lambda a: a.created_at) if len(done) == 2 else []
 
-        attempts = await eventually(recorded)
-        [attempt] = attempts  # the killed worker recorded nothing; the second one did
-        assert attempt.succeeded and attempt.endpoint_id == ep.id
-        assert attempt.created_at > killed_at
-        assert attempt.worker and str(second.pid) in attempt.worker
+        lost, delivered = await eventually(recorded)
+        # The attempts say so: the first worker's was stored when claimed, and closed as lost
+        # by the worker that took the delivery over once the lease ran out.
+        assert str(first.pid) in (lost.worker or "") and lost.error_kind == "worker_lost"
+        assert not lost.succeeded and lost.created_at < killed_at
+        assert str(second.pid) in (delivered.worker or "") and delivered.succeeded
+        assert delivered.endpoint_id == ep.id and delivered.created_at > killed_at
+        assert (lost.attempt_number, delivered.attempt_number) == (1, 2)
     finally:
         release.set()
         second.terminate()

@@ -31,8 +31,9 @@ async def wait_until(predicate: Any, timeout: float = 10.0, what: str = "conditi
 
 
 async def attempts_of(rt: Runtime, app_id: str, msg_id: str) -> list[Any]:
+    """Finished attempts (not those still sending), oldest first."""
     page = await rt.service.list_attempts(app_id, 250, None, message_id=msg_id)
-    return sorted(page.data, key=lambda a: a.created_at)
+    return sorted((a for a in page.data if not a.sending), key=lambda a: a.created_at)
 
 
 @pytest.mark.slow

@@ -241,7 +241,7 @@ class MessageOut(Schema):
                    channels=m.channels, timestamp=ts(m.created_at))
 
 
-STATUS_SUCCESS, STATUS_PENDING, STATUS_FAIL = 0, 1, 2
+STATUS_SUCCESS, STATUS_PENDING, STATUS_FAIL, STATUS_SENDING = 0, 1, 2, 3
 
 
 class MessageAttemptOut(Schema):
@@ -265,7 +265,8 @@ class MessageAttemptOut(Schema):
         return cls(id=a.id, url=a.url, msg_id=a.message_id, endpoint_id=a.endpoint_id,
                    response=a.response_body, response_status_code=a.status_code or 0,
                    response_duration_ms=a.duration_ms,
-                   status=STATUS_SUCCESS if a.succeeded else STATUS_FAIL,
+                   status=(STATUS_SENDING if a.sending
+                           else STATUS_SUCCESS if a.succeeded else STATUS_FAIL),
                    trigger_type=0 if a.trigger == AttemptTrigger.SCHEDULED else 1,
                    timestamp=ts(a.created_at), attempt_number=a.attempt_number,
                    error_kind=a.error_kind, error_detail=a.error_detail,

@@ -283,9 +283,9 @@ class DeliveryWorker:
 def decide(claim: Claim, outcome: Outcome, started: float,
            request_headers: dict[str, str]) -> DeliveryResult:
     """What an attempt's outcome means for its delivery: done, retry later, or failed."""
-    number = claim.attempt_count + 1
+    number = claim.attempt_number
     attempt = Attempt(
-        id=ids.new_id(ids.ATTEMPT), delivery_id=claim.delivery_id,
+        id=claim.attempt_id, delivery_id=claim.delivery_id,
         message_id=claim.message.id, endpoint_id=claim.endpoint.id,
         app_id=claim.message.app_id, url=claim.endpoint.url, created_at=started,
         succeeded=outcome.succeeded, trigger=claim.trigger, status_code=outcome.status_code,

@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from ..errors import NotFound
+from ..ids import ATTEMPT, new_id
 from ..models import (
     Application,
     Attempt,
@@ -27,6 +28,7 @@ from ..models import (
     Message,
 )
 from ..secretbox import SecretBox
+from ..tokens import ApiToken
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
 Row = Any  # sqlite3.Row or asyncpg.Record: both index by column name
@@ -56,10 +58,16 @@ class Page:
 
 @dataclass
 class Claim:
-    """A delivery this worker holds until `lease_until`; nobody else sends it meanwhile."""
+    """A delivery this worker holds for the lease; nobody else sends it meanwhile.
+
+    Claiming already stored its attempt (`attempt_id`, marked *sending*): if the worker dies,
+    the record shows an attempt whose outcome was lost, and it counts against the retry budget,
+    so a message that crashes workers cannot loop forever.
+    """
 
     delivery_id: str
-    attempt_count: int
+    attempt_number: int
+    attempt_id: str
     trigger: AttemptTrigger
     lease_id: str
     message: Message
@@ -411,20 +419,35 @@ class Store:
         return _page([_message(r) for r in rows], limit, lambda m: m.id)
 
     # -- delivery ------------------------------------------------------------------------
-    async def _load_claims(self, conn: Connection, rows: list[Row], lease_id: str) -> list[Claim]:
+    async def _load_claims(self, conn: Connection, rows: list[Row], lease_id: str,
+                           owner: str, now: float) -> list[Claim]:
+        """Finish a claim inside its transaction: close attempts a dead worker left open,
+        store this worker's attempts as *sending*, and load what sending needs."""
         if not rows:
             return []
+        delivery_ids = self.list_param([r["id"] for r in rows])
+        await conn.execute(
+            "UPDATE attempts SET sending = FALSE, error_kind = 'worker_lost', "
+            "error_detail = 'the worker stopped before recording an outcome; sent again' "
+            f"WHERE sending AND delivery_id {self.any_of('$1')}", delivery_ids)
         msg_ids = sorted({r["message_id"] for r in rows})
         ep_ids = sorted({r["endpoint_id"] for r in rows})
         messages = {r["id"]: _message(r) for r in await conn.fetch(
             f"SELECT * FROM messages WHERE id {self.any_of('$1')}", self.list_param(msg_ids))}
         endpoints = {r["id"]: self._endpoint(r) for r in await conn.fetch(
             f"SELECT * FROM endpoints WHERE id {self.any_of('$1')}", self.list_param(ep_ids))}
-        return [
-            Claim(r["id"], r["attempt_count"], AttemptTrigger(r["trigger"]), lease_id,
-                  messages[r["message_id"]], endpoints[r["endpoint_id"]])
+        claims = [
+            Claim(r["id"], r["attempt_count"], new_id(ATTEMPT), AttemptTrigger(r["trigger"]),
+                  lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]])
             for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
         ]
+        await conn.executemany(
+            "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
+            "created_at, succeeded, sending, trigger, duration_ms, attempt_number, worker) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, TRUE, $8, 0, $9, $10)",
+            [(c.attempt_id, c.delivery_id, c.message.id, c.endpoint.id, c.message.app_id,
+              c.endpoint.url, now, str(c.trigger), c.attempt_number, owner) for c in claims])
+        return claims
 
     async def record_results(self, results: Sequence[DeliveryResult]) -> list[Endpoint]:
         """Store attempts and their deliveries' new state in one transaction; update each
@@ -437,8 +460,13 @@ class Store:
             await tx.executemany(
                 "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
                 "created_at, succeeded, trigger, status_code, response_body, duration_ms, "
-                "error_kind, error_detail, request_headers, attempt_number, worker) VALUES "
-                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                "error_kind, error_detail, request_headers, attempt_number, worker, sending) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+                "$17, FALSE) ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
+                "succeeded = excluded.succeeded, status_code = excluded.status_code, "
+                "response_body = excluded.response_body, duration_ms = excluded.duration_ms, "
+                "error_kind = excluded.error_kind, error_detail = excluded.error_detail, "
+                "request_headers = excluded.request_headers, sending = FALSE",
                 [_attempt_values(r.attempt) for r in results])
             await tx.executemany(
                 "UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4, "
@@ -478,9 +506,12 @@ class Store:
             return
         async with self.db.transaction() as tx:
             await tx.executemany(
-                "UPDATE deliveries SET next_attempt_at = $2, lease_owner = NULL, lease_id = NULL "
+                "UPDATE deliveries SET next_attempt_at = $2, lease_owner = NULL, lease_id = NULL, "
+                "attempt_count = attempt_count - 1 "
                 "WHERE id = $1 AND lease_id = $3 AND status = 'pending'",
                 [(c.delivery_id, at, c.lease_id) for c in claims])
+            await tx.executemany("DELETE FROM attempts WHERE id = $1 AND sending",
+                                 [(c.attempt_id,) for c in claims])
 
     async def next_due_at(self) -> float | None:
         async with self.db.connection() as conn:
@@ -563,6 +594,127 @@ class Store:
         return _attempt(row)
 
 
+    # -- management API: tokens, catalogue, test sends, endpoint statistics ------------------
+    async def insert_api_token(self, token: ApiToken) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO api_tokens (id, token_hash, app_id, name, read_only, created_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                token.id, token.token_hash, token.app_id, token.name, token.read_only,
+                token.created_at)
+
+    async def find_api_token(self, token_hash: str) -> ApiToken | None:
+        """The live (not revoked) application token with this hash."""
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL "
+                "AND app_id IS NOT NULL", token_hash)
+        return None if row is None else _api_token(row)
+
+    async def list_api_tokens(self, app_id: str) -> list[ApiToken]:
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM api_tokens WHERE app_id = $1 AND revoked_at IS NULL "
+                "ORDER BY created_at, id", app_id)
+        return [_api_token(r) for r in rows]
+
+    async def revoke_api_token(self, app_id: str, token_id: str, now: float) -> bool:
+        async with self.db.transaction() as tx:
+            row = await tx.fetchrow(
+                "UPDATE api_tokens SET revoked_at = $3 WHERE app_id = $1 AND id = $2 "
+                "AND revoked_at IS NULL RETURNING id", app_id, token_id, now)
+        return row is not None
+
+    async def upsert_event_types(self, types: Sequence[EventType]) -> int:
+        """Create or replace many event types in one transaction; returns how many were new.
+        An existing type keeps its `created_at`."""
+        if not types:
+            return 0
+        async with self.db.transaction() as tx:
+            rows = await tx.fetch(
+                f"SELECT name FROM event_types WHERE name {self.any_of('$1')}",
+                self.list_param([et.name for et in types]))
+            existing = {r["name"] for r in rows}
+            await tx.executemany(
+                "INSERT INTO event_types (name, description, schema, example, deprecated, "
+                "archived, group_name, created_at, updated_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+                "ON CONFLICT (name) DO UPDATE SET description = excluded.description, "
+                "schema = excluded.schema, example = excluded.example, "
+                "deprecated = excluded.deprecated, archived = excluded.archived, "
+                "group_name = excluded.group_name, updated_at = excluded.updated_at",
+                [(et.name, et.description, _dump(et.schema), _dump(et.example), et.deprecated,
+                  et.archived, et.group_name, et.created_at, et.updated_at) for et in types])
+        return len({et.name for et in types} - existing)
+
+    async def all_event_types(self) -> list[EventType]:
+        async with self.db.connection() as conn:
+            rows = await conn.fetch("SELECT * FROM event_types ORDER BY name")
+        return [_event_type(r) for r in rows]
+
+    async def record_test_send(self, message: Message, attempt: Attempt) -> None:
+        """Store a test send's message and its one attempt. No delivery row: nothing retries
+        it, and `trigger = test` keeps it out of failure streaks and statistics."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
+                "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                message.id, message.app_id, message.event_type, message.event_id,
+                _dump(message.payload), _dump(message.channels), message.created_at)
+            await tx.execute(
+                "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
+                "created_at, succeeded, trigger, status_code, response_body, duration_ms, "
+                "error_kind, error_detail, request_headers, attempt_number) VALUES "
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                *_attempt_values(attempt))
+
+    async def endpoint_delivery_counts(self, app_id: str, endpoint_id: str, since: float,
+                                       until: float, now: float) -> dict[str, int]:
+        """Deliveries created in [since, until] by state: success, fail, pending, and sending
+        (pending and leased by a worker right now)."""
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT CASE WHEN status = 'succeeded' THEN 'success' "
+                "WHEN status = 'failed' THEN 'fail' "
+                "WHEN lease_id IS NOT NULL AND next_attempt_at > $5 THEN 'sending' "
+                "ELSE 'pending' END AS state, COUNT(*) AS n FROM deliveries "
+                "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
+                "AND created_at <= $4 GROUP BY 1",
+                app_id, endpoint_id, since, until, now)
+        counts = {"success": 0, "fail": 0, "pending": 0, "sending": 0}
+        counts.update({r["state"]: int(r["n"]) for r in rows})
+        return counts
+
+    async def endpoint_attempt_counts(self, app_id: str, endpoint_id: str,
+                                      starts: Sequence[float]) -> list[tuple[int, int]]:
+        """(succeeded, failed) attempts since each time in `starts`; test sends excluded."""
+        sums = ", ".join(
+            f"SUM(CASE WHEN succeeded AND created_at >= ${i + 4} THEN 1 ELSE 0 END) AS ok{i}, "
+            f"SUM(CASE WHEN NOT succeeded AND created_at >= ${i + 4} THEN 1 ELSE 0 END) "
+            f"AS bad{i}" for i in range(len(starts)))
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {sums} FROM attempts WHERE app_id = $1 AND endpoint_id = $2 "
+                "AND created_at >= $3 AND trigger <> 'test'",
+                app_id, endpoint_id, min(starts), *starts)
+        return [(int(row[f"ok{i}"] or 0), int(row[f"bad{i}"] or 0)) for i in range(len(starts))]
+
+    async def endpoint_hourly_counts(self, app_id: str, endpoint_id: str,
+                                     since: float) -> list[tuple[int, int, int]]:
+        """(hour number since the epoch, succeeded, failed) for hours with attempts since
+        `since`; test sends excluded."""
+        # FLOOR is not in every SQLite build; a cast truncates, which floors positive times.
+        hour = ("FLOOR(created_at / 3600)" if self.dialect == "postgres"
+                else "CAST(created_at / 3600 AS INTEGER)")
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {hour} AS hour, SUM(CASE WHEN succeeded THEN 1 ELSE 0 END) AS ok, "
+                "SUM(CASE WHEN succeeded THEN 0 ELSE 1 END) AS bad FROM attempts "
+                "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
+                "AND trigger <> 'test' GROUP BY 1", app_id, endpoint_id, since)
+        return [(int(r["hour"]), int(r["ok"]), int(r["bad"])) for r in rows]
+
+
 @dataclass
 class _Streak:
     succeeded: bool = False
@@ -642,4 +794,11 @@ def _attempt(row: Row) -> Attempt:
         response_body=row["response_body"] or "", duration_ms=row["duration_ms"],
         error_kind=row["error_kind"], error_detail=row["error_detail"],
         request_headers=_load(row["request_headers"]) or {},
-        attempt_number=row["attempt_number"], worker=row["worker"])
+        attempt_number=row["attempt_number"], worker=row["worker"],
+        sending=bool(row["sending"]))
+
+
+def _api_token(row: Row) -> ApiToken:
+    return ApiToken(id=row["id"], app_id=row["app_id"], name=row["name"],
+                    read_only=bool(row["read_only"]), created_at=row["created_at"],
+                    token_hash=row["token_hash"])

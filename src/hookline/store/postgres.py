@@ -111,10 +111,10 @@ class PostgresStore(Store):
                 f"AND NOT (d.endpoint_id {self.any_of('$6')}) "
                 "ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED) "
                 "UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
-                "lease_id = $5 FROM due WHERE d.id = due.id "
+                "lease_id = $5, attempt_count = d.attempt_count + 1 FROM due WHERE d.id = due.id "
                 "RETURNING d.id, d.message_id, d.endpoint_id, d.attempt_count, d.trigger",
                 now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints))
-            return await self._load_claims(tx, rows, lease_id)
+            return await self._load_claims(tx, rows, lease_id, owner, now)
 
     async def _notify_due(self, conn: Connection) -> None:
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")

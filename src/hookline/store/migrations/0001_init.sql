@@ -91,6 +91,7 @@ CREATE TABLE attempts (
     url TEXT NOT NULL,
     created_at DOUBLE PRECISION NOT NULL,
     succeeded BOOLEAN NOT NULL,
+    sending BOOLEAN NOT NULL DEFAULT FALSE,
     trigger TEXT NOT NULL,
     status_code INTEGER,
     response_body TEXT,
@@ -104,6 +105,7 @@ CREATE TABLE attempts (
 CREATE INDEX attempts_message ON attempts (app_id, message_id, id);
 CREATE INDEX attempts_endpoint ON attempts (app_id, endpoint_id, id);
 CREATE INDEX attempts_app ON attempts (app_id, id);
+CREATE INDEX attempts_sending ON attempts (delivery_id) WHERE sending;
 CREATE TABLE api_tokens (
     id TEXT PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
