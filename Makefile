@@ -28,7 +28,8 @@ test: $(DEV_STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
-	$(BIN)/python bench/throughput.py
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/throughput.py --celery $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) hookline.db hookline.db-* .pytest_cache .mypy_cache .ruff_cache

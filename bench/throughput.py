@@ -165,6 +165,65 @@ async def run_hookline(database_url: str, receiver: ReceiverProcess, messages: i
     }
 
 
+async def run_celery(receiver: ReceiverProcess, messages: int, endpoints: int,
+                     concurrency: int) -> dict[str, Any]:
+    """The same deliveries through Celery + Redis (prefork workers, late acks)."""
+    import redis as redis_lib
+    from celery_baseline import BROKER, QUEUE, deliver
+
+    redis_lib.Redis.from_url(BROKER).delete(QUEUE)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "celery_baseline", "worker", "--loglevel",
+         "WARNING", "--concurrency", str(concurrency), "--pool", "prefork",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", QUEUE],
+        cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    expected = messages * endpoints
+    body = json.dumps({"type": "bench.event", "data": {"n": 0}})
+    published: dict[str, float] = {}
+    try:
+        async with aiohttp.ClientSession() as session:
+            await receiver.reset(session)
+            started = time.time()
+
+            def enqueue() -> None:
+                for n in range(messages):
+                    msg_id = f"celery{n}"
+                    published[msg_id] = time.time()
+                    for k in range(endpoints):
+                        deliver.delay(f"{receiver.base}/ep{k}", body,
+                                      {"webhook-id": msg_id, "content-type": "application/json"})
+
+            bar = tqdm(total=expected, desc="celery delivered", unit="dlv", leave=False)
+            enqueuing = asyncio.create_task(asyncio.to_thread(enqueue))
+            deadline = time.time() + 600
+            while True:
+                stats = await receiver.stats(session)
+                bar.n = len(stats["arrivals"])
+                bar.refresh()
+                if bar.n >= expected or time.time() > deadline:
+                    break
+                await asyncio.sleep(0.25)
+            await enqueuing
+            bar.close()
+            publish_done = max(published.values())
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    arrivals = stats["arrivals"]
+    finished = max(arrivals.values())
+    latencies = sorted(arrivals[key] - published[key.split("/")[0]] for key in arrivals)
+    return {
+        "label": f"celery+redis x{concurrency}",
+        "deliveries": len(arrivals),
+        "duplicates": stats["duplicates"],
+        "seconds": finished - started,
+        "deliveries_per_s": len(arrivals) / (finished - started),
+        "publish_per_s": messages / (publish_done - started),
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
+
+
 def postgres_schema_url(base: str) -> tuple[str, str]:
     schema = "bench_" + uuid.uuid4().hex[:8]
     import asyncpg
@@ -199,6 +258,9 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
         ceiling = await raw_ceiling(None, receiver.base + "/raw", args.messages * args.endpoints,
                                     args.concurrency)
         results.append({"label": "raw aiohttp ceiling", "deliveries_per_s": ceiling})
+        if args.celery:
+            results.append(await run_celery(receiver, args.messages, args.endpoints,
+                                            args.celery_concurrency))
         for database in args.databases:
             if database == "sqlite":
                 for drain in (False, True):
@@ -231,6 +293,9 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--postgres-url", default=os.environ.get(
         "HOOKLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--celery", action="store_true",
+                        help="also time a Celery + Redis baseline (needs the bench extra)")
+    parser.add_argument("--celery-concurrency", type=int, default=8)
     args = parser.parse_args()
     args.databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     try:
@@ -240,16 +305,19 @@ def main() -> None:
     except ImportError:
         results = asyncio.run(main_async(args))
     ceiling = results[0]["deliveries_per_s"]
+    baseline = next((r["deliveries_per_s"] for r in results
+                     if r["label"].startswith("celery")), None)
     print(f"\n{args.messages} messages x {args.endpoints} endpoints, "
           f"concurrency {args.concurrency}, {os.cpu_count()} cores")
-    print(f"{'run':<22}{'deliveries/s':>14}{'of ceiling':>12}{'publish/s':>11}"
+    print(f"{'run':<22}{'deliveries/s':>14}{'of ceiling':>12}{'x celery':>10}{'publish/s':>11}"
           f"{'p50 ms':>9}{'p99 ms':>9}{'dups':>6}")
     for r in results:
         if "p50_ms" not in r:
-            print(f"{r['label']:<22}{r['deliveries_per_s']:>14.0f}{'100%':>12}")
+            print(f"{r['label']:<22}{r['deliveries_per_s']:>14.0f}{'100%':>12}{'-':>10}")
             continue
+        times = f"{r['deliveries_per_s'] / baseline:.1f}x" if baseline else "-"
         print(f"{r['label']:<22}{r['deliveries_per_s']:>14.0f}"
-              f"{r['deliveries_per_s'] / ceiling:>12.0%}{r['publish_per_s']:>11.0f}"
+              f"{r['deliveries_per_s'] / ceiling:>12.0%}{times:>10}{r['publish_per_s']:>11.0f}"
               f"{r['p50_ms']:>9.0f}{r['p99_ms']:>9.0f}{r['duplicates']:>6}")
 
 
