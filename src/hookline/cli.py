@@ -94,15 +94,19 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
 @click.option("--concurrency", type=int, default=None, help="requests in flight at most")
 def worker(database_url: str | None, concurrency: int | None) -> None:
     """Run delivery workers only (many may share one PostgreSQL database)."""
-    from .runtime import Runtime
 
     settings = _settings(database_url=database_url, worker_concurrency=concurrency)
     _setup_logging(settings.log_level)
 
     async def run() -> None:
-        runtime = await Runtime.start(settings, with_worker=True)
-        assert runtime.worker is not None
+        stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        runtime = await _start_when_database_is_up(settings, stopping)
+        if runtime is None:
+            return
+        assert runtime.worker is not None
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runtime.worker.stop)
         click.echo(f"hookline worker {runtime.worker.name} delivering from "
@@ -111,6 +115,27 @@ def worker(database_url: str | None, concurrency: int | None) -> None:
         await runtime.stop_when_worker_ends()
 
     _run(run)
+
+
+async def _start_when_database_is_up(settings: Settings, stopping: asyncio.Event) -> Any:
+    """A worker started before its database waits for it instead of exiting."""
+    from .errors import StoreUnavailable
+    from .runtime import Runtime
+
+    while not stopping.is_set():
+        try:
+            return await Runtime.start(settings, with_worker=True)
+        except StoreUnavailable as exc:
+            log.warning("database unavailable (%s); retrying in %.0f s", exc.detail,
+                        WORKER_START_RETRY)
+            try:
+                await asyncio.wait_for(stopping.wait(), WORKER_START_RETRY)
+            except TimeoutError:
+                pass
+    return None
+
+
+WORKER_START_RETRY = 2.0
 
 
 @main.command()
