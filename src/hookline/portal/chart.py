@@ -1,0 +1,77 @@
+"""Deliveries and failures per hour as an inline SVG bar chart, drawn on the server (no JS)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from markupsafe import Markup
+
+from ..stats import HourBucket
+
+WIDTH, HEIGHT = 720, 180
+LEFT, RIGHT, TOP, BOTTOM = 34, 6, 10, 24
+LABEL_EVERY_HOURS = 6
+
+
+def _nice_ceiling(value: int) -> int:
+    """The smallest 1, 2 or 5 times a power of ten at or above `value`: a readable axis top."""
+    if value <= 1:
+        return 1
+    magnitude = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if step * magnitude >= value:
+            return int(step * magnitude)
+    return int(10 * magnitude)
+
+
+def _hour_label(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M")
+
+
+def hourly_chart(buckets: Sequence[HourBucket]) -> Markup:
+    """Stacked bars (delivered below, failed above) with a tooltip per hour."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    peak = max((b.succeeded + b.failed for b in buckets), default=0)
+    top = _nice_ceiling(peak)
+    slot = plot_w / max(len(buckets), 1)
+    bar = max(slot * 0.68, 1.0)
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+             f'aria-label="Deliveries and failures per hour">']
+    for fraction in (0.0, 0.5, 1.0):
+        y = TOP + plot_h * (1 - fraction)
+        value = top * fraction
+        label = f"{value:g}" if value == int(value) else f"{value:.1f}"
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" '
+                     f'y2="{y:.1f}"/>')
+        parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" '
+                     f'text-anchor="end">{label}</text>')
+    for index, bucket in enumerate(buckets):
+        x = LEFT + index * slot + (slot - bar) / 2
+        ok_h = plot_h * bucket.succeeded / top
+        fail_h = plot_h * bucket.failed / top
+        base = TOP + plot_h
+        tip = (f"{_hour_label(bucket.start)} UTC: {bucket.succeeded} delivered, "
+               f"{bucket.failed} failed")
+        parts.append(f"<g><title>{tip}</title>")
+        parts.append(f'<rect class="hit" x="{LEFT + index * slot:.1f}" y="{TOP}" '
+                     f'width="{slot:.1f}" height="{plot_h}"/>')
+        if ok_h:
+            parts.append(f'<rect class="ok" x="{x:.1f}" y="{base - ok_h:.1f}" '
+                         f'width="{bar:.1f}" height="{ok_h:.1f}" rx="2"/>')
+        if fail_h:
+            parts.append(f'<rect class="fail" x="{x:.1f}" y="{base - ok_h - fail_h:.1f}" '
+                         f'width="{bar:.1f}" height="{fail_h:.1f}" rx="2"/>')
+        parts.append("</g>")
+        last = index == len(buckets) - 1
+        if index % LABEL_EVERY_HOURS == 0 or last:
+            label = "now" if last else _hour_label(bucket.start)
+            parts.append(f'<text class="axis" x="{x + bar / 2:.1f}" y="{HEIGHT - 8}" '
+                         f'text-anchor="middle">{label}</text>')
+    if peak == 0:
+        parts.append(f'<text class="empty" x="{LEFT + plot_w / 2:.1f}" '
+                     f'y="{TOP + plot_h / 2:.1f}" text-anchor="middle">'
+                     "No deliveries in this period</text>")
+    parts.append("</svg>")
+    return Markup("".join(parts))

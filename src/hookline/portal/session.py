@@ -1,0 +1,89 @@
+"""The portal's session: a signed, expiring cookie naming who is looking at which application.
+
+The cookie holds no secret: a random session id, the application in scope, whether the
+holder signed in with the admin token, and an expiry, all signed. The CSRF token that every
+form carries is an HMAC of the session id, so it is never stored anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, replace
+
+from ..errors import Unauthorized
+from .access import sign_payload, verify_payload
+
+COOKIE_NAME = "hookline_portal"
+COOKIE_PATH = "/portal"
+SESSION_KEY_LABEL = "portal-session"
+CSRF_KEY_LABEL = "portal-csrf"
+# Long enough for a working day; a partner comes back through a fresh link after that.
+SESSION_SECONDS = 8 * 3600
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class PortalSession:
+    sid: str
+    expires_at: float
+    app_id: str | None = None
+    admin: bool = False
+
+    @classmethod
+    def anonymous(cls, now: float) -> PortalSession:
+        """A visitor who has not signed in: enough for the sign-in form's CSRF token."""
+        return cls(_new_sid(), now + SESSION_SECONDS)
+
+    @classmethod
+    def partner(cls, app_id: str, now: float) -> PortalSession:
+        """Signed in through a portal link: one application, nothing else."""
+        return cls(_new_sid(), now + SESSION_SECONDS, app_id, False)
+
+    @classmethod
+    def administrator(cls, now: float) -> PortalSession:
+        """Signed in with the admin token: may switch between applications."""
+        return cls(_new_sid(), now + SESSION_SECONDS, None, True)
+
+    def switched_to(self, app_id: str) -> PortalSession:
+        return replace(self, app_id=app_id)
+
+    @property
+    def signed_in(self) -> bool:
+        return self.admin or self.app_id is not None
+
+
+def _new_sid() -> str:
+    """Every sign-in gets a new id, hence a new CSRF token (no session fixation)."""
+    return secrets.token_urlsafe(18)
+
+
+class SessionCodec:
+    """Turns sessions into cookie values and back, and derives their CSRF tokens."""
+
+    def __init__(self, session_key: bytes, csrf_key: bytes) -> None:
+        self._session_key = session_key
+        self._csrf_key = csrf_key
+
+    def encode(self, session: PortalSession) -> str:
+        return sign_payload(self._session_key, {
+            "sid": session.sid, "exp": int(session.expires_at), "app": session.app_id,
+            "adm": session.admin})
+
+    def decode(self, value: str, now: float) -> PortalSession | None:
+        try:
+            payload = verify_payload(self._session_key, value, now)
+        except Unauthorized:
+            return None
+        sid, app_id = payload.get("sid"), payload.get("app")
+        if not isinstance(sid, str) or not (app_id is None or isinstance(app_id, str)):
+            return None
+        return PortalSession(sid, float(payload["exp"]), app_id, payload.get("adm") is True)
+
+    def csrf_token(self, session: PortalSession) -> str:
+        return hmac.new(self._csrf_key, session.sid.encode(), hashlib.sha256).hexdigest()
+
+    def csrf_valid(self, session: PortalSession, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(self.csrf_token(session), str(token))

@@ -1,0 +1,142 @@
+"""A partner's whole journey through the portal, in a real browser against a real receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from hookline.errors import NotFound
+from hookline.models import Attempt, AttemptTrigger
+from hookline.service import Service
+from tests.e2e.portal import seed_catalogue
+from tests.support.api import ApiServer
+from tests.support.receiver import Receiver
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def attempts_until(service: Service, app_id: str, endpoint_id: str,
+                         wanted: Any, timeout: float = 10.0) -> list[Attempt]:
+    """Poll the endpoint's attempts until `wanted(attempts)` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = await service.list_attempts(app_id, 50, None, endpoint_id=endpoint_id)
+        if wanted(page.data):
+            return list(page.data)
+        assert time.monotonic() < deadline, f"attempts never matched: {page.data}"
+        await asyncio.sleep(0.05)
+
+
+async def test_partner_creates_tests_debugs_and_removes_a_webhook(
+        api: ApiServer, receiver: Receiver, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    service = api.runtime.service
+    await seed_catalogue(service)
+    app = await service.create_app("Acme Partners", uid="acme")
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+
+    # The link the API hands out (for the configured public URL) opens the portal on this
+    # application; here it is followed on the test server's own port.
+    access = await api.post(f"/api/v1/auth/app-portal-access/{app.id}", {"expiry": 600})
+    assert access.status == 200, access.body
+    link = urlsplit(access.body["url"])
+    assert link.path == "/portal/access"
+    await page.goto(f"{api.base_url}{link.path}?{link.query}")
+    await expect(page.get_by_role("heading", name="Endpoints", exact=True)).to_be_visible()
+    await expect(page.locator(".app-chip")).to_have_text("Acme Partners")
+
+    # Create a webhook pointing at the receiver: hex signature, an auth header, long retries.
+    await page.get_by_role("link", name="Add endpoint").first.click()
+    await page.get_by_label("Endpoint URL").fill(receiver.url("/hook"))
+    await page.get_by_label("Description").fill("Order sync")
+    await page.locator("#signature_scheme").select_option("hmac-sha256-hex")
+    await page.get_by_label("Retry schedule").fill("3600")
+    await page.get_by_label("Header name").first.fill("x-api-key")
+    await page.get_by_label("Header value").first.fill("partner-key-123")
+    await page.get_by_role("button", name="Create endpoint").click()
+    await expect(page.locator(".notice")).to_contain_text("Webhook created")
+    endpoint_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
+    endpoint = await service.get_endpoint(app.id, endpoint_id)
+    assert endpoint.url == receiver.url("/hook")
+    assert endpoint.headers == {"x-api-key": "partner-key-123"}
+
+    # Reveal the secret, then send a test event and see it succeed, signed with that secret.
+    await page.get_by_role("button", name="Reveal").click()
+    secret_box = page.locator("[data-secret][data-revealed]")
+    await expect(secret_box).to_have_text(endpoint.secret)
+    await page.get_by_role("link", name="Test", exact=True).click()
+    await page.locator("#event_type").select_option("transaction.created")
+    await expect(page.locator("#payload")).to_have_value(lambda_free("txn_123"))
+    await page.get_by_role("button", name="Send test event").click()
+    await expect(page.locator("[data-test=test-result]")).to_have_text("Delivered")
+    await expect(page.locator(".result")).to_contain_text("x-webhook-signature")
+    await expect(page.locator(".result")).to_contain_text("***")
+    received = (await receiver.wait_for(1, "/hook"))[0]
+    expected = hmac.new(endpoint.secret.encode(), received.body, hashlib.sha256).hexdigest()
+    assert received.headers["x-webhook-signature"] == expected
+    assert received.headers["x-api-key"] == "partner-key-123"
+
+    # The receiver starts failing: a real event fails, the log shows it, health turns.
+    receiver.statuses["/hook"] = [500]
+    result = await service.publish(app.id, "customer.created",
+                                   {"id": "cust_1", "email": "a@example.com"})
+    await attempts_until(service, app.id, endpoint_id,
+                         lambda got: any(not a.succeeded for a in got))
+    await page.get_by_role("link", name="Logs").click()
+    await page.locator("#f-status").select_option("failed")
+    await page.get_by_role("button", name="Filter").click()
+    failed = page.locator(".log-entry.is-bad")
+    await expect(failed).to_have_count(1)
+    await expect(failed.locator(".log-summary")).to_contain_text("500")
+    await expect(failed.locator(".log-summary")).to_contain_text("customer.created")
+    await expect(failed.locator(".log-body")).to_contain_text(result.message.id)
+    await expect(failed.locator(".log-body")).to_contain_text('"cust_1"')
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Endpoints").click()
+    health = page.locator(f"tr[data-endpoint='{endpoint_id}'] [data-health]")
+    assert await health.get_attribute("data-health") in ("yellow", "red")
+
+    # Resend once the receiver is fixed: a manual attempt succeeds.
+    receiver.statuses["/hook"] = [200]
+    await page.goto(f"{api.base_url}/portal/endpoints/{endpoint_id}/logs?status=failed")
+    await page.locator(".log-entry.is-bad").first.get_by_role("button", name="Resend").click()
+    await expect(page.locator(".notice")).to_contain_text("queued again")
+    await attempts_until(service, app.id, endpoint_id, lambda got: any(
+        a.succeeded and a.trigger == AttemptTrigger.MANUAL for a in got))
+    await page.goto(f"{api.base_url}/portal/endpoints/{endpoint_id}/logs?status=succeeded")
+    await expect(page.locator(".log-entry.is-ok").filter(has_text="manual")).to_have_count(1)
+
+    # Rotate the secret: a new one is shown, the old one still signs during the grace period.
+    await page.get_by_role("link", name="Settings").click()
+    await page.get_by_role("button", name="Rotate").click()
+    await expect(page.locator(".notice")).to_contain_text("rotated")
+    await page.get_by_role("button", name="Reveal").click()
+    await expect(secret_box).not_to_have_text(endpoint.secret)
+    rotated = await service.get_endpoint(app.id, endpoint_id)
+    await expect(secret_box).to_have_text(rotated.secret)
+    assert rotated.previous_secret == endpoint.secret
+
+    # Deactivate, then delete after confirming.
+    await page.get_by_role("button", name="Deactivate").click()
+    await expect(page.locator(".pills .pill")).to_have_text("Inactive")
+    assert (await service.get_endpoint(app.id, endpoint_id)).disabled
+    await page.get_by_role("link", name="Delete").click()
+    await page.get_by_role("button", name="Delete endpoint").click()
+    await expect(page.locator(".notice")).to_contain_text("deleted")
+    await expect(page.get_by_role("heading", name="No endpoints yet")).to_be_visible()
+    with pytest.raises(NotFound):
+        await service.get_endpoint(app.id, endpoint_id)
+
+
+def lambda_free(text: str) -> Any:
+    """A pattern matching any value that contains `text` (for to_have_value)."""
+    import re
+
+    return re.compile(re.escape(text))

@@ -1,0 +1,92 @@
+"""The logs page over HTTP: pages of attempts, filters, and recovering failed deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from hookline.models import DeliveryOptions
+from tests.e2e.portal import PortalClient, portal_link, seed_catalogue
+from tests.support.api import ApiServer
+from tests.support.receiver import Receiver
+
+_OLDER = re.compile(r'href="\?([^"]*iterator=[^"]+)">Older')
+
+
+@pytest.fixture
+async def client(api: ApiServer) -> AsyncIterator[PortalClient]:
+    portal = PortalClient(api)
+    yield portal
+    await portal.close()
+
+
+def attempt_count(html: str) -> int:
+    return html.count('class="log-entry ')
+
+
+async def delivered(api: ApiServer, app_id: str, endpoint_id: str, count: int,
+                    succeeded: bool | None = None) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        page = await api.runtime.service.list_attempts(app_id, 250, None, succeeded=succeeded,
+                                                       endpoint_id=endpoint_id)
+        if len(page.data) >= count:
+            return
+        assert time.monotonic() < deadline, f"{len(page.data)} attempts, wanted {count}"
+        await asyncio.sleep(0.05)
+
+
+async def test_logs_come_in_pages_and_filter_by_result_and_event_type(
+        api: ApiServer, receiver: Receiver, client: PortalClient) -> None:
+    service = api.runtime.service
+    await seed_catalogue(service)
+    app = await service.create_app("Acme")
+    receiver.on("/hook", lambda got: web.Response(
+        status=500 if b"partner.approved" in got.body else 200))
+    endpoint = await service.create_endpoint(app.id, url=receiver.url("/hook"),
+                                             options=DeliveryOptions(retry_schedule=[]))
+    for index in range(24):
+        event_type = "customer.created" if index % 2 else "partner.approved"
+        await service.publish(app.id, event_type, {"id": f"x{index}", "email": "e"})
+    await delivered(api, app.id, endpoint.id, 24)
+    await client.open(await portal_link(api, app.id))
+    logs = f"/portal/endpoints/{endpoint.id}/logs"
+
+    status, first = await client.get(logs)
+    assert status == 200 and attempt_count(first) == 20
+    older = _OLDER.search(first)
+    assert older, "the first page links to older attempts"
+    second = (await client.get(f"{logs}?{older.group(1).replace('&amp;', '&')}"))[1]
+    assert attempt_count(second) == 4 and not _OLDER.search(second)
+
+    failed = (await client.get(f"{logs}?status=failed"))[1]
+    assert attempt_count(failed) == 12 and "is-ok" not in failed
+    customers = (await client.get(f"{logs}?event_type=customer.created&status=succeeded"))[1]
+    assert attempt_count(customers) == 12 and "partner.approved</code>" not in customers
+    assert attempt_count((await client.get(f"{logs}?status=succeeded&after=2000-01-01"
+                                           "&before=2000-01-02"))[1]) == 0
+
+
+async def test_recover_sends_failed_deliveries_again(
+        api: ApiServer, receiver: Receiver, client: PortalClient) -> None:
+    service = api.runtime.service
+    app = await service.create_app("Acme")
+    receiver.statuses["/hook"] = [500]
+    endpoint = await service.create_endpoint(app.id, url=receiver.url("/hook"),
+                                             options=DeliveryOptions(retry_schedule=[]))
+    for index in range(3):
+        await service.publish(app.id, "order.paid", {"n": index})
+    await delivered(api, app.id, endpoint.id, 3, succeeded=False)
+    await client.open(await portal_link(api, app.id))
+
+    receiver.statuses["/hook"] = [200]
+    status = await client.post(f"/portal/endpoints/{endpoint.id}/recover",
+                               {"since_hours": "1"}, await client.token())
+
+    assert status == 303
+    await delivered(api, app.id, endpoint.id, 3, succeeded=True)
