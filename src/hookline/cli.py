@@ -1,4 +1,4 @@
-"""`hookline`: serve, worker, migrate, listen. Errors are one line, never a traceback."""
+"""`hookline`: serve, worker, migrate, listen, portal-link. Errors are one line, no traceback."""
 
 from __future__ import annotations
 
@@ -172,6 +172,28 @@ def admin_token(database_url: str | None) -> None:
             click.echo(await runtime.service.reset_admin_token())
         finally:
             await runtime.stop()
+
+    _run(run)
+
+
+@main.command("portal-link")
+@database_option
+@click.argument("app")
+@click.option("--ttl", type=int, default=3600, show_default=True,
+              help="seconds the link stays valid")
+def portal_link(database_url: str | None, app: str, ttl: int) -> None:
+    """Print a signed link into APP's partner portal (APP is an id or uid)."""
+    from .runtime import Runtime
+
+    settings = _settings(database_url=database_url)
+
+    async def run() -> None:
+        runtime = await Runtime.start(settings, with_worker=False)
+        try:
+            url, _ = await runtime.service.create_portal_access(app, ttl)
+        finally:
+            await runtime.stop()
+        click.echo(url)
 
     _run(run)
 

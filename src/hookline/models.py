@@ -125,6 +125,8 @@ class Message:
     event_id: str | None = None
     channels: list[str] | None = None
     created_at: float = 0.0
+    # Messages sharing an ordering key (an object's id) reach each endpoint in publish order.
+    ordering_key: str | None = None
 
 
 @dataclass

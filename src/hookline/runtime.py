@@ -38,7 +38,9 @@ class Runtime:
         runtime = cls(settings, store, Service(store, settings, box=box, sender=sender))
         runtime.sender = runtime.service.sender
         if with_worker:
-            runtime.worker = DeliveryWorker(store, settings, runtime.sender, hooks=hooks)
+            # By default the worker reports to operational webhooks (hookline.operational).
+            runtime.worker = DeliveryWorker(store, settings, runtime.sender,
+                                            hooks=hooks or runtime.service.operational)
             runtime.service.on_due = runtime.worker.wake
             runtime._worker_task = asyncio.create_task(runtime.worker.run(),
                                                        name="hookline-worker")

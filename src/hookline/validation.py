@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import re
+from ipaddress import IPv4Address
 from urllib.parse import urlsplit
 
-from .delivery.egress import EgressBlocked, EgressPolicy
+from .delivery.egress import (
+    ALLOW_SETTING,
+    LOCALHOST_ADDRESS,
+    EgressBlocked,
+    EgressPolicy,
+    is_localhost,
+)
 from .envelopes import validate_envelope
 from .errors import InvalidInput
 from .models import DeliveryOptions
@@ -46,11 +53,28 @@ def check_url(url: str, policy: EgressPolicy, *, production: bool) -> str:
         raise InvalidInput(f"url is not allowed: {exc.reason}", field="url") from None
     except ValueError as exc:
         raise InvalidInput(f"url is not valid: {exc}", field="url") from None
-    if production and parts.scheme != "https":
-        address = policy.literal_host_address(parts.hostname)
-        if address is None or policy.blocked_reason(address) is not None or not policy.allow:
-            raise InvalidInput("url must use https:// in production mode", field="url")
+    _check_ipv4_spelling(parts.hostname)
+    if production and parts.scheme != "https" and not _in_allowed_network(parts.hostname, policy):
+        raise InvalidInput("url must use https:// in production mode (plain http:// is only "
+                           f"for networks allowed by {ALLOW_SETTING})", field="url")
     return url
+
+
+def _check_ipv4_spelling(host: str) -> None:
+    """Refuse legacy IPv4 spellings (``2130706433``, ``127.1``, ``0x7f.0.0.1``): they hide what
+    they point at, and the HTTP client refuses to connect to some of them."""
+    address = EgressPolicy.literal_host_address(host)
+    if isinstance(address, IPv4Address) and host != str(address):
+        raise InvalidInput(f"url host {host!r} is an unusual spelling of {address}; write the "
+                           f"address as {address}", field="url")
+
+
+def _in_allowed_network(host: str, policy: EgressPolicy) -> bool:
+    """Whether `host` is, without a DNS lookup, an address in a network the operator allowed."""
+    address = policy.literal_host_address(host)
+    if address is None and is_localhost(host):
+        address = LOCALHOST_ADDRESS
+    return address is not None and policy.explicitly_allows(address)
 
 
 def check_headers(headers: dict[str, str] | None, options: DeliveryOptions) -> dict[str, str]:

@@ -11,10 +11,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from ..config import Settings
+from ..portal import mount_portal
 from ..runtime import Runtime
-from . import problems
-from .routes import applications, attempts, endpoints, event_types, messages
+from . import openapi, problems
+from .routes import (
+    applications,
+    attempts,
+    endpoint_ops,
+    endpoints,
+    event_types,
+    messages,
+    operational,
+    portal_access,
+    smile,
+    tokens,
+)
 
+ERROR_RESPONSES = problems.ERROR_RESPONSES
 BODY_OVERHEAD = 64 * 1024  # room for the envelope fields around a maximal payload
 
 
@@ -61,6 +74,24 @@ class _TooLarge(Exception):
     pass
 
 
+class RejectNul:
+    """Refuse a NUL byte in the path or query (400): no store can keep it as text."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = (scope.get("raw_path") or scope["path"].encode()) + b"?" + \
+                scope.get("query_string", b"")
+            if b"%00" in raw or b"\x00" in raw or "\x00" in scope["path"]:
+                response = problems.problem(400, "Bad request",
+                                            "the path or query contains a NUL byte")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -96,13 +127,19 @@ def create_app(
         app.state.runtime = runtime
         app.state.service = runtime.service
     problems.install(app)
-    for module in (applications, event_types, endpoints, messages, attempts):
-        app.include_router(module.router, prefix="/api/v1")
+    for module in (applications, event_types, endpoints, endpoint_ops, messages, attempts,
+                   tokens, portal_access, operational):
+        app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
+    app.include_router(smile.router, responses=ERROR_RESPONSES)
+    openapi.install(app)
 
-    @app.get("/api/v1/health", tags=["Health"])
+    @app.get("/api/v1/health", tags=["Health"],
+             responses={503: problems.ERROR_RESPONSES[503]})
     async def health() -> dict[str, str]:
         await app.state.service.store.ping()
         return {"status": "ok"}
 
+    mount_portal(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + BODY_OVERHEAD)
+    app.add_middleware(RejectNul)
     return app

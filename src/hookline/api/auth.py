@@ -43,14 +43,21 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 async def authenticate(request: Request) -> Principal:
+    """The caller. A read-only token is refused every write method here, once, so no route
+    can forget to check it."""
     service: Service = request.app.state.service
     token = bearer_token(request)
     if await service.is_admin_token(token):
         return Principal()
-    resolve = getattr(service, "principal_for_token", None)
-    if resolve is not None:
-        principal = await resolve(token)
-        if principal is not None:
-            return Principal(app_id=principal[0], read_only=principal[1])
-    raise Unauthorized("the bearer token is not valid")
+    found = await service.principal_for_token(token)
+    if found is None:
+        raise Unauthorized("the bearer token is not valid")
+    principal = Principal(app_id=found[0], read_only=found[1])
+    if request.method in WRITE_METHODS:
+        principal.require_write()
+    return principal
+

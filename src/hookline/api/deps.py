@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from ..errors import Forbidden
 from ..models import Application
 from ..service import Service
 from .auth import Principal, authenticate
@@ -30,3 +31,28 @@ async def app_in_scope(app_id: str, principal: PrincipalDep, service: ServiceDep
 
 
 AppDep = Annotated[Application, Depends(app_in_scope)]
+
+
+async def admin_only(principal: PrincipalDep) -> Principal:
+    principal.require_admin()
+    return principal
+
+
+async def token_app(principal: PrincipalDep, service: ServiceDep) -> Application:
+    """The application an app-scoped token acts for, on routes with no application in the
+    path (the Smile-shaped API)."""
+    if principal.app_id is None:
+        raise Forbidden("use an application-scoped token: this route acts for one application")
+    return await service.get_app(principal.app_id)
+
+
+AdminDep = Annotated[Principal, Depends(admin_only)]
+TokenAppDep = Annotated[Application, Depends(token_app)]
+
+
+def split_csv(values: list[str] | None) -> list[str] | None:
+    """Svix SDKs send list filters as one comma-separated value (`event_types=a,b`)."""
+    if not values:
+        return None
+    parts = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return parts or None

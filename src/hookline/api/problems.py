@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -21,11 +22,58 @@ _CODES = {400: "bad_request", 401: "authentication_failed", 403: "forbidden", 40
           500: "internal_error", 503: "unavailable"}
 
 
+# Svix SDKs mark every request with this header; their 422 parser needs `detail` as a list.
+SVIX_SDK_HEADER = "svix-req-id"
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: every error this API returns has this shape."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | list[ValidationIssue] = Field(
+        description="what went wrong; on a 422 to a Svix SDK (a request carrying svix-req-id) "
+                    "the list of issues Svix's error parser expects")
+    code: str = Field(description="a stable machine-readable reason")
+    field: str | None = Field(default=None, description="the request field at fault")
+    errors: list[ValidationIssue] | None = None
+
+
+_DESCRIPTIONS = {400: "Malformed request", 401: "Missing or invalid bearer token",
+                 403: "The token may not do this", 404: "Not found (or not yours)",
+                 409: "Conflicts with an existing resource", 413: "Request body too large",
+                 422: "Validation failed", 503: "Database unavailable; retry shortly"}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text} for status, text in _DESCRIPTIONS.items()}
+
+
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "code": _CODES.get(status, "error"), **extra}
     headers = {"retry-after": "5"} if status == 503 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _for_client(request: Request, response: JSONResponse) -> JSONResponse:
+    """A Svix SDK reads a 422's `detail` as a list of {loc, msg, type}: give it one."""
+    if response.status_code != 422 or SVIX_SDK_HEADER not in request.headers:
+        return response
+    import json
+
+    body = json.loads(bytes(response.body))
+    issues = body.get("errors") or [{"loc": ["body", body.get("field") or "body"],
+                                     "msg": body["detail"], "type": "value_error"}]
+    body["message"], body["detail"] = body["detail"], issues
+    return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
 
 
 def _location(loc: Sequence[Any]) -> str:
@@ -39,7 +87,7 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, StoreUnavailable):
             log.warning("%s %s: %s", request.method, request.url.path, exc.detail)
         extra = {"field": exc.field} if exc.field else {}
-        return problem(exc.status, exc.title, exc.detail, **extra)
+        return _for_client(request, problem(exc.status, exc.title, exc.detail, **extra))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -49,9 +97,10 @@ def install(app: FastAPI) -> None:
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = _location(first.get("loc", ()))
         detail = f"{where}: {first.get('msg', 'invalid')}"
-        issues = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""),
-                   "type": e.get("type", "")} for e in errors]
-        return problem(422, "Validation failed", detail, field=where, errors=issues)
+        issues = [{"loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+                   "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+        return _for_client(request, problem(422, "Validation failed", detail, field=where,
+                                            errors=issues))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
 
 T = TypeVar("T")
 MAX_NAME = 256
+MAX_RATE = 1_000_000  # messages per second; stored as a 32-bit integer
 
 
 def ts(epoch: float) -> datetime:
@@ -20,6 +21,36 @@ def ts(epoch: float) -> datetime:
 
 class Schema(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    @model_validator(mode="after")
+    def _storable_text(self) -> Schema:
+        """Text fields go to the database as they are: NUL and lone surrogates cannot
+        (free-form JSON such as payloads is stored escaped, so it is not checked)."""
+        for name, info in type(self).model_fields.items():
+            if "Any" not in str(info.annotation):
+                _check_text(getattr(self, name), info.alias or name)
+        return self
+
+
+def _check_text(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        if "\x00" in value or not _encodable(value):
+            raise ValueError(f"{where} contains a NUL or an invalid character")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_text(item, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where)
+            _check_text(item, where)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ListResponse(Schema, Generic[T]):
@@ -33,15 +64,34 @@ class ListResponse(Schema, Generic[T]):
 class ApplicationIn(Schema):
     name: str = Field(min_length=1, max_length=MAX_NAME)
     uid: str | None = Field(default=None, min_length=1, max_length=256)
-    rate_limit: int | None = Field(default=None, ge=1)
+    rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
+    throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
+                                      description="Svix SDK v2 name for rateLimit")
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def rate(self) -> int | None:
+        return self.rate_limit if self.rate_limit is not None else self.throttle_rate
 
 
 class ApplicationPatch(Schema):
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     uid: str | None = Field(default=None, min_length=1, max_length=256)
-    rate_limit: int | None = Field(default=None, ge=1)
+    rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
+    throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
+                                      description="Svix SDK v2 name for rateLimit")
     metadata: dict[str, str] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; an explicit null clears uid and rate, and leaves name alone."""
+        sent = self.model_dump(exclude_unset=True)
+        if "throttle_rate" in sent:
+            sent.setdefault("rate_limit", sent.pop("throttle_rate"))
+        if sent.get("metadata", {}) is None:
+            sent["metadata"] = {}
+        if sent.get("name", "") is None:
+            del sent["name"]
+        return sent
 
 
 class ApplicationOut(Schema):
@@ -49,6 +99,7 @@ class ApplicationOut(Schema):
     uid: str | None
     name: str
     rate_limit: int | None
+    throttle_rate: int | None = None
     metadata: dict[str, str]
     created_at: datetime
     updated_at: datetime
@@ -56,13 +107,12 @@ class ApplicationOut(Schema):
     @classmethod
     def of(cls, app: Application) -> ApplicationOut:
         return cls(id=app.id, uid=app.uid, name=app.name, rate_limit=app.rate_limit,
-                   metadata=app.metadata, created_at=ts(app.created_at),
-                   updated_at=ts(app.updated_at))
+                   throttle_rate=app.rate_limit, metadata=app.metadata,
+                   created_at=ts(app.created_at), updated_at=ts(app.updated_at))
 
 
 # -- event types ---------------------------------------------------------------------------
-class EventTypeIn(Schema):
-    name: str = Field(min_length=1, max_length=256)
+class EventTypeUpdate(Schema):
     description: str = Field(default="", max_length=4096)
     archived: bool = False
     deprecated: bool = False
@@ -72,29 +122,31 @@ class EventTypeIn(Schema):
     example: dict[str, Any] | None = None
     group_name: str | None = Field(default=None, max_length=256)
     feature_flag: str | None = None
+    feature_flags: list[str] | None = None
 
-    def to_model(self) -> EventType:
+    def to_model(self, name: str) -> EventType:
+        """The event type; its example defaults to the schema's first `examples` entry."""
         schema = self.json_schema
         if schema is None and self.schemas:
-            schema = self.schemas[max(self.schemas)]
+            schema = self.schemas[max(self.schemas, key=_version_order)]
         example = self.example
         if example is None and schema and isinstance(schema.get("examples"), list):
             first = schema["examples"][0] if schema["examples"] else None
             example = first if isinstance(first, dict) else None
-        return EventType(name=self.name, description=self.description, schema=schema,
+        return EventType(name=name, description=self.description, schema=schema,
                          example=example, deprecated=self.deprecated, archived=self.archived,
                          group_name=self.group_name)
 
 
-class EventTypeUpdate(Schema):
-    description: str = Field(default="", max_length=4096)
-    archived: bool = False
-    deprecated: bool = False
-    schemas: dict[str, dict[str, Any]] | None = None
-    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
-    example: dict[str, Any] | None = None
-    group_name: str | None = None
-    feature_flag: str | None = None
+def _version_order(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (-1, version)
+
+
+class EventTypeIn(EventTypeUpdate):
+    name: str = Field(min_length=1, max_length=256)
+
+    def to_model(self, name: str | None = None) -> EventType:
+        return super().to_model(self.name if name is None else name)
 
 
 class EventTypeOut(Schema):
@@ -118,6 +170,20 @@ class EventTypeOut(Schema):
                    created_at=ts(et.created_at), updated_at=ts(et.updated_at))
 
 
+class CatalogueImportIn(Schema):
+    event_types: list[EventTypeIn] = Field(max_length=10_000)
+
+
+class CatalogueImportOut(Schema):
+    created: int
+    updated: int
+    total: int
+
+
+class CatalogueOut(Schema):
+    event_types: list[EventTypeOut]
+
+
 # -- endpoints -----------------------------------------------------------------------------
 class DeliveryOptionsFields(Schema):
     """Hookline's extensions to Svix's endpoint: how requests are built, signed and retried."""
@@ -137,7 +203,20 @@ class DeliveryOptionsFields(Schema):
     max_concurrency: int | None = None
 
 
-class EndpointIn(DeliveryOptionsFields):
+class EventTypesAlias(Schema):
+    """Svix's SDK v2 calls the event type filter `eventTypes`; both names are accepted."""
+
+    event_types: list[str] | None = Field(default=None, max_length=1000,
+                                          description="Svix SDK v2 name for filterTypes")
+    throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
+                                      description="Svix SDK v2 name for rateLimit")
+
+    def wanted_types(self) -> list[str] | None:
+        chosen: list[str] | None = getattr(self, "filter_types", None)
+        return chosen if chosen is not None else self.event_types
+
+
+class EndpointIn(DeliveryOptionsFields, EventTypesAlias):
     url: str = Field(min_length=1, max_length=4096)
     description: str = Field(default="", max_length=4096)
     filter_types: list[str] | None = Field(default=None, max_length=1000)
@@ -145,13 +224,13 @@ class EndpointIn(DeliveryOptionsFields):
     disabled: bool = False
     uid: str | None = Field(default=None, min_length=1, max_length=256)
     version: int | None = None
-    rate_limit: int | None = None
-    secret: str | None = None
+    rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
+    secret: str | None = Field(default=None, max_length=1024)
     metadata: dict[str, str] = Field(default_factory=dict)
     headers: dict[str, str] | None = None
 
 
-class EndpointUpdate(DeliveryOptionsFields):
+class EndpointUpdate(DeliveryOptionsFields, EventTypesAlias):
     url: str = Field(min_length=1, max_length=4096)
     description: str = Field(default="", max_length=4096)
     filter_types: list[str] | None = Field(default=None, max_length=1000)
@@ -159,11 +238,11 @@ class EndpointUpdate(DeliveryOptionsFields):
     disabled: bool = False
     uid: str | None = Field(default=None, min_length=1, max_length=256)
     version: int | None = None
-    rate_limit: int | None = None
+    rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
-class EndpointPatch(DeliveryOptionsFields):
+class EndpointPatch(DeliveryOptionsFields, EventTypesAlias):
     url: str | None = Field(default=None, min_length=1, max_length=4096)
     description: str | None = Field(default=None, max_length=4096)
     filter_types: list[str] | None = Field(default=None, max_length=1000)
@@ -178,12 +257,14 @@ class EndpointOut(Schema):
     url: str
     description: str
     filter_types: list[str] | None
+    event_types: list[str] | None = None
     channels: list[str] | None
     disabled: bool
     disabled_reason: str | None
     uid: str | None
     version: int = 1
     rate_limit: int | None = None
+    throttle_rate: int | None = None
     metadata: dict[str, str]
     signature_scheme: str
     signature_header: str | None
@@ -201,7 +282,8 @@ class EndpointOut(Schema):
     def of(cls, ep: Endpoint) -> EndpointOut:
         o = ep.options
         return cls(id=ep.id, url=ep.url, description=ep.description,
-                   filter_types=ep.filter_types, channels=ep.channels, disabled=ep.disabled,
+                   filter_types=ep.filter_types, event_types=ep.filter_types,
+                   channels=ep.channels, disabled=ep.disabled,
                    disabled_reason=ep.disabled_reason, uid=ep.uid, metadata=ep.metadata,
                    signature_scheme=o.signature_scheme, signature_header=o.signature_header,
                    envelope=o.envelope, json_style=o.json_style,
@@ -224,6 +306,11 @@ class MessageIn(Schema):
     channels: list[str] | None = Field(default=None, min_length=1, max_length=10)
     tags: list[str] | None = None
     payload_retention_period: int | None = None
+    ordering_key: str | None = Field(
+        default=None, min_length=1, max_length=256,
+        description="Hookline extension: messages sharing this key (e.g. an object's id) reach "
+                    "each endpoint in publish order; a later one waits while an earlier one is "
+                    "pending or retrying")
 
 
 class MessageOut(Schema):
@@ -234,14 +321,19 @@ class MessageOut(Schema):
     channels: list[str] | None
     tags: list[str] | None = None
     timestamp: datetime
+    ordering_key: str | None = None
 
     @classmethod
-    def of(cls, m: Message) -> MessageOut:
-        return cls(id=m.id, event_type=m.event_type, payload=m.payload, event_id=m.event_id,
-                   channels=m.channels, timestamp=ts(m.created_at))
+    def of(cls, m: Message, with_content: bool = True) -> MessageOut:
+        """`with_content=False` leaves the payload out (`{}`), as Svix does when asked."""
+        return cls(id=m.id, event_type=m.event_type, payload=m.payload if with_content else {},
+                   event_id=m.event_id, channels=m.channels, timestamp=ts(m.created_at),
+                   ordering_key=m.ordering_key)
 
 
 STATUS_SUCCESS, STATUS_PENDING, STATUS_FAIL, STATUS_SENDING = 0, 1, 2, 3
+STATUS_TEXT = {STATUS_SUCCESS: "success", STATUS_PENDING: "pending", STATUS_FAIL: "fail",
+               STATUS_SENDING: "sending"}
 
 
 class MessageAttemptOut(Schema):
@@ -253,6 +345,7 @@ class MessageAttemptOut(Schema):
     response_status_code: int
     response_duration_ms: int
     status: int = Field(description="0 success, 1 pending, 2 failed, 3 sending (Svix)")
+    status_text: str = Field(description="success | pending | fail | sending")
     trigger_type: int = Field(description="0 scheduled, 1 manual (Svix)")
     timestamp: datetime
     attempt_number: int
@@ -261,12 +354,13 @@ class MessageAttemptOut(Schema):
     test: bool = False
 
     @classmethod
-    def of(cls, a: Attempt) -> MessageAttemptOut:
+    def of(cls, a: Attempt, with_content: bool = True) -> MessageAttemptOut:
+        status = STATUS_SENDING if a.sending else STATUS_SUCCESS if a.succeeded else STATUS_FAIL
         return cls(id=a.id, url=a.url, msg_id=a.message_id, endpoint_id=a.endpoint_id,
-                   response=a.response_body, response_status_code=a.status_code or 0,
-                   response_duration_ms=a.duration_ms,
-                   status=(STATUS_SENDING if a.sending
-                           else STATUS_SUCCESS if a.succeeded else STATUS_FAIL),
+                   response=a.response_body if with_content else "",
+                   response_status_code=a.status_code or 0,
+                   response_duration_ms=a.duration_ms, status=status,
+                   status_text=STATUS_TEXT[status],
                    trigger_type=0 if a.trigger == AttemptTrigger.SCHEDULED else 1,
                    timestamp=ts(a.created_at), attempt_number=a.attempt_number,
                    error_kind=a.error_kind, error_detail=a.error_detail,
@@ -279,7 +373,14 @@ class RecoverIn(Schema):
 
 
 class RecoverOut(Schema):
+    """Svix's background task shape; recovery runs at once, so it is always finished."""
+
     id: str
-    status: int = 0
-    task: str = "recover"
+    status: str = "finished"
+    task: str = "endpoint.recover"
+    updated_at: datetime
     recovered: int = 0
+
+
+class EmptyOut(Schema):
+    """An empty JSON object, for actions with nothing to say (Svix SDKs parse a body)."""

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALLOW_SETTING",
+    "LOCALHOST_ADDRESS",
     "EgressBlocked",
     "EgressPolicy",
     "IPAddress",
@@ -50,6 +51,7 @@ __all__ = [
     "PolicyResolver",
     "egress_block_reason",
     "egress_middleware",
+    "is_localhost",
     "resolve_and_check",
 ]
 
@@ -105,6 +107,8 @@ _NAT64 = IPv6Network("64:ff9b::/96")
 _IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*")
 _WHITESPACE = re.compile(r"\s")
 _NUMERIC_FLAGS = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+#: What ``localhost`` names are checked as, before and without any DNS lookup.
+LOCALHOST_ADDRESS = IPv4Address("127.0.0.1")
 
 
 class EgressBlocked(OSError):
@@ -140,6 +144,10 @@ class EgressPolicy:
         kind = self._blocked_kind(address)
         return None if kind is None else f"{_unscoped(address)} is {kind}{_REASON_SUFFIX}"
 
+    def explicitly_allows(self, ip: IPAddress | str) -> bool:
+        """Whether `ip` is in a network the operator allowed, as opposed to merely public."""
+        return self._allows(_unscoped(_as_address(ip)))
+
     def check_ip(self, ip: IPAddress | str) -> None:
         """Raise EgressBlocked unless `ip` may be reached."""
         reason = self.blocked_reason(ip)
@@ -165,7 +173,8 @@ class EgressPolicy:
     def check_url_literal(self, url: str | URL) -> None:
         """Raise EgressBlocked if the URL's host is a blocked numeric address; no DNS lookup.
 
-        Host names pass here: `PolicyResolver` checks them when the delivery connects.
+        Host names pass here (`PolicyResolver` checks them when the delivery connects), except
+        ``localhost`` and ``*.localhost``, which are loopback by definition (RFC 6761).
         """
         parsed = url if isinstance(url, URL) else URL(url)
         host = parsed.raw_host
@@ -175,6 +184,8 @@ class EgressPolicy:
         if address is None:
             if ":" in host:
                 raise ValueError(f"{host!r} in URL {str(url)!r} is not a valid IPv6 address")
+            if is_localhost(host):
+                self._check_host(host, LOCALHOST_ADDRESS, verb="means")
             return
         self._check_host(host, address, verb="is")
 
@@ -314,6 +325,13 @@ def egress_block_reason(exc: BaseException) -> str | None:
             linked.extend(current.exceptions)
         pending.extend(item for item in linked if isinstance(item, BaseException))
     return None
+
+
+def is_localhost(host: str) -> bool:
+    """Whether `host` is ``localhost`` or a name under it, which RFC 6761 reserves for loopback
+    (resolvers may still send ``*.localhost`` to DNS, so the name itself decides)."""
+    name = host.strip().lower().rstrip(".")
+    return name == "localhost" or name.endswith(".localhost")
 
 
 def _parse_network(text: str) -> IPNetwork:

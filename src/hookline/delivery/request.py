@@ -11,7 +11,8 @@ from ..signing import signature_headers
 
 REDACTED = "***"
 # Header names whose values are credentials: never logged, stored or shown.
-_SENSITIVE = re.compile(r"auth|token|secret|key|signature|password|cookie|session", re.I)
+_SENSITIVE = re.compile(
+    r"auth|token|secret|key|signature|passw|passphrase|credential|cookie|session", re.I)
 _SIGNATURE_NAMES = {"webhook-signature"}
 
 

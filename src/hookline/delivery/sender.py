@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import ssl
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
@@ -30,6 +32,7 @@ from .outcome import Outcome
 
 USER_AGENT = f"Hookline/{__version__} (webhook delivery; +https://github.com/hookline/hookline)"
 _READ_CHUNK = 1024
+_RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
 
 
 class Sender:
@@ -107,7 +110,8 @@ class Sender:
             return Outcome.error(ErrorKind.TIMEOUT, f"no complete answer within {deadline:g} s",
                                  elapsed())
         except Exception as exc:
-            return _classify(exc, elapsed())
+            outcome = _classify(exc, elapsed())
+            return replace(outcome, error_detail=_storable(outcome.error_detail or ""))
 
     async def _check_destination(self, url: str) -> None:
         """Literal addresses skip DNS (aiohttp never asks the resolver for them); with a proxy
@@ -131,7 +135,13 @@ class Sender:
             size += len(chunk)
         if size >= limit and not response.content.at_eof():
             response.close()  # drop the connection instead of draining a huge body
-        return b"".join(chunks).decode("utf-8", errors="replace")
+        return _storable(b"".join(chunks).decode("utf-8", errors="replace"))
+
+
+def _storable(text: str) -> str:
+    """Text a receiver chose, made fit for any database: PostgreSQL refuses NUL in text, and
+    one unstorable attempt would stall the recording of every attempt batched with it."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -153,16 +163,17 @@ def _classify(exc: BaseException, duration_ms: int) -> Outcome:
         return Outcome.error(ErrorKind.BLOCKED, reason, duration_ms)
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return Outcome.error(ErrorKind.DNS, f"DNS lookup failed: {exc.os_error}", duration_ms)
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+    if isinstance(exc, aiohttp.ClientSSLError) or isinstance(exc.__cause__, ssl.SSLError):
         return Outcome.error(ErrorKind.TLS, f"TLS failed: {exc}", duration_ms)
     if isinstance(exc, aiohttp.ClientConnectorError):
         if isinstance(exc.os_error, ConnectionRefusedError):
             return Outcome.error(ErrorKind.CONNECTION_REFUSED, "connection refused", duration_ms)
         return Outcome.error(ErrorKind.CONNECTION, f"cannot connect: {exc.os_error}",
                              duration_ms)
-    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError) or (
-            isinstance(exc, aiohttp.ClientOSError)
-            and isinstance(exc.__cause__ or exc, ConnectionResetError)):
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return Outcome.error(ErrorKind.CONNECTION_RESET,
+                             "the receiver closed the connection without answering", duration_ms)
+    if _is_reset(exc) or _is_reset(exc.__cause__):
         return Outcome.error(ErrorKind.CONNECTION_RESET, "connection reset by the receiver",
                              duration_ms)
     if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
@@ -173,3 +184,10 @@ def _classify(exc: BaseException, duration_ms: int) -> Outcome:
     if isinstance(exc, ValueError | aiohttp.InvalidURL):
         return Outcome.error(ErrorKind.CONNECTION, f"invalid URL: {exc}", duration_ms)
     return Outcome.error(ErrorKind.CONNECTION, f"{type(exc).__name__}: {exc}", duration_ms)
+
+
+def _is_reset(exc: BaseException | None) -> bool:
+    """A reset, however aiohttp wrapped it: its ClientOSError copies only the errno."""
+    return isinstance(exc, OSError) and (
+        isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError)
+        or exc.errno in _RESET_ERRNOS)

@@ -84,6 +84,16 @@ class DeliveryResult:
     next_attempt_at: float | None
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """What fan-out needs to know of an endpoint: which messages it wants."""
+
+    id: str
+    filter_types: list[str] | None
+    channels: list[str] | None
+    disabled: bool
+
+
 @dataclass
 class PublishResult:
     message: Message
@@ -121,6 +131,14 @@ class Store:
 
     def list_param(self, values: Sequence[str]) -> Any:
         raise NotImplementedError
+
+    # A delivery with an ordering key waits while an earlier one for the same object and
+    # endpoint is still pending (queued, retrying or in flight): per-object order.
+    IN_ORDER = (
+        "AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p "
+        "WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key "
+        "AND p.status = 'pending' AND (p.created_at < d.created_at "
+        "OR (p.created_at = d.created_at AND p.message_id < d.message_id)))) ")
 
     async def claim_due_deliveries(
         self, owner: str, limit: int, now: float, lease: float,
@@ -349,7 +367,7 @@ class Store:
         self,
         message: Message,
         idempotency_key: str | None,
-        select: Callable[[list[Endpoint]], list[Endpoint]],
+        select: Callable[[list[Subscription]], list[Subscription]],
     ) -> PublishResult:
         """Store a message and its deliveries in one transaction.
 
@@ -372,17 +390,22 @@ class Store:
                     message.app_id, idempotency_key, message.id, now)
             await tx.execute(
                 "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
-                "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "created_at, ordering_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 message.id, message.app_id, message.event_type, message.event_id,
-                _dump(message.payload), _dump(message.channels), now)
-            rows = await tx.fetch("SELECT * FROM endpoints WHERE app_id = $1", message.app_id)
-            targets = select([self._endpoint(r) for r in rows])
+                _dump(message.payload), _dump(message.channels), now, message.ordering_key)
+            # Only what routing needs: no secrets are decrypted on the publish path.
+            rows = await tx.fetch(
+                "SELECT id, filter_types, channels, disabled FROM endpoints WHERE app_id = $1",
+                message.app_id)
+            targets = select([Subscription(r["id"], _load(r["filter_types"]),
+                                           _load(r["channels"]), bool(r["disabled"]))
+                              for r in rows])
             await tx.executemany(
                 "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
-                "attempt_count, next_attempt_at, trigger, created_at) "
-                "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5)",
-                [(_delivery_id(message.id, ep.id), message.id, ep.id, message.app_id, now)
-                 for ep in targets])
+                "attempt_count, next_attempt_at, trigger, created_at, ordering_key) "
+                "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6)",
+                [(_delivery_id(message.id, ep.id), message.id, ep.id, message.app_id, now,
+                  message.ordering_key) for ep in targets])
             if targets:
                 await self._notify_due(tx)
         return PublishResult(message, created=True, endpoint_ids=[ep.id for ep in targets])
@@ -666,7 +689,11 @@ class Store:
                 "created_at, succeeded, trigger, status_code, response_body, duration_ms, "
                 "error_kind, error_detail, request_headers, attempt_number) VALUES "
                 "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                *_attempt_values(attempt))
+                attempt.id, attempt.delivery_id, attempt.message_id, attempt.endpoint_id,
+                attempt.app_id, attempt.url, attempt.created_at, attempt.succeeded,
+                str(attempt.trigger), attempt.status_code, attempt.response_body,
+                attempt.duration_ms, attempt.error_kind, attempt.error_detail,
+                _dump(attempt.request_headers), attempt.attempt_number)
 
     async def endpoint_delivery_counts(self, app_id: str, endpoint_id: str, since: float,
                                        until: float, now: float) -> dict[str, int]:
@@ -687,15 +714,16 @@ class Store:
 
     async def endpoint_attempt_counts(self, app_id: str, endpoint_id: str,
                                       starts: Sequence[float]) -> list[tuple[int, int]]:
-        """(succeeded, failed) attempts since each time in `starts`; test sends excluded."""
+        """(succeeded, failed) finished attempts since each time in `starts`; test sends
+        excluded."""
         sums = ", ".join(
             f"SUM(CASE WHEN succeeded AND created_at >= ${i + 4} THEN 1 ELSE 0 END) AS ok{i}, "
             f"SUM(CASE WHEN NOT succeeded AND created_at >= ${i + 4} THEN 1 ELSE 0 END) "
             f"AS bad{i}" for i in range(len(starts)))
         async with self.db.connection() as conn:
-            row = await conn.fetchrow(
+            [row] = await conn.fetch(
                 f"SELECT {sums} FROM attempts WHERE app_id = $1 AND endpoint_id = $2 "
-                "AND created_at >= $3 AND trigger <> 'test'",
+                "AND created_at >= $3 AND trigger <> 'test' AND NOT sending",
                 app_id, endpoint_id, min(starts), *starts)
         return [(int(row[f"ok{i}"] or 0), int(row[f"bad{i}"] or 0)) for i in range(len(starts))]
 
@@ -711,7 +739,7 @@ class Store:
                 f"SELECT {hour} AS hour, SUM(CASE WHEN succeeded THEN 1 ELSE 0 END) AS ok, "
                 "SUM(CASE WHEN succeeded THEN 0 ELSE 1 END) AS bad FROM attempts "
                 "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
-                "AND trigger <> 'test' GROUP BY 1", app_id, endpoint_id, since)
+                "AND trigger <> 'test' AND NOT sending GROUP BY 1", app_id, endpoint_id, since)
         return [(int(r["hour"]), int(r["ok"]), int(r["bad"])) for r in rows]
 
 
@@ -776,7 +804,8 @@ def _message(row: Row) -> Message:
     return Message(
         id=row["id"], app_id=row["app_id"], event_type=row["event_type"],
         event_id=row["event_id"], payload=json.loads(row["payload"]),
-        channels=_load(row["channels"]), created_at=row["created_at"])
+        channels=_load(row["channels"]), created_at=row["created_at"],
+        ordering_key=row["ordering_key"])
 
 
 def _attempt_values(a: Attempt) -> tuple[Any, ...]:

@@ -109,7 +109,7 @@ class PostgresStore(Store):
                 "WITH due AS (SELECT d.id FROM deliveries d "
                 "JOIN endpoints e ON e.id = d.endpoint_id WHERE d.status = 'pending' "
                 "AND d.next_attempt_at <= $1 AND NOT e.disabled "
-                f"AND NOT (d.endpoint_id {self.any_of('$6')}) "
+                f"AND NOT (d.endpoint_id {self.any_of('$6')}) {self.IN_ORDER}"
                 "ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED) "
                 "UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
                 "lease_id = $5, attempt_count = d.attempt_count + 1 FROM due WHERE d.id = due.id "

@@ -139,7 +139,7 @@ class SqliteStore(Store):
                 "WHERE id IN (SELECT d.id FROM deliveries d "
                 "JOIN endpoints e ON e.id = d.endpoint_id WHERE d.status = 'pending' "
                 "AND d.next_attempt_at <= $1 AND NOT e.disabled "
-                f"AND NOT (d.endpoint_id {self.any_of('$6')}) "
+                f"AND NOT (d.endpoint_id {self.any_of('$6')}) {self.IN_ORDER}"
                 "ORDER BY d.next_attempt_at LIMIT $2) "
                 "RETURNING id, message_id, endpoint_id, attempt_count, trigger",
                 now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints))

@@ -19,7 +19,9 @@ async def list_applications(principal: PrincipalDep, service: ServiceDep, limit:
                         done=page.done)
 
 
-@router.post("", response_model=ApplicationOut, status_code=201)
+@router.post("", response_model=ApplicationOut, status_code=201,
+             responses={200: {"model": ApplicationOut,
+                              "description": "the existing application (get_if_exists)"}})
 async def create_application(body: ApplicationIn, principal: PrincipalDep, service: ServiceDep,
                              response: Response, get_if_exists: bool = False) -> ApplicationOut:
     principal.require_admin()
@@ -32,7 +34,7 @@ async def create_application(body: ApplicationIn, principal: PrincipalDep, servi
             return ApplicationOut.of(existing)
         except NotFound:
             pass
-    app = await service.create_app(body.name, body.uid, body.metadata, body.rate_limit)
+    app = await service.create_app(body.name, body.uid, body.metadata, body.rate)
     return ApplicationOut.of(app)
 
 
@@ -46,7 +48,7 @@ async def update_application(app: AppDep, body: ApplicationIn, principal: Princi
                              service: ServiceDep) -> ApplicationOut:
     principal.require_write()
     updated = await service.update_app(app.id, name=body.name, uid=body.uid,
-                                       metadata=body.metadata, rate_limit=body.rate_limit)
+                                       metadata=body.metadata, rate_limit=body.rate)
     return ApplicationOut.of(updated)
 
 
@@ -54,8 +56,7 @@ async def update_application(app: AppDep, body: ApplicationIn, principal: Princi
 async def patch_application(app: AppDep, body: ApplicationPatch, principal: PrincipalDep,
                             service: ServiceDep) -> ApplicationOut:
     principal.require_write()
-    changes = body.model_dump(exclude_unset=True)
-    updated = await service.update_app(app.id, **changes)
+    updated = await service.update_app(app.id, **body.changes())
     return ApplicationOut.of(updated)
 
 

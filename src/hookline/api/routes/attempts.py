@@ -5,48 +5,59 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ..deps import AppDep, Iterator, Limit, ServiceDep
+from ..deps import AppDep, Iterator, Limit, ServiceDep, split_csv
 from ..schemas import STATUS_FAIL, STATUS_SUCCESS, ListResponse, MessageAttemptOut
 
-router = APIRouter(prefix="/app/{app_id}/attempt", tags=["Message Attempt"])
-StatusQuery = Annotated[int | None, Query(ge=0, le=3,
+router = APIRouter(prefix="/app/{app_id}", tags=["Message Attempt"])
+StatusQuery = Annotated[int | None, Query(ge=0, le=4,
                                           description="0 success, 2 failed (Svix codes)")]
+EventTypesQuery = Annotated[list[str] | None, Query(description="repeat or comma-separate")]
+WithContent = Annotated[bool, Query(description="false leaves response bodies out (Svix)")]
 
 
 async def _list(service: ServiceDep, app_id: str, limit: int | None, iterator: str | None,
                 status: int | None, event_types: list[str] | None, before: datetime | None,
-                after: datetime | None, **scope: str) -> ListResponse[MessageAttemptOut]:
-    succeeded = {STATUS_SUCCESS: True, STATUS_FAIL: False}.get(status) if status is not None \
-        else None
+                after: datetime | None, with_content: bool,
+                **scope: str) -> ListResponse[MessageAttemptOut]:
+    if status is not None and status not in (STATUS_SUCCESS, STATUS_FAIL):
+        # Stored attempts are finished; pending, sending and canceled ones are not listed.
+        return ListResponse(data=[], iterator=None, done=True)
+    succeeded = None if status is None else status == STATUS_SUCCESS
     page = await service.list_attempts(
-        app_id, limit, iterator, succeeded=succeeded, event_types=event_types,
+        app_id, limit, iterator, succeeded=succeeded, event_types=split_csv(event_types),
         before=before.timestamp() if before else None,
         after=after.timestamp() if after else None, **scope)
-    return ListResponse(data=[MessageAttemptOut.of(a) for a in page.data],
+    return ListResponse(data=[MessageAttemptOut.of(a, with_content) for a in page.data],
                         iterator=page.iterator, done=page.done)
 
 
-@router.get("/msg/{msg_id}", response_model=ListResponse[MessageAttemptOut])
+@router.get("/attempt/msg/{msg_id}", response_model=ListResponse[MessageAttemptOut])
 async def list_attempts_by_message(
     app: AppDep, msg_id: str, service: ServiceDep, limit: Limit = None,
-    iterator: Iterator = None, status: StatusQuery = None,
-    event_types: Annotated[list[str] | None, Query()] = None,
+    iterator: Iterator = None, status: StatusQuery = None, event_types: EventTypesQuery = None,
     endpoint_id: str | None = None, before: datetime | None = None,
-    after: datetime | None = None,
+    after: datetime | None = None, with_content: WithContent = True,
 ) -> ListResponse[MessageAttemptOut]:
     scope = {"message_id": msg_id}
     if endpoint_id:
         scope["endpoint_id"] = endpoint_id
     return await _list(service, app.id, limit, iterator, status, event_types, before, after,
-                       **scope)
+                       with_content, **scope)
 
 
-@router.get("/endpoint/{endpoint_id}", response_model=ListResponse[MessageAttemptOut])
+@router.get("/attempt/endpoint/{endpoint_id}", response_model=ListResponse[MessageAttemptOut])
 async def list_attempts_by_endpoint(
     app: AppDep, endpoint_id: str, service: ServiceDep, limit: Limit = None,
-    iterator: Iterator = None, status: StatusQuery = None,
-    event_types: Annotated[list[str] | None, Query()] = None,
+    iterator: Iterator = None, status: StatusQuery = None, event_types: EventTypesQuery = None,
     before: datetime | None = None, after: datetime | None = None,
+    with_content: WithContent = True,
 ) -> ListResponse[MessageAttemptOut]:
     return await _list(service, app.id, limit, iterator, status, event_types, before, after,
-                       endpoint_id=endpoint_id)
+                       with_content, endpoint_id=endpoint_id)
+
+
+@router.get("/msg/{msg_id}/attempt/{attempt_id}", response_model=MessageAttemptOut)
+async def get_attempt(app: AppDep, msg_id: str, attempt_id: str,
+                      service: ServiceDep) -> MessageAttemptOut:
+    attempt = await service.get_attempt(app.id, msg_id, attempt_id)
+    return MessageAttemptOut.of(attempt)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
 
+from ... import ids
 from ...models import DeliveryOptions
 from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep
 from ..schemas import (
@@ -52,7 +54,7 @@ async def create_endpoint(app: AppDep, body: EndpointIn, principal: PrincipalDep
     ep = await service.create_endpoint(
         app.id, url=body.url, secret=body.secret,
         options=merged_options(DeliveryOptions(), body),
-        uid=body.uid, description=body.description, filter_types=body.filter_types,
+        uid=body.uid, description=body.description, filter_types=body.wanted_types(),
         channels=body.channels, disabled=body.disabled, headers=body.headers or {},
         metadata=body.metadata)
     return EndpointOut.of(ep)
@@ -70,7 +72,7 @@ async def update_endpoint(app: AppDep, endpoint_id: str, body: EndpointUpdate,
     current = await service.get_endpoint(app.id, endpoint_id)
     ep = await service.update_endpoint(
         app.id, endpoint_id, url=body.url, description=body.description,
-        filter_types=body.filter_types, channels=body.channels, disabled=body.disabled,
+        filter_types=body.wanted_types(), channels=body.channels, disabled=body.disabled,
         uid=body.uid, metadata=body.metadata, options=merged_options(current.options, body))
     return EndpointOut.of(ep)
 
@@ -81,6 +83,8 @@ async def patch_endpoint(app: AppDep, endpoint_id: str, body: EndpointPatch,
     principal.require_write()
     current = await service.get_endpoint(app.id, endpoint_id)
     sent = body.model_dump(exclude_unset=True)
+    if "event_types" in sent:
+        sent.setdefault("filter_types", sent["event_types"])
     changes = {k: sent[k] for k in ("url", "description", "filter_types", "channels",
                                     "disabled", "uid", "metadata") if k in sent}
     for key in ("url", "description", "disabled", "metadata"):
@@ -110,6 +114,4 @@ async def recover_failed(app: AppDep, endpoint_id: str, body: RecoverIn,
                          principal: PrincipalDep, service: ServiceDep) -> RecoverOut:
     principal.require_write()
     count = await service.recover(app.id, endpoint_id, body.since.timestamp())
-    from ... import ids
-
-    return RecoverOut(id=ids.new_id("qtask"), status=1, recovered=count)
+    return RecoverOut(id=ids.new_id("qtask"), updated_at=datetime.now(UTC), recovered=count)

@@ -4,8 +4,16 @@ from dataclasses import replace
 
 from fastapi import APIRouter, Response
 
-from ..deps import Iterator, Limit, PrincipalDep, ServiceDep
-from ..schemas import EventTypeIn, EventTypeOut, EventTypeUpdate, ListResponse
+from ..deps import AdminDep, Iterator, Limit, PrincipalDep, ServiceDep
+from ..schemas import (
+    CatalogueImportIn,
+    CatalogueImportOut,
+    CatalogueOut,
+    EventTypeIn,
+    EventTypeOut,
+    EventTypeUpdate,
+    ListResponse,
+)
 
 router = APIRouter(prefix="/event-type", tags=["Event Type"])
 
@@ -20,10 +28,27 @@ async def list_event_types(principal: PrincipalDep, service: ServiceDep, limit: 
 
 
 @router.post("", response_model=EventTypeOut, status_code=201)
-async def create_event_type(body: EventTypeIn, principal: PrincipalDep,
+async def create_event_type(body: EventTypeIn, admin: AdminDep,
                             service: ServiceDep) -> EventTypeOut:
-    principal.require_admin()
+    """Create an event type, or bring back an archived one."""
     return EventTypeOut.of(await service.create_event_type(body.to_model()))
+
+
+@router.post("/import", response_model=CatalogueImportOut)
+async def import_catalogue(body: CatalogueImportIn | list[EventTypeIn], admin: AdminDep,
+                           service: ServiceDep) -> CatalogueImportOut:
+    """Create or replace many event types at once, all or nothing. The body is
+    `{"eventTypes": [...]}` (what export returns) or a bare list."""
+    types = body.event_types if isinstance(body, CatalogueImportIn) else body
+    created, updated = await service.import_event_types([t.to_model() for t in types])
+    return CatalogueImportOut(created=created, updated=updated, total=created + updated)
+
+
+@router.get("/export", response_model=CatalogueOut)
+async def export_catalogue(principal: PrincipalDep, service: ServiceDep) -> CatalogueOut:
+    """The whole catalogue, archived types included, in the shape import takes."""
+    types = await service.export_event_types()
+    return CatalogueOut(event_types=[EventTypeOut.of(t) for t in types])
 
 
 @router.get("/{event_type_name}", response_model=EventTypeOut)
@@ -33,20 +58,17 @@ async def get_event_type(event_type_name: str, principal: PrincipalDep,
 
 
 @router.put("/{event_type_name}", response_model=EventTypeOut)
-async def update_event_type(event_type_name: str, body: EventTypeUpdate, principal: PrincipalDep,
+async def update_event_type(event_type_name: str, body: EventTypeUpdate, admin: AdminDep,
                             service: ServiceDep) -> EventTypeOut:
-    principal.require_admin()
-    model = EventTypeIn(name=event_type_name, **body.model_dump(by_alias=True)).to_model()
-    return EventTypeOut.of(await service.upsert_event_type(model))
+    return EventTypeOut.of(await service.upsert_event_type(body.to_model(event_type_name)))
 
 
 @router.patch("/{event_type_name}", response_model=EventTypeOut)
-async def patch_event_type(event_type_name: str, body: EventTypeUpdate, principal: PrincipalDep,
+async def patch_event_type(event_type_name: str, body: EventTypeUpdate, admin: AdminDep,
                            service: ServiceDep) -> EventTypeOut:
-    principal.require_admin()
     current = await service.get_event_type(event_type_name)
     changes = body.model_dump(exclude_unset=True)
-    fresh = EventTypeIn(name=event_type_name, **body.model_dump(by_alias=True)).to_model()
+    fresh = body.to_model(event_type_name)
     merged = replace(current, **{k: getattr(fresh, k) for k in (
         "description", "archived", "deprecated", "group_name", "example") if k in changes})
     if "json_schema" in changes or "schemas" in changes:
@@ -55,8 +77,12 @@ async def patch_event_type(event_type_name: str, body: EventTypeUpdate, principa
 
 
 @router.delete("/{event_type_name}", status_code=204)
-async def delete_event_type(event_type_name: str, principal: PrincipalDep,
-                            service: ServiceDep) -> Response:
-    principal.require_admin()
-    await service.delete_event_type(event_type_name)
+async def delete_event_type(event_type_name: str, admin: AdminDep, service: ServiceDep,
+                            expunge: bool = False) -> Response:
+    """Archive the event type (Svix's meaning of delete): it leaves listings but still
+    delivers. `expunge=true` removes it for good."""
+    if expunge:
+        await service.delete_event_type(event_type_name)
+    else:
+        await service.archive_event_type(event_type_name)
     return Response(status_code=204)

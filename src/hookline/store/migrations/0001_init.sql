@@ -54,6 +54,7 @@ CREATE TABLE messages (
     event_id TEXT,
     payload TEXT NOT NULL,
     channels TEXT,
+    ordering_key TEXT,
     created_at DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX messages_app ON messages (app_id, id);
@@ -74,6 +75,7 @@ CREATE TABLE deliveries (
     attempt_count INTEGER NOT NULL DEFAULT 0,
     next_attempt_at DOUBLE PRECISION,
     trigger TEXT NOT NULL DEFAULT 'scheduled',
+    ordering_key TEXT,
     lease_owner TEXT,
     lease_id TEXT,
     last_attempt_at DOUBLE PRECISION,
@@ -82,6 +84,8 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, status, created_at);
 CREATE INDEX deliveries_message ON deliveries (message_id);
+CREATE INDEX deliveries_ordered ON deliveries (endpoint_id, ordering_key, created_at)
+    WHERE ordering_key IS NOT NULL AND status = 'pending';
 CREATE TABLE attempts (
     id TEXT PRIMARY KEY,
     delivery_id TEXT NOT NULL,

@@ -1,0 +1,144 @@
+"""Operational webhooks: Hookline tells the operator's own endpoints what happens to everyone
+else's endpoints (created, updated, deleted, disabled) and deliveries (failing, exhausted).
+
+They are ordinary webhooks of a hidden internal application: its endpoints are the operational
+endpoints, and an event is one `publish` into it, so they are stored, signed (Standard
+Webhooks) and retried like any other. Nothing that happens inside that application is reported,
+so a failing operational endpoint cannot feed itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import ids
+from .envelopes import iso_time
+from .errors import Conflict, HooklineError, NotFound
+from .models import Application, AttemptTrigger, DeliveryStatus, Endpoint
+from .store.base import DeliveryResult
+
+if TYPE_CHECKING:
+    from .service import Service
+
+log = logging.getLogger(__name__)
+
+OPERATIONAL_APP_UID = "__hookline_operational__"
+RESERVED_UID_PREFIX = "__hookline"
+ENDPOINT_CREATED = "endpoint.created"
+ENDPOINT_UPDATED = "endpoint.updated"
+ENDPOINT_DELETED = "endpoint.deleted"
+ENDPOINT_DISABLED = "endpoint.disabled"
+ATTEMPT_FAILING = "message.attempt.failing"
+ATTEMPT_EXHAUSTED = "message.attempt.exhausted"
+EVENT_TYPES = (ENDPOINT_CREATED, ENDPOINT_UPDATED, ENDPOINT_DELETED, ENDPOINT_DISABLED,
+               ATTEMPT_FAILING, ATTEMPT_EXHAUSTED)
+# Like Svix: a message is "failing" once its fourth attempt to an endpoint has failed.
+FAILING_AFTER_ATTEMPTS = 4
+
+
+class OperationalEvents:
+    """Publishes operational events; also the delivery worker's `WorkerHooks`."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self._app_id: str | None = None
+
+    async def app_id(self) -> str | None:
+        """The internal application's id, or None while no operator configured one."""
+        if self._app_id is None:
+            try:
+                self._app_id = (await self.service.store.get_app(OPERATIONAL_APP_UID)).id
+            except NotFound:
+                return None
+        return self._app_id
+
+    async def ensure_app(self) -> Application:
+        store = self.service.store
+        try:
+            app = await store.get_app(OPERATIONAL_APP_UID)
+        except NotFound:
+            now = self.service.clock()
+            app = Application(id=ids.new_id(ids.APPLICATION), uid=OPERATIONAL_APP_UID,
+                              name="Hookline operational webhooks", created_at=now,
+                              updated_at=now)
+            try:
+                await store.insert_app(app)
+            except Conflict:  # another process created it first
+                app = await store.get_app(OPERATIONAL_APP_UID)
+        self._app_id = app.id
+        return app
+
+    def is_internal(self, app: Application) -> bool:
+        return app.uid == OPERATIONAL_APP_UID
+
+    async def emit(self, event_type: str, data: dict[str, Any]) -> None:
+        """Publish one event to the operational endpoints; never fails the caller."""
+        app_id = await self.app_id()
+        if app_id is None:
+            return
+        try:
+            await self.service.publish(app_id, event_type, data)
+        except HooklineError as exc:
+            log.warning("cannot publish operational event %s: %s", event_type, exc.detail)
+
+    async def endpoint_changed(self, event_type: str, endpoint: Endpoint,
+                               **extra: Any) -> None:
+        if await self.app_id() in (None, endpoint.app_id):
+            return
+        app = await self._app_of(endpoint.app_id)
+        await self.emit(event_type, {"appId": endpoint.app_id, "appUid": app.uid if app else None,
+                                     "endpointId": endpoint.id, "endpointUid": endpoint.uid,
+                                     **extra})
+
+    async def endpoint_disabled(self, endpoint: Endpoint, trigger: str) -> None:
+        fail_since = iso_time(endpoint.failing_since) if endpoint.failing_since else None
+        await self.endpoint_changed(ENDPOINT_DISABLED, endpoint, trigger=trigger,
+                                    failSince=fail_since, reason=endpoint.disabled_reason)
+
+    async def after_record(self, results: list[DeliveryResult],
+                           disabled: list[Endpoint]) -> None:
+        """Called by the worker after each batch of attempts is stored."""
+        for endpoint in disabled:
+            await self.endpoint_disabled(endpoint, "automatic")
+        for event_type, result in _attempt_events(results):
+            operational = await self.app_id()
+            if operational in (None, result.attempt.app_id):
+                continue
+            await self._attempt_event(event_type, result)
+
+    async def _attempt_event(self, event_type: str, result: DeliveryResult) -> None:
+        attempt = result.attempt
+        app = await self._app_of(attempt.app_id)
+        try:
+            message = await self.service.store.get_message(attempt.app_id, attempt.message_id)
+            event_id = message.event_id
+        except NotFound:
+            event_id = None
+        await self.emit(event_type, {
+            "appId": attempt.app_id, "appUid": app.uid if app else None,
+            "msgId": attempt.message_id, "msgEventId": event_id,
+            "endpointId": attempt.endpoint_id,
+            "lastAttempt": {"id": attempt.id, "timestamp": iso_time(attempt.created_at),
+                            "responseStatusCode": attempt.status_code or 0,
+                            "errorKind": attempt.error_kind}})
+
+    async def _app_of(self, app_id: str) -> Application | None:
+        try:
+            return await self.service.store.get_app(app_id)
+        except NotFound:
+            return None
+
+
+def _attempt_events(results: Sequence[DeliveryResult]) -> list[tuple[str, DeliveryResult]]:
+    events = []
+    for result in results:
+        attempt = result.attempt
+        if attempt.trigger == AttemptTrigger.TEST or attempt.succeeded:
+            continue
+        if attempt.attempt_number == FAILING_AFTER_ATTEMPTS:
+            events.append((ATTEMPT_FAILING, result))
+        if result.status == DeliveryStatus.FAILED:
+            events.append((ATTEMPT_EXHAUSTED, result))
+    return events
