@@ -132,13 +132,20 @@ class Store:
     def list_param(self, values: Sequence[str]) -> Any:
         raise NotImplementedError
 
-    # A delivery with an ordering key waits while an earlier one for the same object and
-    # endpoint is still pending (queued, retrying or in flight): per-object order.
-    IN_ORDER = (
-        "AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p "
-        "WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key "
-        "AND p.status = 'pending' AND (p.created_at < d.created_at "
-        "OR (p.created_at = d.created_at AND p.message_id < d.message_id)))) ")
+    def due_deliveries_sql(self) -> str:
+        """`FROM ... WHERE ...` of the deliveries a claim may take ($1 now, $2 limit,
+        $6 endpoints to skip), oldest due first. Both dialects claim from this."""
+        return (
+            "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id "
+            "WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND NOT e.disabled "
+            f"AND NOT (d.endpoint_id {self.any_of('$6')}) "
+            # A delivery with an ordering key waits while an earlier one for the same object
+            # and endpoint is still pending (queued, retrying or in flight): per-object order.
+            "AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p "
+            "WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key "
+            "AND p.status = 'pending' AND (p.created_at < d.created_at "
+            "OR (p.created_at = d.created_at AND p.message_id < d.message_id)))) "
+            "ORDER BY d.next_attempt_at LIMIT $2")
 
     async def claim_due_deliveries(
         self, owner: str, limit: int, now: float, lease: float,
@@ -247,15 +254,7 @@ class Store:
     async def upsert_event_type(self, et: EventType) -> EventType:
         async with self.db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO event_types (name, description, schema, example, deprecated, "
-                "archived, group_name, created_at, updated_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-                "ON CONFLICT (name) DO UPDATE SET description = excluded.description, "
-                "schema = excluded.schema, example = excluded.example, "
-                "deprecated = excluded.deprecated, archived = excluded.archived, "
-                "group_name = excluded.group_name, updated_at = excluded.updated_at",
-                et.name, et.description, _dump(et.schema), _dump(et.example), et.deprecated,
-                et.archived, et.group_name, et.created_at, et.updated_at)
+                _UPSERT_EVENT_TYPE, *_event_type_values(et))
         return et
 
     async def get_event_type(self, name: str) -> EventType:
@@ -659,15 +658,7 @@ class Store:
                 self.list_param([et.name for et in types]))
             existing = {r["name"] for r in rows}
             await tx.executemany(
-                "INSERT INTO event_types (name, description, schema, example, deprecated, "
-                "archived, group_name, created_at, updated_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-                "ON CONFLICT (name) DO UPDATE SET description = excluded.description, "
-                "schema = excluded.schema, example = excluded.example, "
-                "deprecated = excluded.deprecated, archived = excluded.archived, "
-                "group_name = excluded.group_name, updated_at = excluded.updated_at",
-                [(et.name, et.description, _dump(et.schema), _dump(et.example), et.deprecated,
-                  et.archived, et.group_name, et.created_at, et.updated_at) for et in types])
+                _UPSERT_EVENT_TYPE, [_event_type_values(et) for et in types])
         return len({et.name for et in types} - existing)
 
     async def all_event_types(self) -> list[EventType]:
@@ -790,6 +781,20 @@ def _app(row: Row) -> Application:
     return Application(
         id=row["id"], uid=row["uid"], name=row["name"], metadata=_load(row["metadata"]) or {},
         rate_limit=row["rate_limit"], created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+_UPSERT_EVENT_TYPE = (
+    "INSERT INTO event_types (name, description, schema, example, deprecated, archived, "
+    "group_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+    "ON CONFLICT (name) DO UPDATE SET description = excluded.description, "
+    "schema = excluded.schema, example = excluded.example, deprecated = excluded.deprecated, "
+    "archived = excluded.archived, group_name = excluded.group_name, "
+    "updated_at = excluded.updated_at")
+
+
+def _event_type_values(et: EventType) -> tuple[Any, ...]:
+    return (et.name, et.description, _dump(et.schema), _dump(et.example), et.deprecated,
+            et.archived, et.group_name, et.created_at, et.updated_at)
 
 
 def _event_type(row: Row) -> EventType:

@@ -106,11 +106,8 @@ class PostgresStore(Store):
         lease_id = new_lease_id()
         async with self.db.transaction() as tx:
             rows = await tx.fetch(
-                "WITH due AS (SELECT d.id FROM deliveries d "
-                "JOIN endpoints e ON e.id = d.endpoint_id WHERE d.status = 'pending' "
-                "AND d.next_attempt_at <= $1 AND NOT e.disabled "
-                f"AND NOT (d.endpoint_id {self.any_of('$6')}) {self.IN_ORDER}"
-                "ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED) "
+                f"WITH due AS (SELECT d.id {self.due_deliveries_sql()} "
+                "FOR UPDATE OF d SKIP LOCKED) "
                 "UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
                 "lease_id = $5, attempt_count = d.attempt_count + 1 FROM due WHERE d.id = due.id "
                 "RETURNING d.id, d.message_id, d.endpoint_id, d.attempt_count, d.trigger",

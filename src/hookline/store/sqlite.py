@@ -136,11 +136,7 @@ class SqliteStore(Store):
             rows = await tx.fetch(
                 "UPDATE deliveries SET next_attempt_at = $1 + $3, lease_owner = $4, "
                 "lease_id = $5, attempt_count = attempt_count + 1 "
-                "WHERE id IN (SELECT d.id FROM deliveries d "
-                "JOIN endpoints e ON e.id = d.endpoint_id WHERE d.status = 'pending' "
-                "AND d.next_attempt_at <= $1 AND NOT e.disabled "
-                f"AND NOT (d.endpoint_id {self.any_of('$6')}) {self.IN_ORDER}"
-                "ORDER BY d.next_attempt_at LIMIT $2) "
+                f"WHERE id IN (SELECT d.id {self.due_deliveries_sql()}) "
                 "RETURNING id, message_id, endpoint_id, attempt_count, trigger",
                 now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints))
             return await self._load_claims(tx, rows, lease_id, owner, now)
