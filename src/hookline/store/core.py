@@ -1,0 +1,340 @@
+"""Store internals shared by the query modules: driver protocols, records, row mapping."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Protocol
+
+from ..models import (
+    Application,
+    Attempt,
+    AttemptTrigger,
+    DeliveryOptions,
+    DeliveryStatus,
+    Endpoint,
+    EventType,
+    Message,
+)
+from ..secretbox import SecretBox
+from ..tokens import ApiToken
+
+IDEMPOTENCY_WINDOW = 24 * 3600.0
+Row = Any  # sqlite3.Row or asyncpg.Record: both index by column name
+
+
+class Connection(Protocol):
+    async def execute(self, sql: str, *args: Any) -> None: ...
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+
+class Database(Protocol):
+    """A connection pool (PostgreSQL) or a serialized connection (SQLite)."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+    def connection(self) -> AbstractAsyncContextManager[Connection]: ...
+    async def close(self) -> None: ...
+
+
+@dataclass
+class Page:
+    data: list[Any]
+    iterator: str | None
+    done: bool
+
+
+@dataclass
+class Claim:
+    """A delivery this worker holds for the lease; nobody else sends it meanwhile.
+
+    Claiming already stored its attempt (`attempt_id`, marked *sending*): if the worker dies,
+    the record shows an attempt whose outcome was lost, and it counts against the retry budget,
+    so a message that crashes workers cannot loop forever.
+    """
+
+    delivery_id: str
+    attempt_number: int
+    attempt_id: str
+    trigger: AttemptTrigger
+    lease_id: str
+    message: Message
+    endpoint: Endpoint
+
+
+@dataclass
+class DeliveryResult:
+    """One finished attempt and what it does to its delivery."""
+
+    attempt: Attempt
+    lease_id: str | None
+    status: DeliveryStatus
+    next_attempt_at: float | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What fan-out needs to know of an endpoint: which messages it wants."""
+
+    id: str
+    filter_types: list[str] | None
+    channels: list[str] | None
+    disabled: bool
+
+
+@dataclass
+class PublishResult:
+    message: Message
+    created: bool
+    endpoint_ids: list[str] = field(default_factory=list)
+
+
+def dump_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def load_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def make_page(rows: list[Any], limit: int, key: Callable[[Any], str]) -> Page:
+    done = len(rows) <= limit
+    rows = rows[:limit]
+    return Page(rows, key(rows[-1]) if rows else None, done)
+
+
+class StoreCore:
+    """The driver, the secret box and what every query module needs. Dialects override the
+    hooks; `Store` (base.py) combines the query modules on top of this."""
+
+    """Hookline's persistence. Subclasses supply the driver and the dialect's differences."""
+
+    dialect = "sql"
+
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self.db = db
+        self.box = box
+
+    # -- dialect hooks -------------------------------------------------------------------
+    def any_of(self, placeholder: str) -> str:
+        """SQL for `column IN <list parameter>`."""
+        raise NotImplementedError
+
+    def list_param(self, values: Sequence[str]) -> Any:
+        raise NotImplementedError
+
+    def due_deliveries_sql(self) -> str:
+        """`FROM ... WHERE ...` of the deliveries a claim may take ($1 now, $2 limit,
+        $6 endpoints to skip), oldest due first. Both dialects claim from this."""
+        return (
+            "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id "
+            "WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND NOT e.disabled "
+            f"AND NOT (d.endpoint_id {self.any_of('$6')}) "
+            # A delivery with an ordering key waits while an earlier one for the same object
+            # and endpoint is still pending (queued, retrying or in flight): per-object order.
+            "AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p "
+            "WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key "
+            "AND p.status = 'pending' AND (p.created_at < d.created_at "
+            "OR (p.created_at = d.created_at AND p.message_id < d.message_id)))) "
+            "ORDER BY d.next_attempt_at LIMIT $2")
+
+    async def claim_due_deliveries(
+        self, owner: str, limit: int, now: float, lease: float,
+        exclude_endpoints: Sequence[str] = (),
+    ) -> list[Claim]:
+        """Lease up to `limit` due deliveries for `lease` seconds, skipping disabled endpoints
+        and `exclude_endpoints` (those this worker already sends to at their cap)."""
+        raise NotImplementedError
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def migrate(self) -> list[int]:
+        """Apply the numbered migrations not applied yet; returns the versions applied."""
+        folder = resources.files("hookline.store") / "migrations"
+        scripts = sorted(
+            (int(entry.name.split("_")[0]), entry.read_text())
+            for entry in folder.iterdir() if entry.name.endswith(".sql")
+        )
+        applied: list[int] = []
+        async with self.db.transaction() as tx:
+            await self._lock_migrations(tx)
+            await tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
+            done = {r["version"] for r in await tx.fetch("SELECT version FROM schema_migrations")}
+            for version, script in scripts:
+                if version in done:
+                    continue
+                await self._run_script(tx, script)
+                await tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                    version, epoch_now())
+                applied.append(version)
+        return applied
+
+    async def _lock_migrations(self, tx: Connection) -> None:
+        """Keep two processes from migrating at once (PostgreSQL takes an advisory lock)."""
+
+    async def _notify_due(self, tx: Connection) -> None:
+        """Tell other processes' workers that deliveries became due (PostgreSQL NOTIFY)."""
+
+    async def _run_script(self, tx: Connection, script: str) -> None:
+        for statement in script.split(";\n"):
+            if statement.strip():
+                await tx.execute(statement)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def ping(self) -> None:
+        async with self.db.connection() as conn:
+            await conn.fetchrow("SELECT 1 AS ok")
+
+    # -- settings kept in the database ----------------------------------------------------
+    async def get_meta(self, key: str) -> str | None:
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow("SELECT value FROM meta WHERE key = $1", key)
+        return None if row is None else row["value"]
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+
+    # -- endpoint rows ---------------------------------------------------------------
+    def _endpoint_values(self, ep: Endpoint) -> tuple[Any, ...]:
+        sealed_prev = self.box.seal(ep.previous_secret) if ep.previous_secret else None
+        return (
+            ep.id, ep.app_id, ep.uid, ep.url, ep.description, dump_json(ep.filter_types),
+            dump_json(ep.channels), ep.disabled, ep.disabled_reason, self.box.seal(ep.secret),
+            sealed_prev, ep.previous_secret_expires_at,
+            self.box.seal(dump_json(ep.headers) or "{}"), dump_json(ep.metadata),
+            dump_json(ep.options.to_json()), ep.created_at, ep.updated_at,
+        )
+
+    def _endpoint(self, row: Row) -> Endpoint:
+        prev = row["previous_secret"]
+        return Endpoint(
+            id=row["id"], app_id=row["app_id"], uid=row["uid"], url=row["url"],
+            description=row["description"], filter_types=load_json(row["filter_types"]),
+            channels=load_json(row["channels"]), disabled=bool(row["disabled"]),
+            disabled_reason=row["disabled_reason"], secret=self.box.open(row["secret"]),
+            previous_secret=self.box.open(prev) if prev else None,
+            previous_secret_expires_at=row["previous_secret_expires_at"],
+            headers=json.loads(self.box.open(row["headers"])),
+            metadata=load_json(row["metadata"]) or {},
+            options=DeliveryOptions.from_json(load_json(row["options"])),
+            consecutive_failures=row["consecutive_failures"],
+            failing_since=row["failing_since"], last_attempt_at=row["last_attempt_at"],
+            last_success_at=row["last_success_at"], created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@dataclass
+class FailureStreak:
+    succeeded: bool = False
+    failures: int = 0
+    failing_since: float | None = None
+    last_success_at: float | None = None
+    last_attempt_at: float = 0.0
+
+
+def failure_streaks(results: Iterable[DeliveryResult]) -> dict[str, FailureStreak]:
+    """Per endpoint, the failures since its last success in this batch (test sends excluded)."""
+    streaks: dict[str, FailureStreak] = {}
+    for result in sorted(results, key=lambda r: r.attempt.created_at):
+        attempt = result.attempt
+        if attempt.trigger == AttemptTrigger.TEST:
+            continue
+        streak = streaks.setdefault(attempt.endpoint_id, FailureStreak())
+        streak.last_attempt_at = attempt.created_at
+        if attempt.succeeded:
+            streak.succeeded, streak.failures, streak.failing_since = True, 0, None
+            streak.last_success_at = attempt.created_at
+        else:
+            streak.failures += 1
+            if streak.failing_since is None:
+                streak.failing_since = attempt.created_at
+    return streaks
+
+
+def delivery_id_for(message_id: str, endpoint_id: str) -> str:
+    """A delivery is one message to one endpoint, so its id is derived from both."""
+    return f"dlv_{message_id.removeprefix('msg_')}_{endpoint_id.removeprefix('ep_')}"
+
+
+def new_lease_id() -> str:
+    return secrets.token_hex(8)
+
+
+def epoch_now() -> float:
+    import time
+
+    return time.time()
+
+
+def app_from_row(row: Row) -> Application:
+    return Application(
+        id=row["id"], uid=row["uid"], name=row["name"], metadata=load_json(row["metadata"]) or {},
+        rate_limit=row["rate_limit"], created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+UPSERT_EVENT_TYPE = (
+    "INSERT INTO event_types (name, description, schema, example, deprecated, archived, "
+    "group_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+    "ON CONFLICT (name) DO UPDATE SET description = excluded.description, "
+    "schema = excluded.schema, example = excluded.example, deprecated = excluded.deprecated, "
+    "archived = excluded.archived, group_name = excluded.group_name, "
+    "updated_at = excluded.updated_at")
+
+
+def event_type_values(et: EventType) -> tuple[Any, ...]:
+    return (et.name, et.description, dump_json(et.schema), dump_json(et.example), et.deprecated,
+            et.archived, et.group_name, et.created_at, et.updated_at)
+
+
+def event_type_from_row(row: Row) -> EventType:
+    return EventType(
+        name=row["name"], description=row["description"], schema=load_json(row["schema"]),
+        example=load_json(row["example"]), deprecated=bool(row["deprecated"]),
+        archived=bool(row["archived"]), group_name=row["group_name"],
+        created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def message_from_row(row: Row) -> Message:
+    return Message(
+        id=row["id"], app_id=row["app_id"], event_type=row["event_type"],
+        event_id=row["event_id"], payload=json.loads(row["payload"]),
+        channels=load_json(row["channels"]), created_at=row["created_at"],
+        ordering_key=row["ordering_key"])
+
+
+def attempt_values(a: Attempt) -> tuple[Any, ...]:
+    return (a.id, a.delivery_id, a.message_id, a.endpoint_id, a.app_id, a.url, a.created_at,
+            a.succeeded, str(a.trigger), a.status_code, a.response_body, a.duration_ms,
+            a.error_kind, a.error_detail, dump_json(a.request_headers), a.attempt_number, a.worker)
+
+
+def attempt_from_row(row: Row) -> Attempt:
+    return Attempt(
+        id=row["id"], delivery_id=row["delivery_id"], message_id=row["message_id"],
+        endpoint_id=row["endpoint_id"], app_id=row["app_id"], url=row["url"],
+        created_at=row["created_at"], succeeded=bool(row["succeeded"]),
+        trigger=AttemptTrigger(row["trigger"]), status_code=row["status_code"],
+        response_body=row["response_body"] or "", duration_ms=row["duration_ms"],
+        error_kind=row["error_kind"], error_detail=row["error_detail"],
+        request_headers=load_json(row["request_headers"]) or {},
+        attempt_number=row["attempt_number"], worker=row["worker"],
+        sending=bool(row["sending"]))
+
+
+def _api_token(row: Row) -> ApiToken:
+    return ApiToken(id=row["id"], app_id=row["app_id"], name=row["name"],
+                    read_only=bool(row["read_only"]), created_at=row["created_at"],
+                    token_hash=row["token_hash"])

@@ -1,0 +1,127 @@
+"""Publishing: a message and its fan-out in one transaction; reading messages back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..errors import NotFound
+from ..models import (
+    Attempt,
+    Message,
+)
+from .core import (
+    IDEMPOTENCY_WINDOW,
+    Page,
+    PublishResult,
+    StoreCore,
+    Subscription,
+    delivery_id_for,
+    dump_json,
+    load_json,
+    make_page,
+    message_from_row,
+)
+
+
+class MessageQueries(StoreCore):
+    """Messages and their fan-out."""
+
+    # -- publishing ----------------------------------------------------------------------
+    async def publish(
+        self,
+        message: Message,
+        idempotency_key: str | None,
+        select: Callable[[list[Subscription]], list[Subscription]],
+    ) -> PublishResult:
+        """Store a message and its deliveries in one transaction.
+
+        `select` picks the endpoints that get it (filters and channels are core logic). With an
+        idempotency key seen in the last 24 h, nothing is written and the first message returns.
+        """
+        now = message.created_at
+        async with self.db.transaction() as tx:
+            if idempotency_key is not None:
+                row = await tx.fetchrow(
+                    "SELECT m.* FROM idempotency_keys k JOIN messages m ON m.id = k.message_id "
+                    "WHERE k.app_id = $1 AND k.key = $2 AND k.created_at > $3",
+                    message.app_id, idempotency_key, now - IDEMPOTENCY_WINDOW)
+                if row is not None:
+                    return PublishResult(message_from_row(row), created=False)
+                await tx.execute(
+                    "INSERT INTO idempotency_keys (app_id, key, message_id, created_at) "
+                    "VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, key) DO UPDATE SET "
+                    "message_id = excluded.message_id, created_at = excluded.created_at",
+                    message.app_id, idempotency_key, message.id, now)
+            await tx.execute(
+                "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
+                "created_at, ordering_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                message.id, message.app_id, message.event_type, message.event_id,
+                dump_json(message.payload), dump_json(message.channels), now, message.ordering_key)
+            # Only what routing needs: no secrets are decrypted on the publish path.
+            rows = await tx.fetch(
+                "SELECT id, filter_types, channels, disabled FROM endpoints WHERE app_id = $1",
+                message.app_id)
+            targets = select([Subscription(r["id"], load_json(r["filter_types"]),
+                                           load_json(r["channels"]), bool(r["disabled"]))
+                              for r in rows])
+            await tx.executemany(
+                "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
+                "attempt_count, next_attempt_at, trigger, created_at, ordering_key) "
+                "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6)",
+                [(delivery_id_for(message.id, ep.id), message.id, ep.id, message.app_id, now,
+                  message.ordering_key) for ep in targets])
+            if targets:
+                await self._notify_due(tx)
+        return PublishResult(message, created=True, endpoint_ids=[ep.id for ep in targets])
+
+    async def get_message(self, app_id: str, key: str) -> Message:
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2) "
+                "ORDER BY (id = $2) DESC LIMIT 1", app_id, key)
+        if row is None:
+            raise NotFound(f"message {key!r} not found")
+        return message_from_row(row)
+
+    async def list_messages(
+        self,
+        app_id: str,
+        limit: int,
+        iterator: str | None,
+        event_types: Sequence[str] | None = None,
+        before: float | None = None,
+        after: float | None = None,
+        channel: str | None = None,
+    ) -> Page:
+        types = self.list_param(event_types) if event_types else None
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM messages WHERE app_id = $1 AND ($2::text IS NULL OR id < $2) "
+                f"AND ($3::text[] IS NULL OR event_type {self.any_of('$3')}) "
+                "AND ($4::float8 IS NULL OR created_at < $4) "
+                "AND ($5::float8 IS NULL OR created_at > $5) "
+                "AND ($6::text IS NULL OR channels LIKE '%\"' || $6 || '\"%') "
+                "ORDER BY id DESC LIMIT $7",
+                app_id, iterator, types, before, after, channel, limit + 1)
+        return make_page([message_from_row(r) for r in rows], limit, lambda m: m.id)
+
+    # -- test sends ---------------------------------------------------------------------
+    async def record_test_send(self, message: Message, attempt: Attempt) -> None:
+        """Store a test send's message and its one attempt. No delivery row: nothing retries
+        it, and `trigger = test` keeps it out of failure streaks and statistics."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
+                "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                message.id, message.app_id, message.event_type, message.event_id,
+                dump_json(message.payload), dump_json(message.channels), message.created_at)
+            await tx.execute(
+                "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
+                "created_at, succeeded, trigger, status_code, response_body, duration_ms, "
+                "error_kind, error_detail, request_headers, attempt_number) VALUES "
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                attempt.id, attempt.delivery_id, attempt.message_id, attempt.endpoint_id,
+                attempt.app_id, attempt.url, attempt.created_at, attempt.succeeded,
+                str(attempt.trigger), attempt.status_code, attempt.response_body,
+                attempt.duration_ms, attempt.error_kind, attempt.error_detail,
+                dump_json(attempt.request_headers), attempt.attempt_number)
