@@ -262,3 +262,30 @@ async def test_idempotency_key_returns_the_first_message_and_creates_nothing(
     assert len(receiver.at("/i")) == 1
     page = await svc.list_messages(app.id, 10, None)
     assert len(page.data) == 1
+
+
+async def test_an_attempt_the_database_refuses_does_not_hold_back_its_batch(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    from aiohttp import web
+
+    real_record = runtime.store.record_results
+
+    async def refuse_poison(results: Any) -> Any:
+        if any("poison" in r.attempt.response_body for r in results):
+            raise ValueError("the database refuses this row")
+        return await real_record(results)
+
+    runtime.store.record_results = refuse_poison  # type: ignore[method-assign]
+    receiver.on("/poison", lambda r: web.Response(text="poison"))
+    svc = runtime.service
+    app = await svc.create_app("poison")
+    await svc.create_endpoint(app.id, url=receiver.url("/poison"))
+    await svc.create_endpoint(app.id, url=receiver.url("/fine"))
+    msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
+    await wait_until(lambda: _count(runtime, app.id, msg.id, 2), what="both attempts stored")
+    attempts = {a.url: a for a in await attempts_of(runtime, app.id, msg.id)}
+    assert attempts[receiver.url("/fine")].response_body == "ok"
+    poisoned = attempts[receiver.url("/poison")]
+    assert poisoned.succeeded and poisoned.response_body == ""
+    assert "could not be stored" in (poisoned.error_detail or "")

@@ -16,7 +16,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .. import ids
@@ -121,7 +121,7 @@ class DeliveryWorker:
                     else:
                         log.exception("worker %s: claim failed; retrying in %.1f s",
                                       self.name, delay)
-                    self._stop_listening = None
+                    await self._close_listener()
                     await self._pause(delay)
                     continue
                 if failures:
@@ -136,8 +136,7 @@ class DeliveryWorker:
             await self._drain()
             self._done_ready.set()
             await recorder
-            if self._stop_listening is not None:
-                await self._stop_listening()
+            await self._close_listener()
             log.info("worker %s stopped", self.name)
 
     async def _pause(self, seconds: float) -> None:
@@ -171,6 +170,14 @@ class DeliveryWorker:
         except Exception as exc:
             log.warning("worker %s: cannot LISTEN for new deliveries (%s); polling", self.name,
                         exc)
+
+    async def _close_listener(self) -> None:
+        stop, self._stop_listening = self._stop_listening, None
+        if stop is not None:
+            try:
+                await stop()
+            except Exception:  # the connection may already be gone
+                log.debug("worker %s: closing the listener failed", self.name, exc_info=True)
 
     def _saturated_endpoints(self) -> list[str]:
         saturated = []
@@ -221,20 +228,20 @@ class DeliveryWorker:
             if batch:
                 try:
                     disabled = await self.store.record_results([d.result for d in batch])
-                except Exception as exc:  # the recorder must never die
+                except StoreUnavailable as exc:
                     # Nothing counts until stored: keep the slots, try again. If the lease
                     # runs out first, another worker sends again (at-least-once).
                     failures += 1
                     self._done = batch + self._done
-                    if isinstance(exc, StoreUnavailable):
-                        log.warning("worker %s: cannot record %d attempts (%s); retrying",
-                                    self.name, len(batch), exc.__cause__ or exc)
-                    else:
-                        log.exception("worker %s: cannot record %d attempts; retrying",
-                                      self.name, len(batch))
+                    log.warning("worker %s: cannot record %d attempts (%s); retrying",
+                                self.name, len(batch), exc.__cause__ or exc)
                     await asyncio.sleep(min(0.25 * 2 ** failures, STORE_RETRY_MAX))
                     self._done_ready.set()
                     continue
+                except Exception:
+                    log.exception("worker %s: cannot record a batch of %d attempts; recording "
+                                  "them one by one", self.name, len(batch))
+                    disabled = await self._record_one_by_one(batch)
                 failures = 0
                 self._free(batch)
                 if self.hooks is not None:
@@ -244,6 +251,21 @@ class DeliveryWorker:
                         log.exception("worker %s: hook failed", self.name)
             if self._stopping.is_set() and not self._in_flight and not self._done:
                 return
+
+    async def _record_one_by_one(self, batch: list[_Done]) -> list[Endpoint]:
+        """One result the database refuses must not hold back the rest of its batch. A
+        refused result is retried without what the receiver sent back; if even that fails,
+        it is dropped and its lease left to expire, so the delivery is sent again."""
+        disabled: list[Endpoint] = []
+        for done in batch:
+            for result in (done.result, _without_response(done.result)):
+                try:
+                    disabled += await self.store.record_results([result])
+                    break
+                except Exception:
+                    log.exception("worker %s: cannot record attempt %s", self.name,
+                                  result.attempt.id)
+        return disabled
 
     def _free(self, batch: list[_Done]) -> None:
         for done in batch:
@@ -278,6 +300,12 @@ class DeliveryWorker:
             except StoreUnavailable:
                 log.warning("worker %s: could not release %d deliveries; their leases will "
                             "expire", self.name, len(claims))
+
+
+def _without_response(result: DeliveryResult) -> DeliveryResult:
+    attempt = replace(result.attempt, response_body="", request_headers={},
+                      error_detail="the receiver's answer could not be stored")
+    return replace(result, attempt=attempt)
 
 
 def decide(claim: Claim, outcome: Outcome, started: float,
