@@ -10,8 +10,8 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from tests.api.polling import wait_until
 from tests.support.api import ApiServer
+from tests.support.polling import wait_until
 from tests.support.receiver import Receiver
 
 

@@ -25,8 +25,8 @@ from hookline.delivery.outcome import Outcome
 from hookline.delivery.sender import Sender
 from hookline.models import ErrorKind
 from hookline.runtime import Runtime
-from tests.api.polling import wait_until
 from tests.support.api import ADMIN_TOKEN, ApiServer, make_settings
+from tests.support.polling import wait_until
 from tests.support.receiver import Receiver
 
 MAX_EXAMPLES = 10

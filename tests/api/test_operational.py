@@ -8,8 +8,8 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from tests.api.polling import wait_until
 from tests.support.api import ApiServer
+from tests.support.polling import wait_until
 from tests.support.receiver import Receiver
 
 OPS = "/api/v1/operational-webhook/endpoint"

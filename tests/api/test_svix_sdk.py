@@ -42,8 +42,8 @@ from svix.api.event_type import EventTypeDeleteOptions, EventTypeListOptions
 
 from hookline.models import DeliveryOptions
 from hookline.portal.access import verify_portal_token
-from tests.api.polling import wait_until
 from tests.support.api import ApiServer
+from tests.support.polling import wait_until
 from tests.support.receiver import Receiver
 
 T = TypeVar("T")

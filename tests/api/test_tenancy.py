@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tests.api.polling import wait_until
 from tests.support.api import ApiServer
+from tests.support.polling import wait_until
 from tests.support.receiver import Receiver
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}

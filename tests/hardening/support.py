@@ -21,6 +21,7 @@ from hookline import ids
 from hookline.models import Attempt, DeliveryOptions, Endpoint
 from hookline.runtime import Runtime
 from hookline.signing import generate_secret
+from tests.support.polling import wait_until
 
 Answers = list[list[str]] | BaseException
 
@@ -90,21 +91,6 @@ def _is_loopback(host: str) -> bool:
     if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_loopback
-
-
-async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0,
-                     what: str = "condition") -> Any:
-    """Poll `predicate` (sync or async) until it returns something truthy, then return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def attempts_of(runtime: Runtime, app_id: str, *, message_id: str | None = None,

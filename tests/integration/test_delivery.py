@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 from typing import Any
 
 import pytest
@@ -14,20 +13,8 @@ from standardwebhooks import Webhook
 
 from hookline.models import DeliveryOptions, DeliveryStatus
 from hookline.runtime import Runtime
+from tests.support.polling import wait_until
 from tests.support.receiver import Receiver
-
-
-async def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def attempts_of(rt: Runtime, app_id: str, msg_id: str) -> list[Any]:

@@ -19,5 +19,5 @@ async def wait_until(predicate: Callable[[], Any | Awaitable[Any]], timeout: flo
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(0.05)
