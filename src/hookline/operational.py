@@ -36,6 +36,8 @@ EVENT_TYPES = (ENDPOINT_CREATED, ENDPOINT_UPDATED, ENDPOINT_DELETED, ENDPOINT_DI
                ATTEMPT_FAILING, ATTEMPT_EXHAUSTED)
 # Like Svix: a message is "failing" once its fourth attempt to an endpoint has failed.
 FAILING_AFTER_ATTEMPTS = 4
+# Seconds before asking the database again whether an operator configured operational webhooks.
+ABSENT_RECHECK = 5.0
 
 
 class OperationalEvents:
@@ -44,13 +46,18 @@ class OperationalEvents:
     def __init__(self, service: Service) -> None:
         self.service = service
         self._app_id: str | None = None
+        self._absent_until = 0.0
 
     async def app_id(self) -> str | None:
-        """The internal application's id, or None while no operator configured one."""
+        """The internal application's id, or None while no operator configured one. The
+        worker asks after every batch, so "none yet" is remembered for a few seconds."""
         if self._app_id is None:
+            if self.service.clock() < self._absent_until:
+                return None
             try:
                 self._app_id = (await self.service.store.get_app(OPERATIONAL_APP_UID)).id
             except NotFound:
+                self._absent_until = self.service.clock() + ABSENT_RECHECK
                 return None
         return self._app_id
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -16,15 +17,13 @@ from jsonschema.exceptions import SchemaError
 from . import ids
 from .config import Settings
 from .delivery.egress import EgressPolicy
-from .delivery.request import prepare_request
+from .delivery.request import prepare_request, request_deadline
 from .delivery.sender import Sender
 from .errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
-    Unauthorized,
 )
 from .models import (
     Application,
@@ -494,7 +493,7 @@ class Service:
         message = Message(id=ids.new_id(ids.MESSAGE), app_id=endpoint.app_id,
                           event_type=event_type, payload=payload, created_at=now)
         request = prepare_request(message, endpoint, now)
-        deadline = min(endpoint.options.timeout, self.settings.lease_seconds * 0.8)
+        deadline = request_deadline(endpoint, self.settings.lease_seconds)
         outcome = await self.sender.send(request.url, request.body, request.headers, deadline)
         attempt = Attempt(
             id=ids.new_id(ids.ATTEMPT), delivery_id=ids.new_id(ids.DELIVERY),
@@ -506,12 +505,6 @@ class Service:
             error_detail=outcome.error_detail, request_headers=request.redacted_headers())
         await self.store.record_test_send(message, attempt)
         return attempt
-
-
-def require(condition: bool, error: type[Unauthorized | Forbidden | NotFound],
-            detail: str) -> None:
-    if not condition:
-        raise error(detail)
 
 
 def _check_uid(uid: str | None) -> None:
@@ -527,8 +520,6 @@ def _check_uid(uid: str | None) -> None:
 
 
 def _check_event_type_name(name: str, field: str) -> None:
-    import re
-
     if not isinstance(name, str) or not re.match(_EVENT_TYPE_NAME, name):
         raise InvalidInput(
             f"{field}: {name!r} is not a valid event type name (letters, digits, '.', '_', "

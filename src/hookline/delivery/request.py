@@ -43,3 +43,13 @@ def prepare_request(message: Message, endpoint: Endpoint, now: float) -> Prepare
         options.signature_scheme, endpoint.signing_secrets(now), message.id, int(now), body,
         options.signature_header))
     return PreparedRequest(endpoint.url, body, headers)
+
+
+# A request is cut at this share of the lease, so the lease always outlasts the request it
+# covers and no other worker takes the delivery while it is still being sent (Svix #2181).
+LEASE_SHARE = 0.8
+
+
+def request_deadline(endpoint: Endpoint, lease_seconds: float) -> float:
+    """Seconds a request to `endpoint` may take in all: its timeout, within the lease."""
+    return min(endpoint.options.timeout, lease_seconds * LEASE_SHARE)

@@ -26,7 +26,7 @@ from ..models import Attempt, DeliveryStatus, Endpoint, ErrorKind
 from ..retry import RetrySchedule
 from ..store.base import Claim, DeliveryResult, Store
 from .outcome import Outcome
-from .request import prepare_request
+from .request import prepare_request, request_deadline
 from .sender import Sender
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ class DeliveryWorker:
         started = self.clock()
         try:
             request = prepare_request(claim.message, claim.endpoint, started)
-            deadline = min(claim.endpoint.options.timeout, self.settings.lease_seconds * 0.8)
+            deadline = request_deadline(claim.endpoint, self.settings.lease_seconds)
             outcome = await self.sender.send(request.url, request.body, request.headers,
                                              deadline)
             headers = request.redacted_headers()
