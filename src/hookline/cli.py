@@ -74,6 +74,8 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
         token = await runtime.service.ensure_admin_token()
         click.echo(f"Hookline {__version__} is running at {settings.base_url}")
         click.echo(f"  API docs:  {settings.base_url}/docs")
+        click.echo(f"  portal:    {settings.base_url}/portal/ (admin: /portal/login; partners: "
+                   "`hookline portal-link APP`)")
         click.echo(f"  database:  {_redact_url(settings.database_url)}")
         if token:
             click.echo(f"  admin token (shown once, store it now): {token}")
