@@ -13,8 +13,6 @@ DEFAULT_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.10
 MAX_RETRIES = 50
 MAX_DELAY = 7 * 24 * 3600.0
-# A receiver asking us to slow down (429/503) waits at least this long, like Svix.
-MIN_THROTTLE_DELAY = 60.0
 
 
 @dataclass(frozen=True)

@@ -367,14 +367,17 @@ class Service:
                                           AttemptTrigger.MANUAL)
         self.on_due()
 
-    async def recover(self, app_key: str, endpoint_key: str, since: float) -> int:
+    async def recover(self, app_key: str, endpoint_key: str, since: float,
+                      until: float | None = None) -> int:
+        """Send again every failed delivery of the endpoint created between since and until."""
+        if until is not None and until < since:
+            raise InvalidInput("until must not be before since", field="until")
         endpoint = await self.get_endpoint(app_key, endpoint_key)
         count = await self.store.requeue_failed_since(endpoint.app_id, endpoint.id, since,
-                                                      self.clock())
+                                                      self.clock(), until)
         if count:
             self.on_due()
         return count
-
 
     async def get_attempt(self, app_key: str, message_key: str, attempt_id: str) -> Attempt:
         message = await self.get_message(app_key, message_key)

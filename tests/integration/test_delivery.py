@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 from typing import Any
 
 import pytest
@@ -276,3 +277,31 @@ async def test_an_attempt_the_database_refuses_does_not_hold_back_its_batch(
     poisoned = attempts[receiver.url("/poison")]
     assert poisoned.succeeded and poisoned.response_body == ""
     assert "could not be stored" in (poisoned.error_detail or "")
+
+
+async def test_recover_resends_failed_deliveries_created_within_the_window(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    svc = runtime.service
+    app = await svc.create_app("recover")
+    receiver.statuses["/r"] = [500]
+    ep = await svc.create_endpoint(app.id, url=receiver.url("/r"),
+                                   options=DeliveryOptions(retry_schedule=[]))
+    early = (await svc.publish(app.id, "a.b", {"n": 1})).message
+    await receiver.wait_for(1, "/r")
+    cut = time.time()
+    await asyncio.sleep(0.05)
+    await svc.publish(app.id, "a.b", {"n": 2})
+    await receiver.wait_for(2, "/r")
+    await wait_until(lambda: _failed_count(runtime, 2), what="both deliveries failed")
+
+    receiver.statuses["/r"] = [200]
+    assert await svc.recover(app.id, ep.id, since=early.created_at - 1, until=cut) == 1
+    got = await receiver.wait_for(3, "/r")
+    assert got[2].headers["webhook-id"] == early.id
+    await asyncio.sleep(0.3)
+    assert len(receiver.at("/r")) == 3
+
+
+async def _failed_count(rt: Runtime, n: int) -> bool:
+    return (await rt.store.delivery_counts()).get("failed", 0) == n

@@ -146,14 +146,16 @@ class DeliveryQueries(StoreCore):
             await self._notify_due(tx)
 
     async def requeue_failed_since(self, app_id: str, endpoint_id: str, since: float,
-                                   now: float) -> int:
-        """Recover: every failed delivery of an endpoint created since `since` is due again."""
+                                   now: float, until: float | None = None) -> int:
+        """Recover: every failed delivery of an endpoint created in [since, until] is due
+        again, with a fresh retry budget."""
         async with self.db.transaction() as tx:
             rows = await tx.fetch(
                 "UPDATE deliveries SET status = 'pending', attempt_count = 0, "
                 "next_attempt_at = $4, trigger = 'manual' WHERE app_id = $1 AND "
-                "endpoint_id = $2 AND status = 'failed' AND created_at >= $3 RETURNING id",
-                app_id, endpoint_id, since, now)
+                "endpoint_id = $2 AND status = 'failed' AND created_at >= $3 "
+                "AND ($5::float8 IS NULL OR created_at <= $5) RETURNING id",
+                app_id, endpoint_id, since, now, until)
             await self._notify_due(tx)
         return len(rows)
 

@@ -113,5 +113,6 @@ async def get_endpoint_secret(app: AppDep, endpoint_id: str,
 async def recover_failed(app: AppDep, endpoint_id: str, body: RecoverIn,
                          principal: PrincipalDep, service: ServiceDep) -> RecoverOut:
     principal.require_write()
-    count = await service.recover(app.id, endpoint_id, body.since.timestamp())
+    count = await service.recover(app.id, endpoint_id, body.since.timestamp(),
+                                  body.until.timestamp() if body.until else None)
     return RecoverOut(id=ids.new_id("qtask"), updated_at=datetime.now(UTC), recovered=count)
