@@ -8,10 +8,8 @@ from urllib.parse import urlsplit
 
 from .delivery.egress import (
     ALLOW_SETTING,
-    LOCALHOST_ADDRESS,
     EgressBlocked,
     EgressPolicy,
-    is_localhost,
 )
 from .envelopes import validate_envelope
 from .errors import InvalidInput
@@ -54,7 +52,7 @@ def check_url(url: str, policy: EgressPolicy, *, production: bool) -> str:
     except ValueError as exc:
         raise InvalidInput(f"url is not valid: {exc}", field="url") from None
     _check_ipv4_spelling(parts.hostname)
-    if production and parts.scheme != "https" and not _in_allowed_network(parts.hostname, policy):
+    if production and parts.scheme != "https" and not policy.allows_plain_http(parts.hostname):
         raise InvalidInput("url must use https:// in production mode (plain http:// is only "
                            f"for networks allowed by {ALLOW_SETTING})", field="url")
     return url
@@ -67,14 +65,6 @@ def _check_ipv4_spelling(host: str) -> None:
     if isinstance(address, IPv4Address) and host != str(address):
         raise InvalidInput(f"url host {host!r} is an unusual spelling of {address}; write the "
                            f"address as {address}", field="url")
-
-
-def _in_allowed_network(host: str, policy: EgressPolicy) -> bool:
-    """Whether `host` is, without a DNS lookup, an address in a network the operator allowed."""
-    address = policy.literal_host_address(host)
-    if address is None and is_localhost(host):
-        address = LOCALHOST_ADDRESS
-    return address is not None and policy.explicitly_allows(address)
 
 
 def check_headers(headers: dict[str, str] | None, options: DeliveryOptions) -> dict[str, str]:

@@ -11,7 +11,7 @@ import pytest
 from hookline.config import Settings
 from hookline.models import DeliveryOptions
 from tests.hardening.conftest import ServeApi, StartRuntime
-from tests.hardening.support import TlsReceiver, attempts_recorded
+from tests.hardening.support import FakeResolver, TlsReceiver, attempts_recorded
 from tests.support.receiver import Receiver
 
 
@@ -80,3 +80,29 @@ async def test_production_requires_https_except_for_allowed_networks(
         assert "must use https://" in refused.body["detail"]
         assert refused.body["field"] == "url"
     assert (secure.status, allowed.status) == (201, 201)
+
+
+async def test_an_http_endpoint_saved_before_production_mode_is_refused_when_sending(
+    start_runtime: StartRuntime, production: Settings, receiver: Receiver,
+) -> None:
+    # A partner's host name that resolves to the (allowed) receiver: reachable, but only a
+    # literal allowed address may be sent plain http:// in production.
+    dns = FakeResolver({"hooks.partner.test": [["127.0.0.1"]]})
+    url = receiver.url().replace("127.0.0.1", "hooks.partner.test")
+    development = await start_runtime(dataclasses.replace(production, production=False),
+                                      resolver=dns)
+    app = await development.service.create_app("legacy")
+    await development.service.create_endpoint(app.id, url=url,
+                                              options=DeliveryOptions(retry_schedule=[]))
+    first = (await development.service.publish(app.id, "invoice.paid", {"n": 1})).message
+    await attempts_recorded(development, app.id, 1, message_id=first.id)
+    assert len(receiver.requests) == 1  # development mode delivers it
+    await development.stop()
+
+    runtime = await start_runtime(production, resolver=dns)
+    message = (await runtime.service.publish(app.id, "invoice.paid", {"n": 2})).message
+    [attempt] = await attempts_recorded(runtime, app.id, 1, message_id=message.id)
+
+    assert attempt.error_kind == "blocked"
+    assert "https://" in (attempt.error_detail or "")
+    assert len(receiver.requests) == 1

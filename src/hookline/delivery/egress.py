@@ -148,6 +148,14 @@ class EgressPolicy:
         """Whether `ip` is in a network the operator allowed, as opposed to merely public."""
         return self._allows(_unscoped(_as_address(ip)))
 
+    def allows_plain_http(self, host: str) -> bool:
+        """Production mode sends plain http:// only to hosts that are, without a DNS lookup,
+        addresses in a network the operator allowed (or `localhost` when loopback is)."""
+        address = self.literal_host_address(host)
+        if address is None and is_localhost(host):
+            address = LOCALHOST_ADDRESS
+        return address is not None and self.explicitly_allows(address)
+
     def check_ip(self, ip: IPAddress | str) -> None:
         """Raise EgressBlocked unless `ip` may be reached."""
         reason = self.blocked_reason(ip)

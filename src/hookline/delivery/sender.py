@@ -117,8 +117,13 @@ class Sender:
         """Literal addresses skip DNS (aiohttp never asks the resolver for them); with a proxy
         the proxy resolves, so the destination is resolved and checked here first."""
         self.policy.check_url_literal(url)
+        target = aiohttp.client.URL(url)
+        if (self.settings.production and target.scheme == "http"
+                and not self.policy.allows_plain_http(target.host or "")):
+            # An endpoint saved before production mode was switched on is refused here too.
+            raise EgressBlocked("production mode sends only to https:// URLs (plain http:// "
+                                "only to networks in HOOKLINE_EGRESS_ALLOW)")
         if self.settings.proxy_url:
-            target = aiohttp.client.URL(url)
             await resolve_and_check(self.policy, target.host or "", target.port or 80,
                                     self._inner_resolver)
 
