@@ -104,7 +104,7 @@ async def test_cr3dentials_receiver_that_reserializes_the_body_still_verifies(
         app.id, url=receiver.url("/cr3"), secret="cr3dentials-secret",
         options=DeliveryOptions(signature_scheme="hmac-sha256-hex",
                                 signature_header="x-webhook-signature", envelope="cr3dentials",
-                                retry_schedule=[1, 2, 4, 8, 16], disable_after_failures=6))
+                                retry_schedule=[1, 2, 4, 8, 16], disable_after_failures=5))
     await svc.publish(app.id, "verification.completed",
                       {"verificationId": "ver_abc123", "status": "VERIFIED", "city": "Zürich"})
     [request] = await receiver.wait_for(1, "/cr3")
