@@ -5,15 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import NotFound
-from ..models import (
-    Attempt,
-)
-from .core import (
-    Page,
-    StoreCore,
-    attempt_from_row,
-    make_page,
-)
+from ..models import Attempt
+from .core import Page, StoreCore, attempt_from_row, make_page
 
 
 class AttemptQueries(StoreCore):

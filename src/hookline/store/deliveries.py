@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..ids import ATTEMPT, new_id
-from ..models import (
-    AttemptTrigger,
-    Endpoint,
-)
+from ..models import AttemptTrigger, Endpoint
 from .core import (
     Claim,
     Connection,

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..errors import NotFound
-from ..models import (
-    Attempt,
-    Message,
-)
+from ..models import Attempt, Message
 from .core import (
     IDEMPOTENCY_WINDOW,
     Page,

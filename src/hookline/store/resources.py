@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import NotFound
-from ..models import (
-    Application,
-    Endpoint,
-    EventType,
-)
+from ..models import Application, Endpoint, EventType
 from ..tokens import ApiToken
 from .core import (
     UPSERT_EVENT_TYPE,

@@ -1,0 +1,143 @@
+"""What every use-case module shares: the service's state, fan-out rules, input checks."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from ..config import Settings
+from ..delivery.egress import EgressPolicy
+from ..delivery.sender import Sender
+from ..errors import InvalidInput, NotFound
+from ..models import Application, Endpoint, EventType, Message
+from ..operational import RESERVED_UID_PREFIX, OperationalEvents
+from ..secretbox import SecretBox
+from ..store.base import Store, Subscription
+
+if TYPE_CHECKING:
+    from . import Service
+
+ALL_EVENTS = "ALL_EVENTS"
+ADMIN_TOKEN_KEY = "admin_token_sha256"
+MAX_LIMIT = 250
+_EVENT_TYPE_NAME = r"^[A-Za-z0-9_.\-*]{1,256}$"
+DEFAULT_ROTATION_GRACE = 24 * 3600.0
+MAX_ROTATION_GRACE = 7 * 24 * 3600.0
+PORTAL_ACCESS_MIN_TTL = 60
+PORTAL_ACCESS_MAX_TTL = 7 * 24 * 3600
+
+
+def endpoint_wants(endpoint: Endpoint | Subscription, message: Message) -> bool:
+    """Fan-out rule: event type filter (null or ALL_EVENTS = everything; `customer.*` matches a
+    group) and channels (an endpoint with channels only gets messages sharing one)."""
+    if endpoint.disabled:
+        return False
+    if endpoint.filter_types is not None and ALL_EVENTS not in endpoint.filter_types:
+        if not any(fnmatch.fnmatchcase(message.event_type, pattern)
+                   for pattern in endpoint.filter_types):
+            return False
+    if endpoint.channels is not None:
+        if not message.channels or not set(endpoint.channels) & set(message.channels):
+            return False
+    return True
+
+
+def clamp_limit(limit: int | None) -> int:
+    if limit is None:
+        return 50
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    return limit
+
+
+class ServiceCore:
+    """The store, settings and collaborators every use case needs."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        on_due: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        box: SecretBox | None = None,
+        sender: Sender | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.box = box or store.box
+        self.sender = sender or Sender(settings)
+        self.policy = EgressPolicy.from_cidrs(settings.egress_allow)
+        self.on_due = on_due or (lambda: None)
+        self.clock = clock
+        # Every ServiceCore is the base of a full Service, which operational events publish into.
+        self.operational = OperationalEvents(cast("Service", self))
+
+    # -- lookups every use case needs --------------------------------------------------
+    async def get_app(self, key: str) -> Application:
+        """An application by id or uid. The internal operational application is not one."""
+        app = await self.store.get_app(key)
+        if self.operational.is_internal(app):
+            raise NotFound(f"application {key!r} not found")
+        return app
+
+    async def get_endpoint(self, app_key: str, key: str) -> Endpoint:
+        app = await self.store.get_app(app_key)
+        return await self.store.get_endpoint(app.id, key)
+
+    async def _check_against_catalogue(self, event_type: str, payload: dict[str, Any]) -> None:
+        et = await self.store.find_event_type(event_type)
+        if et is None:
+            if self.settings.strict_event_types:
+                raise InvalidInput(f"unknown event type {event_type!r}", field="eventType")
+            return
+        if et.schema:
+            validator = Draft202012Validator(et.schema)
+            error = next(iter(sorted(validator.iter_errors(payload), key=lambda e: e.path)),
+                         None)
+            if error is not None:
+                path = "payload" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}"
+                                           for p in error.absolute_path)
+                raise InvalidInput(f"{path}: {error.message}", field=path)
+
+
+def check_uid(uid: str | None) -> None:
+    if uid is None:
+        return
+    if not (1 <= len(uid) <= 256) or not all(c.isalnum() or c in "-_." for c in uid):
+        raise InvalidInput("uid must be 1-256 letters, digits, '-', '_' or '.'", field="uid")
+    if uid.startswith(("app_", "ep_", "msg_")):
+        raise InvalidInput("uid must not look like a Hookline id", field="uid")
+    if uid.startswith(RESERVED_UID_PREFIX):
+        raise InvalidInput(f"uids starting with {RESERVED_UID_PREFIX!r} are reserved",
+                           field="uid")
+
+
+def check_event_type_name(name: str, field: str) -> None:
+    if not isinstance(name, str) or not re.match(_EVENT_TYPE_NAME, name):
+        raise InvalidInput(
+            f"{field}: {name!r} is not a valid event type name (letters, digits, '.', '_', "
+            "'-'; at most 256)", field=field)
+
+
+def check_event_type(et: EventType) -> None:
+    check_event_type_name(et.name, "name")
+    if "*" in et.name:
+        raise InvalidInput("event type names cannot contain '*'", field="name")
+    if et.schema is not None:
+        try:
+            Draft202012Validator.check_schema(et.schema)
+        except SchemaError as exc:
+            raise InvalidInput(f"schema is not a valid JSON Schema: {exc.message}",
+                               field="schema") from None
+        if et.example is not None:
+            errors = list(Draft202012Validator(et.schema).iter_errors(et.example))
+            if errors:
+                raise InvalidInput(f"example does not match the schema: {errors[0].message}",
+                                   field="example")

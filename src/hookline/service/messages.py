@@ -1,0 +1,100 @@
+"""Publishing (fan-out in one transaction), messages, attempts, resend and recover."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import ids
+from ..errors import InvalidInput, NotFound, PayloadTooLarge
+from ..models import Attempt, AttemptTrigger, Message
+from ..store.base import Page, PublishResult
+from .core import ServiceCore, check_event_type_name, clamp_limit, endpoint_wants
+
+
+class MessageUseCases(ServiceCore):
+    """Messages and their deliveries."""
+
+    # -- messages ------------------------------------------------------------------------
+    async def publish(
+        self,
+        app_key: str,
+        event_type: str,
+        payload: Any,
+        *,
+        event_id: str | None = None,
+        channels: list[str] | None = None,
+        idempotency_key: str | None = None,
+        ordering_key: str | None = None,
+    ) -> PublishResult:
+        """Store a message and fan it out in one transaction; once this returns, every
+        matching delivery exists durably."""
+        app = await self.store.get_app(app_key)
+        check_event_type_name(event_type, "eventType")
+        if not isinstance(payload, dict):
+            raise InvalidInput("payload must be a JSON object", field="payload")
+        size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > self.settings.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"payload is {size} bytes; the limit is {self.settings.max_payload_bytes}")
+        if channels is not None and not 1 <= len(channels) <= 10:
+            raise InvalidInput("channels must hold 1 to 10 names", field="channels")
+        if not self.operational.is_internal(app):
+            await self._check_against_catalogue(event_type, payload)
+        message = Message(id=ids.new_id(ids.MESSAGE), app_id=app.id, event_type=event_type,
+                          payload=payload, event_id=event_id, channels=channels,
+                          created_at=self.clock(), ordering_key=ordering_key)
+        result = await self.store.publish(
+            message, idempotency_key,
+            lambda endpoints: [ep for ep in endpoints if endpoint_wants(ep, message)])
+        if result.endpoint_ids:
+            self.on_due()
+        return result
+
+    async def get_message(self, app_key: str, key: str) -> Message:
+        app = await self.store.get_app(app_key)
+        return await self.store.get_message(app.id, key)
+
+    async def list_messages(self, app_key: str, limit: int | None, iterator: str | None,
+                            **filters: Any) -> Page:
+        app = await self.store.get_app(app_key)
+        return await self.store.list_messages(app.id, clamp_limit(limit), iterator, **filters)
+
+    # -- attempts, resend, recover ---------------------------------------------------------
+    async def list_attempts(self, app_key: str, limit: int | None, iterator: str | None,
+                            **filters: Any) -> Page:
+        app = await self.store.get_app(app_key)
+        if filters.get("message_id"):
+            filters["message_id"] = (await self.store.get_message(app.id,
+                                                                  filters["message_id"])).id
+        if filters.get("endpoint_id"):
+            filters["endpoint_id"] = (await self.store.get_endpoint(app.id,
+                                                                    filters["endpoint_id"])).id
+        return await self.store.list_attempts(app.id, clamp_limit(limit), iterator, **filters)
+
+    async def resend(self, app_key: str, message_key: str, endpoint_key: str) -> None:
+        app = await self.store.get_app(app_key)
+        message = await self.store.get_message(app.id, message_key)
+        endpoint = await self.store.get_endpoint(app.id, endpoint_key)
+        await self.store.requeue_delivery(app.id, message.id, endpoint.id, self.clock(),
+                                          AttemptTrigger.MANUAL)
+        self.on_due()
+
+    async def recover(self, app_key: str, endpoint_key: str, since: float,
+                      until: float | None = None) -> int:
+        """Send again every failed delivery of the endpoint created between since and until."""
+        if until is not None and until < since:
+            raise InvalidInput("until must not be before since", field="until")
+        endpoint = await self.get_endpoint(app_key, endpoint_key)
+        count = await self.store.requeue_failed_since(endpoint.app_id, endpoint.id, since,
+                                                      self.clock(), until)
+        if count:
+            self.on_due()
+        return count
+
+    async def get_attempt(self, app_key: str, message_key: str, attempt_id: str) -> Attempt:
+        message = await self.get_message(app_key, message_key)
+        attempt = await self.store.get_attempt(message.app_id, attempt_id)
+        if attempt.message_id != message.id:
+            raise NotFound(f"attempt {attempt_id!r} not found")
+        return attempt
