@@ -10,7 +10,8 @@ import time
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _TIME_CHARS = 9  # 62**9 milliseconds is far beyond any date we care about
-_RANDOM_CHARS = 16  # about 95 bits of randomness
+_RANDOM_CHARS = 16
+_RANDOM_BITS = 95  # 62**16 > 2**95: every value fits in the random part
 
 APPLICATION = "app"
 ENDPOINT = "ep"
@@ -32,9 +33,7 @@ def _base62(number: int, width: int) -> str:
 def new_id(prefix: str, *, now: float | None = None) -> str:
     """A new id such as `msg_0Ot8p3Ytq2sXyh1iJ5rN0M6bK9d`, ordered by creation time."""
     millis = int((time.time() if now is None else now) * 1000)
-    body = _base62(millis, _TIME_CHARS) + "".join(
-        secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS)
-    )
+    body = _base62(millis, _TIME_CHARS) + _base62(secrets.randbits(_RANDOM_BITS), _RANDOM_CHARS)
     return f"{prefix}_{body}"
 
 
