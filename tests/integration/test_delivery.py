@@ -305,3 +305,44 @@ async def test_recover_resends_failed_deliveries_created_within_the_window(
 
 async def _failed_count(rt: Runtime, n: int) -> bool:
     return (await rt.store.delivery_counts()).get("failed", 0) == n
+
+
+async def test_an_endpoint_never_gets_more_requests_at_once_than_its_cap(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    from aiohttp import web
+
+    in_flight = 0
+    most = 0
+
+    async def slow(_: Any) -> web.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.1)
+        in_flight -= 1
+        return web.Response(text="ok")
+
+    receiver.on("/capped", slow)
+    svc = runtime.service
+    app = await svc.create_app("capped")
+    await svc.create_endpoint(app.id, url=receiver.url("/capped"),
+                              options=DeliveryOptions(max_concurrency=2))
+    await svc.create_endpoint(app.id, url=receiver.url("/free"))
+    for n in range(12):
+        await svc.publish(app.id, "a.b", {"n": n})
+    await receiver.wait_for(12, "/free", timeout=5)  # the other endpoint is not held back
+    await receiver.wait_for(12, "/capped", timeout=15)
+    assert most == 2
+    assert len({r.headers["webhook-id"] for r in receiver.at("/capped")}) == 12
+    # Handed-back deliveries leave no attempt behind and keep their retry budget.
+    capped = (await svc.list_endpoints(app.id, 10, None)).data[0]
+
+    async def settled() -> list[Any]:
+        page = await svc.list_attempts(app.id, 100, None, endpoint_id=capped.id)
+        done = [a for a in page.data if not a.sending]
+        return done if len(done) == 12 else []
+
+    attempts = await wait_until(settled, what="12 attempts recorded")
+    assert len((await svc.list_attempts(app.id, 100, None, endpoint_id=capped.id)).data) == 12
+    assert {a.attempt_number for a in attempts} == {1}

@@ -128,8 +128,7 @@ class DeliveryWorker:
                     log.info("worker %s: database reachable again", self.name)
                     failures = 0
                 if claims:
-                    for claim in claims:
-                        self._start(claim)
+                    await self._start_within_caps(claims)
                 else:
                     await self._idle()
         finally:
@@ -191,6 +190,24 @@ class DeliveryWorker:
             if claim.endpoint.id == endpoint_id and claim.endpoint.options.max_concurrency:
                 return claim.endpoint.options.max_concurrency
         return self.settings.endpoint_concurrency
+
+    async def _start_within_caps(self, claims: list[Claim]) -> None:
+        """Start what each endpoint's cap allows; one batch may hold more deliveries for an
+        endpoint than its cap, and those go straight back to the queue, unsent."""
+        overflow = []
+        for claim in claims:
+            endpoint = claim.endpoint
+            cap = endpoint.options.max_concurrency or self.settings.endpoint_concurrency
+            if self._per_endpoint[endpoint.id] >= cap:
+                overflow.append(claim)
+            else:
+                self._start(claim)
+        if overflow:
+            try:
+                await self.store.release_deliveries(overflow, self.clock())
+            except StoreUnavailable:
+                log.warning("worker %s: could not hand back %d deliveries; their leases will "
+                            "expire", self.name, len(overflow))
 
     # -- one delivery --------------------------------------------------------------------
     def _start(self, claim: Claim) -> None:
