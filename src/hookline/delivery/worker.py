@@ -75,11 +75,11 @@ class DeliveryWorker:
         self._stopping = asyncio.Event()
         self._in_flight: dict[str, tuple[Claim, asyncio.Task[None]]] = {}
         self._per_endpoint: Counter[str] = Counter()
+        self._caps: dict[str, int] = {}  # the cap of each endpoint with requests in flight
         self._done: list[_Done] = []
         self._done_ready = asyncio.Event()
         self._stop_listening: Callable[[], Awaitable[Any]] | None = None
         self._next_listen_try = 0.0
-        self.delivered = 0
 
     # -- control -------------------------------------------------------------------------
     def wake(self) -> None:
@@ -179,26 +179,18 @@ class DeliveryWorker:
                 log.debug("worker %s: closing the listener failed", self.name, exc_info=True)
 
     def _saturated_endpoints(self) -> list[str]:
-        saturated = []
-        for endpoint_id, count in self._per_endpoint.items():
-            if count >= self._cap_for(endpoint_id):
-                saturated.append(endpoint_id)
-        return saturated
+        return [endpoint_id for endpoint_id, count in self._per_endpoint.items()
+                if count >= self._caps[endpoint_id]]
 
-    def _cap_for(self, endpoint_id: str) -> int:
-        for claim, _ in self._in_flight.values():
-            if claim.endpoint.id == endpoint_id and claim.endpoint.options.max_concurrency:
-                return claim.endpoint.options.max_concurrency
-        return self.settings.endpoint_concurrency
+    def _cap(self, endpoint: Endpoint) -> int:
+        return endpoint.options.max_concurrency or self.settings.endpoint_concurrency
 
     async def _start_within_caps(self, claims: list[Claim]) -> None:
         """Start what each endpoint's cap allows; one batch may hold more deliveries for an
         endpoint than its cap, and those go straight back to the queue, unsent."""
         overflow = []
         for claim in claims:
-            endpoint = claim.endpoint
-            cap = endpoint.options.max_concurrency or self.settings.endpoint_concurrency
-            if self._per_endpoint[endpoint.id] >= cap:
+            if self._per_endpoint[claim.endpoint.id] >= self._cap(claim.endpoint):
                 overflow.append(claim)
             else:
                 self._start(claim)
@@ -214,6 +206,7 @@ class DeliveryWorker:
         task = asyncio.create_task(self._deliver(claim))
         self._in_flight[claim.delivery_id] = (claim, task)
         self._per_endpoint[claim.endpoint.id] += 1
+        self._caps[claim.endpoint.id] = self._cap(claim.endpoint)
 
     async def _deliver(self, claim: Claim) -> None:
         started = self.clock()
@@ -291,8 +284,7 @@ class DeliveryWorker:
             self._per_endpoint[endpoint_id] -= 1
             if self._per_endpoint[endpoint_id] <= 0:
                 del self._per_endpoint[endpoint_id]
-            if done.result.attempt.succeeded:
-                self.delivered += 1
+                del self._caps[endpoint_id]
         self._signal.set()
 
     async def _drain(self) -> None:
