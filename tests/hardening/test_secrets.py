@@ -30,7 +30,8 @@ from tests.hardening.support import (
     store_endpoint_unchecked,
     wait_until,
 )
-from tests.support.api import ApiServer, Response, free_port, make_settings
+from tests.support.api import ApiServer, Response, make_settings
+from tests.support.net import free_port
 from tests.support.receiver import Receiver
 
 SENSITIVE_HEADERS = ("Authorization", "X-Api-Key", "Cookie")

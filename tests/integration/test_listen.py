@@ -10,7 +10,7 @@ from pathlib import Path
 from hookline.models import DeliveryOptions
 from hookline.runtime import Runtime
 from hookline.signing import generate_secret
-from tests.support.api import free_port
+from tests.support.net import free_port
 
 
 def read_until(path: Path, needle: str, proc: subprocess.Popen[bytes], timeout: float = 15.0

@@ -18,10 +18,10 @@ from tests.receiver.support import (
     accepts_connections,
     child,
     child_env,
-    free_port,
     poll,
     post,
 )
+from tests.support.net import free_port
 
 
 @dataclass

@@ -19,7 +19,8 @@ import pytest
 import uvicorn
 
 from hookline.receiver import MemoryStore, sign
-from tests.receiver.support import SECRET, free_port, poll, post, serving
+from tests.receiver.support import SECRET, poll, post, serving
+from tests.support.net import free_port
 
 FRAMEWORKS = ["fastapi", "flask", "django"]
 WAIT = 10.0
