@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .. import ids
-from ..errors import InvalidInput, NotFound, PayloadTooLarge
-from ..models import Attempt, AttemptTrigger, Message
-from ..store.base import Page, PublishResult
+from ..errors import HooklineError, InvalidInput, NotFound, PayloadTooLarge
+from ..models import Application, Attempt, AttemptTrigger, Message
+from ..store.base import Page, PublishResult, Subscription
 from .core import ServiceCore, check_event_type_name, clamp_limit, endpoint_wants
+
+MAX_BATCH = 100  # messages per batch publish
+
+
+@dataclass(frozen=True)
+class MessageDraft:
+    """A message to publish, as a caller describes it (one item of a batch)."""
+
+    event_type: str
+    payload: Any
+    event_id: str | None = None
+    channels: list[str] | None = None
+    idempotency_key: str | None = None
+    ordering_key: str | None = None
+
+
+def _wanted_by(message: Message, endpoints: list[Subscription]) -> list[Subscription]:
+    return [ep for ep in endpoints if endpoint_wants(ep, message)]
 
 
 class MessageUseCases(ServiceCore):
@@ -30,26 +50,54 @@ class MessageUseCases(ServiceCore):
         """Store a message and fan it out in one transaction; once this returns, every
         matching delivery exists durably."""
         app = await self.store.get_app(app_key)
-        check_event_type_name(event_type, "eventType")
-        if not isinstance(payload, dict):
-            raise InvalidInput("payload must be a JSON object", field="payload")
-        size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
-        if size > self.settings.max_payload_bytes:
-            raise PayloadTooLarge(
-                f"payload is {size} bytes; the limit is {self.settings.max_payload_bytes}")
-        if channels is not None and not 1 <= len(channels) <= 10:
-            raise InvalidInput("channels must hold 1 to 10 names", field="channels")
-        if not self.operational.is_internal(app):
-            await self._check_against_catalogue(event_type, payload)
-        message = Message(id=ids.new_id(ids.MESSAGE), app_id=app.id, event_type=event_type,
-                          payload=payload, event_id=event_id, channels=channels,
-                          created_at=self.clock(), ordering_key=ordering_key)
-        result = await self.store.publish(
-            message, idempotency_key,
-            lambda endpoints: [ep for ep in endpoints if endpoint_wants(ep, message)])
+        draft = MessageDraft(event_type, payload, event_id=event_id, channels=channels,
+                             idempotency_key=idempotency_key, ordering_key=ordering_key)
+        message = await self._checked_message(app, draft)
+        result = await self.store.publish(message, idempotency_key, _wanted_by)
         if result.endpoint_ids:
             self.on_due()
         return result
+
+    async def publish_batch(
+        self, app_key: str, drafts: Sequence[MessageDraft],
+    ) -> list[PublishResult | HooklineError]:
+        """Publish many messages in one transaction with their fan-out; one result per draft,
+        in order. A draft that is not valid refuses only itself (its error is its result)."""
+        app = await self.store.get_app(app_key)
+        if len(drafts) > MAX_BATCH:
+            raise InvalidInput(f"a batch holds at most {MAX_BATCH} messages", field="messages")
+        checked: list[Message | HooklineError] = []
+        for draft in drafts:
+            try:
+                checked.append(await self._checked_message(app, draft))
+            except (InvalidInput, PayloadTooLarge) as exc:
+                checked.append(exc)
+        valid = [(m, d.idempotency_key) for m, d in zip(checked, drafts, strict=True)
+                 if isinstance(m, Message)]
+        published = iter(await self.store.publish_batch(valid, _wanted_by))
+        results = [item if isinstance(item, HooklineError) else next(published)
+                   for item in checked]
+        if any(r.endpoint_ids for r in results if isinstance(r, PublishResult)):
+            self.on_due()
+        return results
+
+    async def _checked_message(self, app: Application, draft: MessageDraft) -> Message:
+        """The message a draft describes, once it passes every rule of a publish."""
+        check_event_type_name(draft.event_type, "eventType")
+        if not isinstance(draft.payload, dict):
+            raise InvalidInput("payload must be a JSON object", field="payload")
+        size = len(json.dumps(draft.payload, separators=(",", ":"),
+                              ensure_ascii=False).encode())
+        if size > self.settings.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"payload is {size} bytes; the limit is {self.settings.max_payload_bytes}")
+        if draft.channels is not None and not 1 <= len(draft.channels) <= 10:
+            raise InvalidInput("channels must hold 1 to 10 names", field="channels")
+        if not self.operational.is_internal(app):
+            await self._check_against_catalogue(draft.event_type, draft.payload)
+        return Message(id=ids.new_id(ids.MESSAGE), app_id=app.id, event_type=draft.event_type,
+                       payload=draft.payload, event_id=draft.event_id, channels=draft.channels,
+                       created_at=self.clock(), ordering_key=draft.ordering_key)
 
     async def get_message(self, app_key: str, key: str) -> Message:
         app = await self.store.get_app(app_key)

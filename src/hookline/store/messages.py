@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..errors import NotFound
+from ..errors import Conflict, NotFound
 from ..models import Attempt, Message
 from .core import (
     IDEMPOTENCY_WINDOW,
+    Connection,
     Page,
     PublishResult,
     StoreCore,
@@ -28,48 +29,100 @@ class MessageQueries(StoreCore):
         self,
         message: Message,
         idempotency_key: str | None,
-        select: Callable[[list[Subscription]], list[Subscription]],
+        select: Callable[[Message, list[Subscription]], list[Subscription]] | None = None,
     ) -> PublishResult:
         """Store a message and its deliveries in one transaction.
 
         `select` picks the endpoints that get it (filters and channels are core logic). With an
         idempotency key seen in the last 24 h, nothing is written and the first message returns.
         """
-        now = message.created_at
+        results = await self.publish_batch([(message, idempotency_key)], select)
+        return results[0]
+
+    async def publish_batch(
+        self,
+        drafts: Sequence[tuple[Message, str | None]],
+        select: Callable[[Message, list[Subscription]], list[Subscription]] | None = None,
+    ) -> list[PublishResult]:
+        """Store messages of one application and their deliveries in one transaction.
+
+        Each message's idempotency key is claimed first; a key already held within the window
+        (by an earlier request, or an earlier item of this batch) returns its message instead.
+        """
+        if not drafts:
+            return []
+        app_id, now = drafts[0][0].app_id, drafts[0][0].created_at
         async with self.db.transaction() as tx:
-            if idempotency_key is not None:
-                row = await tx.fetchrow(
-                    "SELECT m.* FROM idempotency_keys k JOIN messages m ON m.id = k.message_id "
-                    "WHERE k.app_id = $1 AND k.key = $2 AND k.created_at > $3",
-                    message.app_id, idempotency_key, now - IDEMPOTENCY_WINDOW)
-                if row is not None:
-                    return PublishResult(message_from_row(row), created=False)
-                await tx.execute(
-                    "INSERT INTO idempotency_keys (app_id, key, message_id, created_at) "
-                    "VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, key) DO UPDATE SET "
-                    "message_id = excluded.message_id, created_at = excluded.created_at",
-                    message.app_id, idempotency_key, message.id, now)
-            await tx.execute(
+            existing = await self._claim_message_keys(tx, app_id, drafts, now)
+            fresh = [m for m, key in drafts if key is None or existing[key].id == m.id]
+            await tx.executemany(
                 "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
                 "created_at, ordering_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                message.id, message.app_id, message.event_type, message.event_id,
-                dump_json(message.payload), dump_json(message.channels), now, message.ordering_key)
+                [(m.id, m.app_id, m.event_type, m.event_id, dump_json(m.payload),
+                  dump_json(m.channels), m.created_at, m.ordering_key) for m in fresh])
             # Only what routing needs: no secrets are decrypted on the publish path.
             rows = await tx.fetch(
                 "SELECT id, filter_types, channels, disabled FROM endpoints WHERE app_id = $1",
-                message.app_id)
-            targets = select([Subscription(r["id"], load_json(r["filter_types"]),
-                                           load_json(r["channels"]), bool(r["disabled"]))
-                              for r in rows])
+                app_id) if fresh else []
+            subscriptions = [Subscription(r["id"], load_json(r["filter_types"]),
+                                          load_json(r["channels"]), bool(r["disabled"]))
+                             for r in rows]
+            targets = {m.id: (select(m, subscriptions) if select else subscriptions)
+                       for m in fresh}
             await tx.executemany(
                 "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
                 "attempt_count, next_attempt_at, trigger, created_at, ordering_key) "
                 "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6)",
-                [(delivery_id_for(message.id, ep.id), message.id, ep.id, message.app_id, now,
-                  message.ordering_key) for ep in targets])
-            if targets:
+                [(delivery_id_for(m.id, ep.id), m.id, ep.id, m.app_id, m.created_at,
+                  m.ordering_key) for m in fresh for ep in targets[m.id]])
+            if any(targets.values()):
                 await self._notify_due(tx)
-        return PublishResult(message, created=True, endpoint_ids=[ep.id for ep in targets])
+        results = []
+        for m, key in drafts:
+            first = existing[key] if key is not None else m
+            if first.id == m.id:
+                results.append(PublishResult(m, created=True,
+                                             endpoint_ids=[ep.id for ep in targets[m.id]]))
+            else:
+                results.append(PublishResult(first, created=False))
+        return results
+
+    async def _claim_message_keys(
+        self, tx: Connection, app_id: str, drafts: Sequence[tuple[Message, str | None]],
+        now: float,
+    ) -> dict[str, Message]:
+        """Claim each key for its first message, as the transaction's first writes; returns,
+        per key, the message that holds it (an earlier one, or the one that claimed it now).
+
+        `INSERT ... ON CONFLICT` decides: on PostgreSQL it waits for a concurrent claimer to
+        finish, then takes the key only if that one rolled back or the key has expired. Keys
+        are claimed in sorted order, so two batches sharing keys cannot deadlock.
+        """
+        first: dict[str, Message] = {}
+        for message, key in drafts:
+            if key is not None:
+                first.setdefault(key, message)
+        taken: list[str] = []
+        for key in sorted(first):
+            claimed = await tx.fetchrow(
+                "INSERT INTO idempotency_keys (app_id, key, message_id, created_at) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, key) DO UPDATE SET "
+                "message_id = excluded.message_id, created_at = excluded.created_at "
+                "WHERE idempotency_keys.created_at <= $5 RETURNING message_id",
+                app_id, key, first[key].id, now, now - IDEMPOTENCY_WINDOW)
+            if claimed is None:
+                taken.append(key)
+        existing = dict(first)
+        # Each key not claimed now is held by a committed message (a fresh statement sees
+        # what the concurrent claimer committed while we waited).
+        for key in taken:
+            row = await tx.fetchrow(
+                "SELECT m.* FROM idempotency_keys k JOIN messages m ON m.id = k.message_id "
+                "WHERE k.app_id = $1 AND k.key = $2", app_id, key)
+            if row is None:
+                raise Conflict(f"idempotency key {key!r} is held by a message that is gone")
+            existing[key] = message_from_row(row)
+        return existing
 
     async def get_message(self, app_id: str, key: str) -> Message:
         async with self.db.connection() as conn:
