@@ -66,3 +66,87 @@ async def test_a_different_key_publishes_a_new_message(api: ApiServer, receiver:
 
     assert (first.status, again.status, other.status) == (202, 200, 202)
     assert again.body["id"] == first.body["id"] != other.body["id"]
+
+
+async def test_concurrent_creates_of_an_application_with_one_key_create_one(
+    api: ApiServer, runtime: Runtime
+) -> None:
+    before = await count(runtime, "SELECT count(*) AS n FROM applications")
+    responses = await all_at_once(api, "/api/v1/app", {"name": "shop"}, "app-1")
+
+    assert_one_created(responses, 201)
+    assert await count(runtime, "SELECT count(*) AS n FROM applications") == before + 1
+    assert {r.body["name"] for r in responses} == {"shop"}
+
+
+async def test_concurrent_creates_of_an_endpoint_with_one_key_create_one(
+    api: ApiServer, runtime: Runtime, receiver: Receiver
+) -> None:
+    app_id = await new_app_with_endpoints(api, receiver, 0)
+    responses = await all_at_once(api, f"/api/v1/app/{app_id}/endpoint",
+                                  {"url": receiver.url("/one")}, "ep-1")
+
+    assert_one_created(responses, 201)
+    assert await count(runtime, "SELECT count(*) AS n FROM endpoints WHERE app_id = $1",
+                       app_id) == 1
+
+
+async def test_a_different_key_creates_a_new_endpoint(api: ApiServer, receiver: Receiver
+                                                      ) -> None:
+    app_id = await new_app_with_endpoints(api, receiver, 0)
+    path, body = f"/api/v1/app/{app_id}/endpoint", {"url": receiver.url("/e")}
+    first = await api.post(path, body, headers={"idempotency-key": "e-1"})
+    again = await api.post(path, body, headers={"idempotency-key": "e-1"})
+    other = await api.post(path, body, headers={"idempotency-key": "e-2"})
+
+    assert (first.status, again.status, other.status) == (201, 200, 201)
+    assert again.body == first.body
+    assert other.body["id"] != first.body["id"]
+
+
+async def test_a_key_reused_on_another_route_is_refused(api: ApiServer, receiver: Receiver
+                                                        ) -> None:
+    app_id = await new_app_with_endpoints(api, receiver, 0)
+    created = await api.post(f"/api/v1/app/{app_id}/endpoint", {"url": receiver.url("/e")},
+                             headers={"idempotency-key": "shared"})
+    token = await api.post(f"/api/v1/app/{app_id}/token", {"name": "ci"},
+                           headers={"idempotency-key": "shared"})
+
+    assert created.status == 201
+    assert token.status == 409 and token.body["code"] == "conflict"
+
+
+async def test_a_failed_request_leaves_its_key_free(api: ApiServer, receiver: Receiver) -> None:
+    app_id = await new_app_with_endpoints(api, receiver, 0)
+    path = f"/api/v1/app/{app_id}/endpoint"
+    refused = await api.post(path, {"url": "ftp://nowhere"}, headers={"idempotency-key": "f"})
+    fixed = await api.post(path, {"url": receiver.url("/f")}, headers={"idempotency-key": "f"})
+
+    assert refused.status == 422
+    assert fixed.status == 201
+
+
+async def test_a_retried_token_create_returns_the_same_token(api: ApiServer,
+                                                             receiver: Receiver) -> None:
+    app_id = await new_app_with_endpoints(api, receiver, 0)
+    path = f"/api/v1/app/{app_id}/token"
+    first = await api.post(path, {"name": "ci"}, headers={"idempotency-key": "t"})
+    again = await api.post(path, {"name": "ci"}, headers={"idempotency-key": "t"})
+    tokens = await api.get(path)
+
+    assert (first.status, again.status) == (201, 200)
+    assert again.body["token"] == first.body["token"]
+    assert len(tokens.body["data"]) == 1
+
+
+async def test_an_expired_key_is_claimed_afresh(api: ApiServer, runtime: Runtime,
+                                                receiver: Receiver) -> None:
+    app_id = await new_app_with_endpoints(api, receiver, 0)
+    path, body = f"/api/v1/app/{app_id}/endpoint", {"url": receiver.url("/x")}
+    first = await api.post(path, body, headers={"idempotency-key": "old"})
+    async with runtime.store.db.transaction() as tx:
+        await tx.execute("UPDATE idempotent_requests SET created_at = created_at - 86401")
+    again = await api.post(path, body, headers={"idempotency-key": "old"})
+
+    assert (first.status, again.status) == (201, 201)
+    assert again.body["id"] != first.body["id"]

@@ -1,7 +1,7 @@
 """Hookline's use cases. The API, the portal and the CLI call these; none of them writes SQL.
 
 One `Service`, written by subject: `access.py`, `catalogue.py`, `endpoints.py`, `messages.py`,
-over the shared state and checks in `core.py`.
+`idempotency.py`, over the shared state and checks in `core.py`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from .core import (
     endpoint_wants,
 )
 from .endpoints import EndpointUseCases
+from .idempotency import IdempotencyUseCases
 from .messages import MessageUseCases
 
 
-class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases):
+class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,
+              IdempotencyUseCases):
     """Every use case of Hookline, over one store."""
 
 

@@ -4,7 +4,7 @@ SQLite and PostgreSQL share this SQL (`$n` placeholders; the SQLite driver rewri
 `?n`). What differs between them, such as how due deliveries are claimed, is overridden in
 `sqlite.py` and `postgres.py`. Times are epoch seconds (float); JSON is stored as text.
 The queries live by subject in `resources.py`, `messages.py`, `deliveries.py` and
-`attempts.py`; `core.py` holds what they share.
+`attempts.py` (and idempotent requests in `idempotency.py`); `core.py` holds what they share.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from .core import (
     new_lease_id,
 )
 from .deliveries import DeliveryQueries
+from .idempotency import IdempotencyQueries, IdempotentRequest, StoredAnswer
 from .messages import MessageQueries
 from .resources import ResourceQueries
 
 
-class Store(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries):
+class Store(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries,
+            IdempotencyQueries):
     """Hookline's persistence. Subclasses supply the driver and the dialect's differences."""
 
 
-__all__ = ["Claim", "Connection", "Database", "DeliveryResult", "Page", "PublishResult", "Row",
-           "Store", "Subscription", "new_lease_id"]
+__all__ = ["Claim", "Connection", "Database", "DeliveryResult", "IdempotentRequest", "Page",
+           "PublishResult", "Row", "Store", "StoredAnswer", "Subscription", "new_lease_id"]

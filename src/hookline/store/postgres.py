@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
@@ -53,14 +54,28 @@ class PostgresDatabase:
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         self.url = url
         self.pool = pool
+        # The transaction this task has open, which nested store calls join (one
+        # idempotent request is one transaction, whatever it writes).
+        # A task started inside it does not join it (the pair holds the task).
+        self._joined: ContextVar[tuple[object, _PgConnection] | None] = ContextVar(
+            f"hookline_pg_tx_{id(self)}", default=None)
 
     @asynccontextmanager
     async def _acquire(self, transactional: bool) -> AsyncIterator[_PgConnection]:
+        joined = self._joined.get()
+        if joined is not None and joined[0] is asyncio.current_task():
+            yield joined[1]
+            return
         try:
             async with self.pool.acquire() as conn:
                 if transactional:
                     async with conn.transaction():
-                        yield _PgConnection(conn)
+                        tx = _PgConnection(conn)
+                        token = self._joined.set((asyncio.current_task(), tx))
+                        try:
+                            yield tx
+                        finally:
+                            self._joined.reset(token)
                 else:
                     yield _PgConnection(conn)
         except asyncpg.UniqueViolationError as exc:

@@ -61,6 +61,7 @@ class ResourceQueries(StoreCore):
             for table in ("attempts", "deliveries", "idempotency_keys", "messages", "endpoints",
                           "api_tokens"):
                 await tx.execute(f"DELETE FROM {table} WHERE app_id = $1", app_id)
+            await tx.execute("DELETE FROM idempotent_requests WHERE scope = $1", app_id)
             await tx.execute("DELETE FROM applications WHERE id = $1", app_id)
 
     # -- event types ---------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep
+from ..idempotency import ACCOUNT, IdempotencyDep
 from ..schemas import ApplicationIn, ApplicationOut, ApplicationPatch, ListResponse
 
 router = APIRouter(prefix="/app", tags=["Application"])
@@ -23,7 +24,8 @@ async def list_applications(principal: PrincipalDep, service: ServiceDep, limit:
              responses={200: {"model": ApplicationOut,
                               "description": "the existing application (get_if_exists)"}})
 async def create_application(body: ApplicationIn, principal: PrincipalDep, service: ServiceDep,
-                             response: Response, get_if_exists: bool = False) -> ApplicationOut:
+                             response: Response, idempotency: IdempotencyDep,
+                             get_if_exists: bool = False) -> ApplicationOut:
     principal.require_admin()
     if get_if_exists and body.uid:
         from ...errors import NotFound
@@ -34,8 +36,12 @@ async def create_application(body: ApplicationIn, principal: PrincipalDep, servi
             return ApplicationOut.of(existing)
         except NotFound:
             pass
-    app = await service.create_app(body.name, body.uid, body.metadata, body.rate)
-    return ApplicationOut.of(app)
+
+    async def create() -> ApplicationOut:
+        return ApplicationOut.of(
+            await service.create_app(body.name, body.uid, body.metadata, body.rate))
+
+    return await idempotency.once(ACCOUNT, 201, ApplicationOut, create)
 
 
 @router.get("/{app_id}", response_model=ApplicationOut)

@@ -13,6 +13,7 @@ from ...delivery.request import REDACTED, PreparedRequest
 from ...service import DEFAULT_ROTATION_GRACE
 from ...stats import MAX_HOURS, EndpointHealth, WindowCounts
 from ..deps import AppDep, ServiceDep
+from ..idempotency import IdempotencyDep
 from ..schemas import EndpointSecretOut, MessageAttemptOut, MessageOut, Schema, ts
 
 router = APIRouter(prefix="/app/{app_id}/endpoint/{endpoint_id}", tags=["Endpoint"])
@@ -174,10 +175,15 @@ async def endpoint_hourly(app: AppDep, endpoint_id: str, service: ServiceDep,
 
 @router.post("/send-example", response_model=SendExampleOut)
 async def send_example(app: AppDep, endpoint_id: str, body: SendExampleIn,
-                       service: ServiceDep) -> SendExampleOut:
+                       service: ServiceDep, idempotency: IdempotencyDep) -> SendExampleOut:
     """Send the event type's example (or the payload given) to this endpoint now, wait for
     the answer and return it. Stored as a test attempt: no retries, no effect on health."""
-    attempt = await service.send_example(app.id, endpoint_id, body.event_type, body.payload)
-    message = await service.get_message(app.id, attempt.message_id)
-    out = MessageOut.of(message)
-    return SendExampleOut(**out.model_dump(), attempt=MessageAttemptOut.of(attempt))
+
+    async def send() -> SendExampleOut:
+        attempt = await service.send_example(app.id, endpoint_id, body.event_type,
+                                             body.payload)
+        message = await service.get_message(app.id, attempt.message_id)
+        out = MessageOut.of(message)
+        return SendExampleOut(**out.model_dump(), attempt=MessageAttemptOut.of(attempt))
+
+    return await idempotency.once(app.id, 200, SendExampleOut, send)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from ... import ids
 from ...models import DeliveryOptions
 from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep
+from ..idempotency import IdempotencyDep
 from ..schemas import (
     DeliveryOptionsFields,
     EndpointIn,
@@ -49,15 +50,18 @@ async def list_endpoints(app: AppDep, service: ServiceDep, limit: Limit = None,
 
 @router.post("", response_model=EndpointOut, status_code=201)
 async def create_endpoint(app: AppDep, body: EndpointIn, principal: PrincipalDep,
-                          service: ServiceDep) -> EndpointOut:
+                          service: ServiceDep, idempotency: IdempotencyDep) -> EndpointOut:
     principal.require_write()
-    ep = await service.create_endpoint(
-        app.id, url=body.url, secret=body.secret,
-        options=merged_options(DeliveryOptions(), body),
-        uid=body.uid, description=body.description, filter_types=body.wanted_types(),
-        channels=body.channels, disabled=body.disabled, headers=body.headers or {},
-        metadata=body.metadata)
-    return EndpointOut.of(ep)
+
+    async def create() -> EndpointOut:
+        return EndpointOut.of(await service.create_endpoint(
+            app.id, url=body.url, secret=body.secret,
+            options=merged_options(DeliveryOptions(), body),
+            uid=body.uid, description=body.description, filter_types=body.wanted_types(),
+            channels=body.channels, disabled=body.disabled, headers=body.headers or {},
+            metadata=body.metadata))
+
+    return await idempotency.once(app.id, 201, EndpointOut, create)
 
 
 @router.get("/{endpoint_id}", response_model=EndpointOut)
@@ -111,8 +115,14 @@ async def get_endpoint_secret(app: AppDep, endpoint_id: str,
 
 @router.post("/{endpoint_id}/recover", response_model=RecoverOut, status_code=202)
 async def recover_failed(app: AppDep, endpoint_id: str, body: RecoverIn,
-                         principal: PrincipalDep, service: ServiceDep) -> RecoverOut:
+                         principal: PrincipalDep, service: ServiceDep,
+                         idempotency: IdempotencyDep) -> RecoverOut:
     principal.require_write()
-    count = await service.recover(app.id, endpoint_id, body.since.timestamp(),
-                                  body.until.timestamp() if body.until else None)
-    return RecoverOut(id=ids.new_id("qtask"), updated_at=datetime.now(UTC), recovered=count)
+
+    async def recover() -> RecoverOut:
+        count = await service.recover(app.id, endpoint_id, body.since.timestamp(),
+                                      body.until.timestamp() if body.until else None)
+        return RecoverOut(id=ids.new_id("qtask"), updated_at=datetime.now(UTC),
+                          recovered=count)
+
+    return await idempotency.once(app.id, 202, RecoverOut, recover)

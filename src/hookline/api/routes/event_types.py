@@ -5,6 +5,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Response
 
 from ..deps import AdminDep, Iterator, Limit, PrincipalDep, ServiceDep
+from ..idempotency import ACCOUNT, IdempotencyDep
 from ..schemas import (
     CatalogueImportIn,
     CatalogueImportOut,
@@ -28,10 +29,14 @@ async def list_event_types(principal: PrincipalDep, service: ServiceDep, limit: 
 
 
 @router.post("", response_model=EventTypeOut, status_code=201)
-async def create_event_type(body: EventTypeIn, admin: AdminDep,
-                            service: ServiceDep) -> EventTypeOut:
+async def create_event_type(body: EventTypeIn, admin: AdminDep, service: ServiceDep,
+                            idempotency: IdempotencyDep) -> EventTypeOut:
     """Create an event type, or bring back an archived one."""
-    return EventTypeOut.of(await service.create_event_type(body.to_model()))
+
+    async def create() -> EventTypeOut:
+        return EventTypeOut.of(await service.create_event_type(body.to_model()))
+
+    return await idempotency.once(ACCOUNT, 201, EventTypeOut, create)
 
 
 @router.post("/import", response_model=CatalogueImportOut)

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep, split_csv
+from ..idempotency import IdempotencyDep, IdempotencyKey
 from ..schemas import EmptyOut, ListResponse, MessageIn, MessageOut
 
 router = APIRouter(prefix="/app/{app_id}/msg", tags=["Message"])
@@ -21,7 +22,7 @@ async def create_message(
     principal: PrincipalDep,
     service: ServiceDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=256)] = None,
+    idempotency_key: IdempotencyKey = None,
     with_content: WithContent = True,
 ) -> MessageOut:
     """Publish an event: stored and fanned out to every matching endpoint before this returns.
@@ -66,8 +67,12 @@ async def get_message(app: AppDep, msg_id: str, service: ServiceDep,
 @router.post("/{msg_id}/endpoint/{endpoint_id}/resend", response_model=EmptyOut,
              status_code=202)
 async def resend(app: AppDep, msg_id: str, endpoint_id: str, principal: PrincipalDep,
-                 service: ServiceDep) -> EmptyOut:
+                 service: ServiceDep, idempotency: IdempotencyDep) -> EmptyOut:
     """Send the message to the endpoint again now, with a fresh retry budget."""
     principal.require_write()
-    await service.resend(app.id, msg_id, endpoint_id)
-    return EmptyOut()
+
+    async def resend() -> EmptyOut:
+        await service.resend(app.id, msg_id, endpoint_id)
+        return EmptyOut()
+
+    return await idempotency.once(app.id, 202, EmptyOut, resend)

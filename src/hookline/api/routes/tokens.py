@@ -9,6 +9,7 @@ from pydantic import Field
 
 from ...tokens import MAX_TOKEN_NAME, ApiToken
 from ..deps import AdminDep, AppDep, ServiceDep
+from ..idempotency import IdempotencyDep
 from ..schemas import ListResponse, Schema, ts
 
 router = APIRouter(prefix="/app/{app_id}/token", tags=["Application Token"])
@@ -37,11 +38,16 @@ class TokenCreatedOut(TokenOut):
 
 @router.post("", response_model=TokenCreatedOut, status_code=201)
 async def create_token(app: AppDep, admin: AdminDep, service: ServiceDep,
+                       idempotency: IdempotencyDep,
                        body: TokenIn | None = None) -> TokenCreatedOut:
     """A new token for this application. Only its SHA-256 hash is kept: store it now."""
-    body = body or TokenIn()
-    token, plain = await service.create_app_token(app.id, body.name, body.read_only)
-    return TokenCreatedOut(**TokenOut.of(token).model_dump(), token=plain)
+    wanted = body or TokenIn()
+
+    async def create() -> TokenCreatedOut:
+        token, plain = await service.create_app_token(app.id, wanted.name, wanted.read_only)
+        return TokenCreatedOut(**TokenOut.of(token).model_dump(), token=plain)
+
+    return await idempotency.once(app.id, 201, TokenCreatedOut, create)
 
 
 @router.get("", response_model=ListResponse[TokenOut])

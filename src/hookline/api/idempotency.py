@@ -1,0 +1,58 @@
+"""The `idempotency-key` header, honoured the same way on every creating POST.
+
+The first request with a key runs in one transaction that claims the key, creates, and keeps
+its answer; any other with the key (concurrent or later, within 24 h) gets that answer with
+status 200 and creates nothing. A key belongs to one request (method and path) in one scope
+(the application, or the account for account-wide routes): reusing it elsewhere is a 409.
+Publishing keeps its keys per message instead (see `create_message`), shared with batch items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Header, Request, Response
+from pydantic import BaseModel
+
+from ..service import Service
+from .deps import ServiceDep
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="idempotency-key", min_length=1, max_length=256,
+    description="a retry with the same key within 24 h gets the first answer (200) and "
+                "creates nothing")]
+ACCOUNT = ""  # the scope of routes with no application in the path
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+@dataclass
+class Idempotency:
+    """What a route needs to answer a keyed request once."""
+
+    service: Service
+    key: str | None
+    request: str
+    response: Response
+
+    async def once(self, scope: str, status: int, answer_type: type[Answer],
+                   create: Callable[[], Awaitable[Answer]]) -> Answer:
+        """`create()`'s answer; under a key already answered, that answer, replayed as 200."""
+        if self.key is None:
+            return await create()
+        async with self.service.idempotent(scope, self.key, self.request) as slot:
+            if slot.replay is not None:
+                self.response.status_code = 200
+                return answer_type.model_validate_json(slot.replay.body)
+            answer = await create()
+            slot.save(self.response.status_code or status, answer.model_dump_json(by_alias=True))
+        return answer
+
+
+async def idempotency(request: Request, response: Response, service: ServiceDep,
+                      key: IdempotencyKey = None) -> Idempotency:
+    return Idempotency(service, key, f"{request.method} {request.url.path}", response)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(idempotency)]
