@@ -56,6 +56,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": text} for status, text in _DESCRIPTIONS.items()}
 
 
+def problem_body(status: int, title: str, detail: str, **extra: Any) -> Problem:
+    """A problem as a value, for answers that carry several (one per batch item)."""
+    return Problem(title=title, status=status, detail=detail,
+                   code=_CODES.get(status, "error"), **extra)
+
+
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "code": _CODES.get(status, "error"), **extra}

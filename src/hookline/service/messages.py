@@ -14,6 +14,7 @@ from ..store.base import Page, PublishResult, Subscription
 from .core import ServiceCore, check_event_type_name, clamp_limit, endpoint_wants
 
 MAX_BATCH = 100  # messages per batch publish
+BatchResult = PublishResult | HooklineError  # one item's: published, or why it was refused
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class MessageUseCases(ServiceCore):
 
     async def publish_batch(
         self, app_key: str, drafts: Sequence[MessageDraft],
-    ) -> list[PublishResult | HooklineError]:
+    ) -> list[BatchResult]:
         """Publish many messages in one transaction with their fan-out; one result per draft,
         in order. A draft that is not valid refuses only itself (its error is its result)."""
         app = await self.store.get_app(app_key)

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import Field, SkipValidation, ValidationError
 
+from ...errors import HooklineError
+from ...service.messages import MAX_BATCH, BatchResult, MessageDraft
 from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep, split_csv
 from ..idempotency import IdempotencyDep, IdempotencyKey
-from ..schemas import EmptyOut, ListResponse, MessageIn, MessageOut
+from ..problems import Problem, problem_body
+from ..schemas import EmptyOut, ListResponse, MessageIn, MessageOut, Schema
 
 router = APIRouter(prefix="/app/{app_id}/msg", tags=["Message"])
 WithContent = Annotated[bool, Query(description="false leaves payloads out (Svix)")]
@@ -35,6 +39,79 @@ async def create_message(
     if not result.created:
         response.status_code = 200
     return MessageOut.of(result.message, with_content)
+
+
+class BatchMessageIn(MessageIn):
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=256,
+        description="this message's idempotency key, shared with the idempotency-key of "
+                    "single publishes: a key seen within 24 h returns its first message")
+
+
+class MessageBatchIn(Schema):
+    # Items are checked one by one in the route, so that a bad one refuses only itself.
+    messages: list[SkipValidation[BatchMessageIn]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchItemOut(Schema):
+    index: int = Field(description="the item's position in the request, from 0")
+    outcome: Literal["created", "existing", "refused"] = Field(
+        description="created now; an existing message under its idempotency key; or refused")
+    status: int = Field(description="what a single publish would answer: 202, 200 or 4xx")
+    message: MessageOut | None = Field(default=None, description="unless refused")
+    error: Problem | None = Field(default=None, description="why it was refused")
+
+
+class MessageBatchOut(Schema):
+    data: list[BatchItemOut] = Field(description="one result per item, in request order")
+
+
+@router.post("/batch", response_model=MessageBatchOut, status_code=200)
+async def create_message_batch(
+    app: AppDep,
+    body: MessageBatchIn,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    idempotency: IdempotencyDep,
+    with_content: WithContent = True,
+) -> MessageBatchOut:
+    """Publish up to 100 messages in one transaction with their fan-out, durable before
+    this returns. An item that is not valid is refused alone, with its index and a problem."""
+    principal.require_write()
+    items: list[BatchMessageIn | Problem] = [_checked_item(raw) for raw in body.messages]
+
+    async def publish() -> MessageBatchOut:
+        drafts = [MessageDraft(i.event_type, i.payload, event_id=i.event_id,
+                               channels=i.channels, idempotency_key=i.idempotency_key,
+                               ordering_key=i.ordering_key)
+                  for i in items if isinstance(i, BatchMessageIn)]
+        published = iter(await service.publish_batch(app.id, drafts))
+        results = [item if isinstance(item, Problem) else next(published) for item in items]
+        return MessageBatchOut(data=[_item_out(n, r, with_content)
+                                     for n, r in enumerate(results)])
+
+    return await idempotency.once(app.id, 200, MessageBatchOut, publish)
+
+
+def _checked_item(raw: object) -> BatchMessageIn | Problem:
+    try:
+        return BatchMessageIn.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "message"
+        return problem_body(422, "Validation failed", f"{where}: {first['msg']}", field=where)
+
+
+def _item_out(index: int, result: BatchResult | Problem,
+              with_content: bool) -> BatchItemOut:
+    if isinstance(result, HooklineError):
+        extra = {"field": result.field} if result.field else {}
+        result = problem_body(result.status, result.title, result.detail, **extra)
+    if isinstance(result, Problem):
+        return BatchItemOut(index=index, outcome="refused", status=result.status, error=result)
+    return BatchItemOut(index=index, outcome="created" if result.created else "existing",
+                        status=202 if result.created else 200,
+                        message=MessageOut.of(result.message, with_content))
 
 
 @router.get("", response_model=ListResponse[MessageOut])
