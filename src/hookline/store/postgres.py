@@ -49,6 +49,10 @@ class _PgConnection:
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         return await self._conn.fetchrow(sql, *args)
 
+    def savepoint(self) -> Any:
+        """A nested transaction inside the one open on this connection."""
+        return self._conn.transaction()
+
 
 class PostgresDatabase:
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
@@ -62,11 +66,17 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def _acquire(self, transactional: bool) -> AsyncIterator[_PgConnection]:
-        joined = self._joined.get()
-        if joined is not None and joined[0] is asyncio.current_task():
-            yield joined[1]
-            return
         try:
+            joined = self._joined.get()
+            if joined is not None and joined[0] is asyncio.current_task():
+                if transactional:
+                    # A savepoint: a nested step that fails and is handled leaves the outer
+                    # transaction usable (PostgreSQL aborts a transaction on any error).
+                    async with joined[1].savepoint():
+                        yield joined[1]
+                else:
+                    yield joined[1]
+                return
             async with self.pool.acquire() as conn:
                 if transactional:
                     async with conn.transaction():

@@ -92,10 +92,17 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteConnection]:
-        """A transaction; inside one (in this task), the one already open."""
+        """A transaction; inside one (in this task), a savepoint of the one already open."""
         joined = self._joined.get()
         if joined is not None and joined[0] is asyncio.current_task():
-            yield joined[1]
+            await self.run(lambda c: c.execute("SAVEPOINT nested"))
+            try:
+                yield joined[1]
+            except BaseException:
+                await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK TO nested")))
+                raise
+            finally:
+                await asyncio.shield(self.run(lambda c: c.execute("RELEASE nested")))
             return
         async with self._lock:
             conn = _SqliteConnection(self)

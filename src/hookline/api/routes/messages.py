@@ -50,7 +50,9 @@ class BatchMessageIn(MessageIn):
 
 class MessageBatchIn(Schema):
     # Items are checked one by one in the route, so that a bad one refuses only itself.
-    messages: list[SkipValidation[BatchMessageIn]] = Field(min_length=1, max_length=MAX_BATCH)
+    messages: list[SkipValidation[BatchMessageIn]] = Field(
+        min_length=1, max_length=MAX_BATCH,
+        description="an item not of this shape is refused alone, in its result")
 
 
 class BatchItemOut(Schema):
