@@ -150,3 +150,31 @@ async def test_an_expired_key_is_claimed_afresh(api: ApiServer, runtime: Runtime
 
     assert (first.status, again.status) == (201, 201)
     assert again.body["id"] != first.body["id"]
+
+
+async def test_an_expired_publish_key_publishes_afresh(api: ApiServer, runtime: Runtime,
+                                                       receiver: Receiver) -> None:
+    app_id = await new_app_with_endpoints(api, receiver, 0)
+    path, body = f"/api/v1/app/{app_id}/msg", {"eventType": "a.b", "payload": {}}
+    first = await api.post(path, body, headers={"idempotency-key": "old"})
+    async with runtime.store.db.transaction() as tx:
+        await tx.execute("UPDATE idempotency_keys SET created_at = created_at - 86401")
+    again = await api.post(path, body, headers={"idempotency-key": "old"})
+    third = await api.post(path, body, headers={"idempotency-key": "old"})
+
+    assert (first.status, again.status, third.status) == (202, 202, 200)
+    assert first.body["id"] != again.body["id"] == third.body["id"]
+
+
+async def test_a_retried_recover_replays_its_first_answer(api: ApiServer,
+                                                          receiver: Receiver) -> None:
+    app = (await api.post("/api/v1/app", {"name": "r"})).body
+    ep = (await api.post(f"/api/v1/app/{app['id']}/endpoint",
+                         {"url": receiver.url("/r")})).body
+    path = f"/api/v1/app/{app['id']}/endpoint/{ep['id']}/recover"
+    body = {"since": "2026-01-01T00:00:00Z"}
+    first = await api.post(path, body, headers={"idempotency-key": "rec"})
+    again = await api.post(path, body, headers={"idempotency-key": "rec"})
+
+    assert (first.status, again.status) == (202, 200)
+    assert again.body == first.body
