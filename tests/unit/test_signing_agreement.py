@@ -88,8 +88,9 @@ def test_an_unpadded_secret_is_accepted_by_both_and_means_the_padded_key() -> No
     assert sent["webhook-signature"] == reference
 
 
-@pytest.mark.parametrize("secret", ["whsec_not*base64!", "whsec_a", "whsec_" + "QUFB" * 2])
-def test_a_secret_the_kit_cannot_use_or_too_short_is_refused_by_the_server(secret: str) -> None:
+@pytest.mark.parametrize("secret", ["whsec_not*base64!", "whsec_a", "whsec_" + "QUFB" * 2,
+                                    f" {STANDARD_SECRETS[0]}\n"])
+def test_the_server_refuses_a_secret_that_is_not_base64_or_too_short(secret: str) -> None:
     with pytest.raises(InvalidInput):
         validate_secret(secret, STANDARD)
 
