@@ -49,7 +49,8 @@ def check_scheme(scheme: Any) -> str:
 
 
 def signing_keys(secret: Any, scheme: str) -> list[bytes]:
-    """The HMAC keys for every secret given (several while a secret is being rotated).
+    """The HMAC keys for every secret given (several while a secret is being rotated, newest
+    first when signing).
 
     Raises `malformed_secret` if any one of them is unusable: a rotation list with a broken
     entry is a configuration mistake worth failing loudly on.
@@ -119,8 +120,8 @@ def signed_headers(
     """The headers that sign `body` with `keys`, newest first: exactly what Hookline sends.
 
     `standard` carries one `v1,` signature per key, so receivers on either secret verify during
-    a rotation. Hex schemes carry only the newest key's digest: seed receivers compare the whole
-    header to one digest, and a second value would break every one of them mid-rotation.
+    a rotation. Hex schemes carry only the newest key's digest: many hex receivers compare the
+    whole header to one digest, and a second value would break every one of them mid-rotation.
     """
     headers = {ID_HEADER: msg_id, TIMESTAMP_HEADER: str(timestamp)}
     if scheme == STANDARD:
