@@ -1,29 +1,50 @@
-"""Request signatures: Standard Webhooks v1 and hex HMACs of the raw body.
+"""Request signatures as Hookline sends them: a thin layer over the receiver kit's schemes.
 
-Every scheme signs exactly the bytes that are sent.
+The schemes, secret decoding and signature computation live once, in `receiver/_signing.py`
+(the kit imports nothing from the server; the server may import the kit), so what the server
+sends and what the kit's `sign` and `verify` expect cannot drift. This module adds what only the
+server needs: new secrets, the rules a stored secret must meet, and errors in the API's terms.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
-import hmac
 import secrets as _secrets
 
 from .errors import InvalidInput
+from .receiver._errors import UNKNOWN_SCHEME, WebhookVerificationError
+from .receiver._signing import (
+    DEFAULT_HEX_HEADER,
+    HMAC_SHA256_HEX,
+    HMAC_SHA512_HEX,
+    SCHEMES,
+    SECRET_PREFIX,
+    STANDARD,
+    STANDARD_HEADERS,
+    check_scheme,
+    signed_headers,
+    signing_keys,
+    standard_key,
+)
 
-STANDARD = "standard"
-HMAC_SHA256_HEX = "hmac-sha256-hex"
-HMAC_SHA512_HEX = "hmac-sha512-hex"
-SCHEMES = (STANDARD, HMAC_SHA256_HEX, HMAC_SHA512_HEX)
-DEFAULT_HEX_HEADER = "x-webhook-signature"
-STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+__all__ = [
+    "DEFAULT_HEX_HEADER",
+    "HMAC_SHA256_HEX",
+    "HMAC_SHA512_HEX",
+    "MAX_SECRET_BYTES",
+    "MIN_SECRET_BYTES",
+    "SCHEMES",
+    "SECRET_PREFIX",
+    "STANDARD",
+    "STANDARD_HEADERS",
+    "generate_secret",
+    "signature_header_names",
+    "signature_headers",
+    "validate_secret",
+]
 
-SECRET_PREFIX = "whsec_"
 MIN_SECRET_BYTES = 24
 MAX_SECRET_BYTES = 64
-_HASHES = {HMAC_SHA256_HEX: hashlib.sha256, HMAC_SHA512_HEX: hashlib.sha512}
 
 
 def generate_secret(size: int = 32) -> str:
@@ -38,7 +59,10 @@ def validate_secret(secret: str, scheme: str) -> None:
     the secret's UTF-8 bytes, so any reasonably long phrase works (Smile lets partners choose).
     """
     if secret.startswith(SECRET_PREFIX) or scheme == STANDARD:
-        key = _standard_key(secret)
+        try:
+            key = standard_key(secret)
+        except WebhookVerificationError:
+            raise InvalidInput("secret is not valid base64 after whsec_", field="secret") from None
         if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:
             raise InvalidInput(
                 f"secret must be whsec_ followed by base64 of {MIN_SECRET_BYTES}-"
@@ -49,25 +73,6 @@ def validate_secret(secret: str, scheme: str) -> None:
         raise InvalidInput("secret must be 8 to 256 characters", field="secret")
 
 
-def _standard_key(secret: str) -> bytes:
-    raw = secret.removeprefix(SECRET_PREFIX)
-    try:
-        return base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput("secret is not valid base64 after whsec_", field="secret") from None
-
-
-def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_standard_key(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def hex_signature(secret: str, scheme: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, _HASHES[scheme]).hexdigest()
-
-
 def signature_headers(
     scheme: str,
     secrets: list[str],
@@ -76,23 +81,15 @@ def signature_headers(
     body: bytes,
     header: str | None = None,
 ) -> dict[str, str]:
-    """The headers that sign `body` with every secret in `secrets` (several during rotation)."""
-    if scheme == STANDARD:
-        signatures = " ".join(standard_signature(s, msg_id, timestamp, body) for s in secrets)
-        return {
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signatures,
-        }
-    if scheme in _HASHES:
-        # Seed receivers compare the whole header to one digest, so hex schemes carry only the
-        # current secret's signature; two would break every receiver during a rotation.
-        return {
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(timestamp),
-            header or DEFAULT_HEX_HEADER: hex_signature(secrets[0], scheme, body),
-        }
-    raise InvalidInput(f"unknown signature scheme {scheme!r}", field="signatureScheme")
+    """The headers that sign `body` with `secrets`, newest first (several during rotation)."""
+    try:
+        keys = signing_keys(secrets, check_scheme(scheme))
+    except WebhookVerificationError as error:
+        if error.reason == UNKNOWN_SCHEME:
+            raise InvalidInput(f"unknown signature scheme {scheme!r}",
+                               field="signatureScheme") from None
+        raise InvalidInput("secret cannot be used as a signing key", field="secret") from None
+    return signed_headers(scheme, keys, msg_id, timestamp, body, header)
 
 
 def signature_header_names(scheme: str, header: str | None) -> set[str]:

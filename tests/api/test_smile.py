@@ -1,5 +1,5 @@
 """Smile-shaped registration: `POST /v1/webhooks` with an application token, Smile's envelope
-and its HMAC-SHA512 `Smile-Signature`, as shared/seeds/002 describes."""
+and its HMAC-SHA512 `Smile-Signature`, as Smile's public webhook specification describes."""
 
 from __future__ import annotations
 

@@ -270,7 +270,7 @@ def test_a_hex_signature_under_another_header_name_is_missing() -> None:
 def test_sign_and_verify_agree_for_hex_schemes_with_a_custom_header() -> None:
     headers = sign(BODY, SMILE_SECRET, "hmac-sha512-hex", header="Smile-Signature")
 
-    assert headers["smile-signature"] == hex_hmac(SMILE_SECRET, BODY, "sha512")
+    assert headers["Smile-Signature"] == hex_hmac(SMILE_SECRET, BODY, "sha512")
     assert verify(BODY, headers, SMILE_SECRET, "hmac-sha512-hex", header="Smile-Signature")
 
 

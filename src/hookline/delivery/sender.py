@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
+from yarl import URL
 
 from .. import __version__
 from ..config import Settings
@@ -117,7 +118,7 @@ class Sender:
         """Literal addresses skip DNS (aiohttp never asks the resolver for them); with a proxy
         the proxy resolves, so the destination is resolved and checked here first."""
         self.policy.check_url_literal(url)
-        target = aiohttp.client.URL(url)
+        target = URL(url)
         if (self.settings.production and target.scheme == "http"
                 and not self.policy.allows_plain_http(target.host or "")):
             # An endpoint saved before production mode was switched on is refused here too.

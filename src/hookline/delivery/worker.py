@@ -1,6 +1,6 @@
 """The delivery worker: claim due deliveries with a lease, send them, record, reschedule.
 
-Shape (see PEERS.md): capacity is checked before claiming; a batch is leased and committed
+Shape: capacity is checked before claiming; a batch is leased and committed
 before any request goes out; results are stored in batches, and a slot is freed only once its
 attempt is stored; endpoints at their concurrency cap are left out of the next claim, so a slow
 endpoint never holds back the others. A worker killed mid-request loses nothing: its lease

@@ -1,7 +1,9 @@
 """How Hookline signs a request, per scheme: keys, expected signatures, and `sign`.
 
-Kept apart from verification so that `sign` (used by tests and by partners exercising their own
-handlers) and `verify` provably share one definition of each scheme.
+The one definition of each scheme. The server signs what it sends with `signed_headers` (through
+`hookline.signing`), the kit's `sign` calls the same function and `verify` recomputes with the
+same signature functions, so what Hookline sends, what `sign` produces and what `verify` accepts
+cannot drift apart. Standard library only: partners install the kit without the server.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ HMAC_SHA512_HEX = "hmac-sha512-hex"
 SCHEMES = (STANDARD, HMAC_SHA256_HEX, HMAC_SHA512_HEX)
 
 DEFAULT_HEX_HEADER = "x-webhook-signature"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+STANDARD_HEADERS = (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
 SECRET_PREFIX = "whsec_"
 STANDARD_VERSION = "v1"
 
@@ -43,7 +49,8 @@ def check_scheme(scheme: Any) -> str:
 
 
 def signing_keys(secret: Any, scheme: str) -> list[bytes]:
-    """The HMAC keys for every secret given (several while a secret is being rotated).
+    """The HMAC keys for every secret given (several while a secret is being rotated, newest
+    first when signing).
 
     Raises `malformed_secret` if any one of them is unusable: a rotation list with a broken
     entry is a configuration mistake worth failing loudly on.
@@ -64,7 +71,9 @@ def _key(secret: Any, scheme: str) -> bytes:
     if not isinstance(secret, str) or not secret:
         raise WebhookVerificationError(MALFORMED_SECRET, "a secret must be a non-empty string")
     if scheme == STANDARD:
-        return _standard_key(secret)
+        # A configured secret often carries a stray newline from a file or .env: whitespace is
+        # never part of base64, so dropping it around the text cannot change the key.
+        return standard_key(secret.strip())
     # Hex schemes key the HMAC with the secret text itself, prefix included.
     try:
         return secret.encode("utf-8")
@@ -72,9 +81,13 @@ def _key(secret: Any, scheme: str) -> bytes:
         raise WebhookVerificationError(MALFORMED_SECRET, "the secret is not valid text") from None
 
 
-def _standard_key(secret: str) -> bytes:
-    """`whsec_` + base64 of the key; padding may be omitted, as Standard Webhooks allows."""
-    encoded = secret.strip().removeprefix(SECRET_PREFIX)
+def standard_key(secret: str) -> bytes:
+    """The key in `whsec_` + base64 (the prefix is optional).
+
+    Padding may be omitted: the reference `standardwebhooks` library pads before decoding, so an
+    unpadded secret means the same key there, here, and on the server (which accepts it too).
+    """
+    encoded = secret.removeprefix(SECRET_PREFIX)
     try:
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError):
@@ -96,6 +109,29 @@ def hex_signature(key: bytes, scheme: str, body: bytes) -> str:
     return hmac.new(key, body, HEX_DIGESTS[scheme]).hexdigest()
 
 
+def signed_headers(
+    scheme: str,
+    keys: Sequence[bytes],
+    msg_id: str,
+    timestamp: int,
+    body: bytes,
+    header: str | None = None,
+) -> dict[str, str]:
+    """The headers that sign `body` with `keys`, newest first: exactly what Hookline sends.
+
+    `standard` carries one `v1,` signature per key, so receivers on either secret verify during
+    a rotation. Hex schemes carry only the newest key's digest: many hex receivers compare the
+    whole header to one digest, and a second value would break every one of them mid-rotation.
+    """
+    headers = {ID_HEADER: msg_id, TIMESTAMP_HEADER: str(timestamp)}
+    if scheme == STANDARD:
+        signatures = (standard_signature(key, msg_id, str(timestamp), body) for key in keys)
+        headers[SIGNATURE_HEADER] = " ".join(f"{STANDARD_VERSION},{s}" for s in signatures)
+    else:
+        headers[header or DEFAULT_HEX_HEADER] = hex_signature(keys[0], scheme, body)
+    return headers
+
+
 def sign(
     body: bytes,
     secret: Secrets,
@@ -107,20 +143,19 @@ def sign(
 ) -> dict[str, str]:
     """Headers that make `body` verify under `secret`, exactly as Hookline would send them.
 
-    With several secrets every one signs (space-separated for `standard`, comma-separated for
-    hex schemes). Raises `ValueError` for an unknown scheme or unusable secret.
+    Several secrets (newest first) mean a rotation: `standard` signs with every one, hex schemes
+    with the newest only, as the server does. Raises `ValueError` for an unknown scheme or
+    unusable secret.
     """
     try:
         keys = signing_keys(secret, check_scheme(scheme))
     except WebhookVerificationError as error:
         raise ValueError(str(error)) from None
-    msg_id = msg_id if msg_id is not None else "msg_" + _random.token_hex(12)
-    timestamp = timestamp if timestamp is not None else int(time.time())
-    headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
-    if scheme == STANDARD:
-        signatures = (standard_signature(k, msg_id, str(timestamp), body) for k in keys)
-        headers["webhook-signature"] = " ".join(f"{STANDARD_VERSION},{s}" for s in signatures)
-    else:
-        signature = ",".join(hex_signature(k, scheme, body) for k in keys)
-        headers[(header or DEFAULT_HEX_HEADER).lower()] = signature
-    return headers
+    return signed_headers(
+        scheme,
+        keys,
+        msg_id if msg_id is not None else "msg_" + _random.token_hex(12),
+        timestamp if timestamp is not None else int(time.time()),
+        body,
+        header,
+    )

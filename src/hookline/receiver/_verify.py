@@ -25,8 +25,11 @@ from ._errors import (
 from ._headers import HeaderValues, header_value, normalize_headers
 from ._signing import (
     DEFAULT_HEX_HEADER,
+    ID_HEADER,
+    SIGNATURE_HEADER,
     STANDARD,
     STANDARD_VERSION,
+    TIMESTAMP_HEADER,
     Secrets,
     check_scheme,
     hex_signature,
@@ -37,9 +40,9 @@ from ._signing import (
 DEFAULT_TOLERANCE = 300
 """Seconds a standard signature's timestamp may differ from our clock, either way."""
 
-ID_HEADERS = ("webhook-id", "svix-id")
-TIMESTAMP_HEADERS = ("webhook-timestamp", "svix-timestamp")
-SIGNATURE_HEADERS = ("webhook-signature", "svix-signature")
+ID_HEADERS = (ID_HEADER, "svix-id")
+TIMESTAMP_HEADERS = (TIMESTAMP_HEADER, "svix-timestamp")
+SIGNATURE_HEADERS = (SIGNATURE_HEADER, "svix-signature")
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _HEX_SEPARATORS = re.compile(r"[\s,]+")
@@ -109,9 +112,9 @@ def _check_standard(
     body: bytes, headers: HeaderValues, keys: list[bytes], tolerance: float, now: float | None
 ) -> None:
     found = {
-        "webhook-id": header_value(headers, *ID_HEADERS),
-        "webhook-timestamp": header_value(headers, *TIMESTAMP_HEADERS),
-        "webhook-signature": _joined(headers, SIGNATURE_HEADERS, " "),
+        ID_HEADER: header_value(headers, *ID_HEADERS),
+        TIMESTAMP_HEADER: header_value(headers, *TIMESTAMP_HEADERS),
+        SIGNATURE_HEADER: _joined(headers, SIGNATURE_HEADERS, " "),
     }
     missing = [name for name, value in found.items() if not value]
     if missing:

@@ -12,12 +12,12 @@ import asyncio
 import json
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import Conflict, StoreUnavailable
 from ..secretbox import SecretBox
@@ -26,6 +26,7 @@ from .base import Claim, Row, Store, new_lease_id
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _CAST = re.compile(r"::[a-z0-9_]+(\[\])?")  # PostgreSQL type hints; SQLite needs none
 BUSY_TIMEOUT_MS = 10_000
+T = TypeVar("T")
 
 
 def _translate(sql: str) -> str:
@@ -76,8 +77,8 @@ class SqliteDatabase:
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._open)
 
-    async def run(self, work: Any) -> Any:
-        def call() -> Any:
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
             assert self._conn is not None
             try:
                 return work(self._conn)
