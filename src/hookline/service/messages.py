@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .. import ids
 from ..errors import InvalidInput, NotFound, PayloadTooLarge
 from ..models import Attempt, AttemptTrigger, Message
 from ..store.base import Page, PublishResult
+from ..validation import json_bytes
 from .core import ServiceCore, check_event_type_name, clamp_limit, endpoint_wants
 
 
@@ -33,7 +33,7 @@ class MessageUseCases(ServiceCore):
         check_event_type_name(event_type, "eventType")
         if not isinstance(payload, dict):
             raise InvalidInput("payload must be a JSON object", field="payload")
-        size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+        size = len(json_bytes(payload, "payload"))
         if size > self.settings.max_payload_bytes:
             raise PayloadTooLarge(
                 f"payload is {size} bytes; the limit is {self.settings.max_payload_bytes}")
