@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from ..errors import HooklineError, StoreUnavailable
-from ..validation import printable
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -78,7 +77,7 @@ def _for_client(request: Request, response: JSONResponse) -> JSONResponse:
 
 
 def _location(loc: Sequence[Any]) -> str:
-    parts = [printable(str(p)) for p in loc if p not in ("body", "query", "path", "header")]
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
 
 
@@ -98,8 +97,7 @@ def install(app: FastAPI) -> None:
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         where = _location(first.get("loc", ()))
         detail = f"{where}: {first.get('msg', 'invalid')}"
-        issues = [{"loc": [p if isinstance(p, int) else printable(str(p))
-                           for p in e.get("loc", ())],
+        issues = [{"loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
                    "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
         return _for_client(request, problem(422, "Validation failed", detail, field=where,
                                             errors=issues))
