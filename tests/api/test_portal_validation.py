@@ -103,3 +103,17 @@ async def test_the_portal_refuses_what_the_api_refuses(
     assert words in form_error(page)
     assert via_api.status == 422 and via_api.body["field"] == field, via_api.body
     assert await endpoints_of(api, app_id) == []
+
+
+async def test_a_nul_in_an_id_typed_into_a_form_is_an_error_page_not_a_500(
+        api: ApiServer, app_id: str, portal: PortalForm) -> None:
+    created = await api.post(f"/api/v1/app/{app_id}/endpoint", {"url": GOOD_URL})
+    path = f"/portal/endpoints/{created.body['id']}/resend"
+
+    refused = await portal.client.post_form(path, {"csrf_token": portal.csrf,
+                                                   "message_id": "msg_\x00"})
+    after = await portal.client.send("GET", "/portal/")
+
+    assert refused.status in (404, 422), refused.text[:300]
+    assert "<!doctype html>" in refused.text.lower()
+    assert after.status == 200
