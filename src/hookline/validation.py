@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -47,9 +48,19 @@ def json_bytes(value: Any, field: str) -> bytes:
     double (`1e999` reads as infinity), and lone UTF-16 surrogates (`"\\ud800"`) in strings or
     keys. Without this, the API would show `null`, the signed body would hold `NaN`, and a
     surrogate would fail to encode at all."""
+    return _encoded(value, field, None)
+
+
+def check_json(value: Any, field: str) -> None:
+    """Refuse what `json_bytes` refuses, naming the path to the bad part. Values that are not
+    JSON at all (a datetime in a parsed request) are left to other checks."""
+    _encoded(value, field, _not_json)
+
+
+def _encoded(value: Any, field: str, default: Callable[[Any], None] | None) -> bytes:
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False, default=_opaque).encode()
+                          allow_nan=False, default=default).encode()
     except RecursionError:
         raise InvalidInput(f"{field} is nested too deeply", field=field) from None
     except ValueError:
@@ -57,13 +68,7 @@ def json_bytes(value: Any, field: str) -> bytes:
         raise
 
 
-def check_json(value: Any, field: str) -> None:
-    """Refuse a value `json_bytes` cannot send, naming the path to the bad part."""
-    json_bytes(value, field)
-
-
-def _opaque(value: Any) -> None:
-    """Values that are not JSON (a datetime in a parsed request) are someone else's check."""
+def _not_json(value: Any) -> None:
     return None
 
 
