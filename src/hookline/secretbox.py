@@ -53,7 +53,7 @@ class SecretBox:
         path = data_dir / KEY_FILE
         if path.exists():
             return cls(path.read_text().strip())
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner only, like the key
         key = base64.urlsafe_b64encode(os.urandom(32)).decode()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:

@@ -142,4 +142,5 @@ def create_app(
     mount_portal(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + BODY_OVERHEAD)
     app.add_middleware(RejectNul)
+    app.add_middleware(problems.KeepConnectionOnError)  # outermost: sees what the rest raise
     return app

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import HooklineError, StoreUnavailable
 
@@ -87,6 +88,39 @@ def _location(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+class KeepConnectionOnError:
+    """Answer an unexpected exception with the 500 problem and keep the connection open.
+    Starlette's last-resort handler answers too but then re-raises, and uvicorn closes the
+    connection after any exception, so the client's next request on it would fail."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as exc:
+            if started:
+                raise
+            log.error("%s %s failed: %s", scope.get("method"), scope.get("path"),
+                      type(exc).__name__, exc_info=exc)
+            await _unexpected_problem()(scope, receive, send)
+
+
+def _unexpected_problem() -> JSONResponse:
+    return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(HooklineError)
     async def hookline_error(request: Request, exc: HooklineError) -> JSONResponse:
@@ -117,4 +151,4 @@ def install(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__,
                   exc_info=exc)
-        return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
+        return _unexpected_problem()

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
+from ..validation import check_json, check_text
 
 T = TypeVar("T")
 MAX_NAME = 256
@@ -24,18 +25,20 @@ class Schema(BaseModel):
 
     @model_validator(mode="after")
     def _storable_text(self) -> Schema:
-        """Text fields go to the database as they are: NUL and lone surrogates cannot
-        (free-form JSON such as payloads is stored escaped, so it is not checked)."""
+        """Text fields go to the database as they are: NUL and lone surrogates cannot, nor can
+        NaN or Infinity be sent. Free-form JSON such as payloads is stored escaped (a NUL is
+        fine there) and checked by the service, which the portal calls too."""
         for name, info in type(self).model_fields.items():
             if "Any" not in str(info.annotation):
-                _check_text(getattr(self, name), info.alias or name)
+                where = info.alias or name
+                check_json(getattr(self, name), where)
+                _check_text(getattr(self, name), where)
         return self
 
 
 def _check_text(value: Any, where: str) -> None:
     if isinstance(value, str):
-        if "\x00" in value or not _encodable(value):
-            raise ValueError(f"{where} contains a NUL or an invalid character")
+        check_text(value, where, max_length=None)
     elif isinstance(value, list | tuple):
         for item in value:
             _check_text(item, where)
@@ -43,14 +46,6 @@ def _check_text(value: Any, where: str) -> None:
         for key, item in value.items():
             _check_text(key, where)
             _check_text(item, where)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class ListResponse(Schema, Generic[T]):

@@ -19,6 +19,7 @@ from ..models import Application, Endpoint, EventType, Message
 from ..operational import RESERVED_UID_PREFIX, OperationalEvents
 from ..secretbox import SecretBox
 from ..store.base import Store, Subscription
+from ..validation import check_json, check_text
 
 if TYPE_CHECKING:
     from . import Service
@@ -128,6 +129,11 @@ def check_event_type_name(name: str, field: str) -> None:
 
 def check_event_type(et: EventType) -> None:
     check_event_type_name(et.name, "name")
+    check_text(et.description, "description")
+    if et.group_name is not None:
+        check_text(et.group_name, "groupName", 256)
+    check_json(et.schema, "schema")
+    check_json(et.example, "example")
     if "*" in et.name:
         raise InvalidInput("event type names cannot contain '*'", field="name")
     if et.schema is not None:

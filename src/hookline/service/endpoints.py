@@ -25,7 +25,7 @@ from ..stats import (
     hour_start,
 )
 from ..store.base import Page
-from ..validation import check_headers, check_options, check_url
+from ..validation import check_headers, check_json, check_options, check_text, check_url
 from .core import (
     DEFAULT_ROTATION_GRACE,
     MAX_ROTATION_GRACE,
@@ -35,6 +35,8 @@ from .core import (
     clamp_limit,
 )
 
+MAX_FILTER_TYPES = 1000
+
 
 class EndpointUseCases(ServiceCore):
     """Endpoints and what can be done to one."""
@@ -42,6 +44,12 @@ class EndpointUseCases(ServiceCore):
     # -- endpoints -----------------------------------------------------------------------
     def _checked_endpoint(self, ep: Endpoint) -> Endpoint:
         check_url(ep.url, self.policy, production=self.settings.production)
+        check_text(ep.description, "description")
+        for key, value in ep.metadata.items():
+            check_text(key, "metadata", max_length=None)
+            check_text(value, "metadata", max_length=None)
+        for channel in ep.channels or []:
+            check_text(channel, "channels", max_length=None)
         check_options(ep.options)
         ep.headers = check_headers(ep.headers, ep.options)
         validate_secret(ep.secret, ep.options.signature_scheme)
@@ -49,6 +57,9 @@ class EndpointUseCases(ServiceCore):
         if ep.filter_types is not None:
             if len(ep.filter_types) == 0:
                 raise InvalidInput("filterTypes must not be empty; use null for all events",
+                                   field="filterTypes")
+            if len(ep.filter_types) > MAX_FILTER_TYPES:
+                raise InvalidInput(f"filterTypes holds at most {MAX_FILTER_TYPES} names",
                                    field="filterTypes")
             for name in ep.filter_types:
                 check_event_type_name(name, "filterTypes")
@@ -169,6 +180,7 @@ class EndpointUseCases(ServiceCore):
         elif not isinstance(payload, dict):
             raise InvalidInput("payload must be a JSON object", field="payload")
         else:
+            check_json(payload, "payload")
             await self._check_against_catalogue(event_type, payload)
         now = self.clock()
         message = Message(id=ids.new_id(ids.MESSAGE), app_id=endpoint.app_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from .. import ids
 from ..errors import HooklineError, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Application, Attempt, AttemptTrigger, Message
 from ..store.base import Page, PublishResult, Subscription
+from ..validation import json_bytes
 from .core import ServiceCore, check_event_type_name, clamp_limit, endpoint_wants
 
 MAX_BATCH = 100  # messages per batch publish
@@ -87,8 +87,7 @@ class MessageUseCases(ServiceCore):
         check_event_type_name(draft.event_type, "eventType")
         if not isinstance(draft.payload, dict):
             raise InvalidInput("payload must be a JSON object", field="payload")
-        size = len(json.dumps(draft.payload, separators=(",", ":"),
-                              ensure_ascii=False).encode())
+        size = len(json_bytes(draft.payload, "payload"))
         if size > self.settings.max_payload_bytes:
             raise PayloadTooLarge(
                 f"payload is {size} bytes; the limit is {self.settings.max_payload_bytes}")

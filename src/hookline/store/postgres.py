@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from ..errors import Conflict, StoreUnavailable
+from ..errors import Conflict, InvalidInput, StoreUnavailable
 from ..secretbox import SecretBox
 from .base import Claim, Connection, Row, Store, new_lease_id
 
@@ -90,6 +90,11 @@ class PostgresDatabase:
                     yield _PgConnection(conn)
         except asyncpg.UniqueViolationError as exc:
             raise Conflict(f"conflicts with an existing record ({exc.detail or exc})") from None
+        except asyncpg.CharacterNotInRepertoireError:
+            # A NUL in text: validation refuses it in every field it knows of; this is the net
+            # for any other (an id typed into a form), so it is a 422, never a 500.
+            raise InvalidInput("the request holds a NUL character, which cannot be stored "
+                               "or looked up") from None
         except _UNAVAILABLE as exc:
             raise StoreUnavailable("the database is unreachable; try again shortly") from exc
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -27,6 +28,8 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 _CAST = re.compile(r"::[a-z0-9_]+(\[\])?")  # PostgreSQL type hints; SQLite needs none
 BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
 
 
 def _translate(sql: str) -> str:
@@ -134,6 +137,17 @@ class SqliteDatabase:
         self._executor.shutdown(wait=True)
 
 
+def create_private(path: Path) -> None:
+    """Create the database file, and its directory, readable by their owner only (an existing
+    one is left as it is). SQLite gives the -wal and -shm files it makes later the main
+    file's permissions, so they are private too."""
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        pass
+
+
 class SqliteStore(Store):
     dialect = "sqlite"
 
@@ -142,7 +156,7 @@ class SqliteStore(Store):
         # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute.db
         path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url[7:]
         if path not in ("", ":memory:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            create_private(Path(path))
         db = SqliteDatabase(path or ":memory:")
         await db.start()
         return cls(db, box)
