@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from ...delivery.request import REDACTED, PreparedRequest
+from ...redaction import is_credential_name
 from ...service import DEFAULT_ROTATION_GRACE
 from ...stats import MAX_HOURS, EndpointHealth, WindowCounts
 from ..deps import AppDep, ServiceDep
@@ -118,9 +118,7 @@ async def rotate_secret(app: AppDep, endpoint_id: str, service: ServiceDep,
 
 
 def split_sensitive(headers: dict[str, str]) -> HeadersOut:
-    redacted = PreparedRequest("", b"", headers).redacted_headers()
-    sensitive = sorted(name for name, value in redacted.items()
-                       if value == REDACTED and headers[name] != REDACTED)
+    sensitive = sorted(name for name in headers if is_credential_name(name))
     return HeadersOut(headers={k: v for k, v in headers.items() if k not in sensitive},
                       sensitive=sensitive)
 
