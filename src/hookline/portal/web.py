@@ -1,5 +1,5 @@
-"""What every portal page shares: the session cookie, the CSRF check on every POST, HTML error
-pages, security headers and template rendering."""
+"""What every portal page shares: the session cookie and its server record, the CSRF check on
+every POST, the read-only rule, HTML error pages, security headers and template rendering."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 _STATE_COOKIE = "portal_cookie"
+# What a read-only session may still POST: signing out.
+READ_ONLY_POSTS = frozenset({f"{PREFIX}/logout"})
 
 
 def _asset_version() -> str:
@@ -74,6 +76,11 @@ class CsrfRejected(Forbidden):
 
 class SignInRequired(Unauthorized):
     """Open the portal through a fresh link, or sign in as an administrator."""
+
+
+class ReadOnlyAccess(Forbidden):
+    """This portal link gives read-only access: you can look, but not change anything or see
+    signing secrets. Ask for a link that allows changes."""
 
 
 @dataclass
@@ -142,10 +149,12 @@ class PortalRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def portal_handler(request: Request) -> Response:
-            portal = _load_portal(request)
+            portal = await _load_portal(request)
             try:
                 if request.method not in ("GET", "HEAD"):
                     await _check_csrf(portal)
+                    if portal.session.read_only and request.url.path not in READ_ONLY_POSTS:
+                        raise ReadOnlyAccess
                 response = await handler(request)
             except HooklineError as exc:
                 response = error_page(portal, exc)
@@ -157,12 +166,17 @@ class PortalRoute(APIRoute):
         return portal_handler
 
 
-def _load_portal(request: Request) -> Portal:
+async def _load_portal(request: Request) -> Portal:
+    """The session the cookie names, as far as its server record still allows: one that was
+    ended (logout, expire-all, a new admin token) is a visitor's again."""
     service: Service = request.app.state.service
     codec = _codec(service)
     now = time.time()
     raw = request.cookies.get(COOKIE_NAME)
     session = codec.decode(raw, now) if raw else None
+    if session is not None and session.signed_in:
+        grant = await service.portal_grant(session.sid)
+        session = None if grant is None else session.under(grant)
     portal = Portal(request, service, session or PortalSession.anonymous(now), codec, now)
     request.state.portal = portal
     if session is None:

@@ -12,7 +12,7 @@ from pydantic import Field
 from ...redaction import is_credential_name
 from ...service import DEFAULT_ROTATION_GRACE
 from ...stats import MAX_HOURS, EndpointHealth, WindowCounts
-from ..deps import AppDep, ServiceDep
+from ..deps import AppDep, NoStore, PrincipalDep, ServiceDep
 from ..schemas import EndpointSecretOut, MessageAttemptOut, MessageOut, Schema, ts
 
 router = APIRouter(prefix="/app/{app_id}/endpoint/{endpoint_id}", tags=["Endpoint"])
@@ -105,11 +105,13 @@ class SendExampleOut(MessageOut):
     attempt: MessageAttemptOut
 
 
-@router.post("/secret/rotate", response_model=EndpointSecretOut)
-async def rotate_secret(app: AppDep, endpoint_id: str, service: ServiceDep,
+@router.post("/secret/rotate", response_model=EndpointSecretOut, dependencies=[NoStore])
+async def rotate_secret(app: AppDep, endpoint_id: str, principal: PrincipalDep,
+                        service: ServiceDep,
                         body: SecretRotateIn | None = None) -> EndpointSecretOut:
     """Sign with a new secret now; the old one keeps signing beside it for the grace period
     (both signatures go in `webhook-signature`)."""
+    principal.require_secret_access()
     body = body or SecretRotateIn()
     grace = body.grace_period_seconds
     ep = await service.rotate_endpoint_secret(
