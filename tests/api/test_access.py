@@ -64,8 +64,12 @@ async def test_answers_carrying_a_secret_or_a_token_are_never_cached(
         api: ApiServer, receiver: Receiver) -> None:
     app_id, ep = await app_with_endpoint(api, receiver)
     secret = f"/api/v1/app/{app_id}/endpoint/{ep['id']}/secret"
+    ops = (await api.post("/api/v1/operational-webhook/endpoint",
+                          {"url": receiver.url("/ops")})).body
     answers = {
         "secret": await api.get(secret),
+        "operational secret": await api.get(
+            f"/api/v1/operational-webhook/endpoint/{ops['id']}/secret"),
         "rotate": await api.post(f"{secret}/rotate", {}),
         "token": await api.post(f"/api/v1/app/{app_id}/token", {}),
         "portal link": await api.post(f"/api/v1/auth/app-portal-access/{app_id}", {}),
