@@ -90,6 +90,19 @@ async def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
     assert (await client.get("/portal/"))[0] == 303
 
 
+async def test_opening_another_link_ends_the_session_it_replaces(
+        api: ApiServer, client: PortalClient) -> None:
+    service = api.runtime.service
+    ours, theirs = await service.create_app("Ours"), await service.create_app("Theirs")
+    await client.open(await portal_link(api, ours.id))
+    replaced = cookie_of(client)
+
+    await client.open(await portal_link(api, theirs.id))
+
+    assert await signed_in(api, replaced) == 303
+    assert await signed_in(api, cookie_of(client)) == 200
+
+
 async def test_resetting_the_admin_token_ends_every_admin_portal_session(
         api: ApiServer, client: PortalClient, tmp_path: Path) -> None:
     await api.runtime.service.create_app("Acme")

@@ -149,8 +149,9 @@ class PortalRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def portal_handler(request: Request) -> Response:
-            portal = await _load_portal(request)
+            portal = _load_portal(request)
             try:
+                await _resume(portal)
                 if request.method not in ("GET", "HEAD"):
                     await _check_csrf(portal)
                     if portal.session.read_only and request.url.path not in READ_ONLY_POSTS:
@@ -166,22 +167,32 @@ class PortalRoute(APIRoute):
         return portal_handler
 
 
-async def _load_portal(request: Request) -> Portal:
-    """The session the cookie names, as far as its server record still allows: one that was
-    ended (logout, expire-all, a new admin token) is a visitor's again."""
+def _load_portal(request: Request) -> Portal:
+    """The portal as the cookie says; a signed-in session counts once `_resume` checked it."""
     service: Service = request.app.state.service
     codec = _codec(service)
     now = time.time()
     raw = request.cookies.get(COOKIE_NAME)
     session = codec.decode(raw, now) if raw else None
-    if session is not None and session.signed_in:
-        grant = await service.portal_grant(session.sid)
-        session = None if grant is None else session.under(grant)
     portal = Portal(request, service, session or PortalSession.anonymous(now), codec, now)
     request.state.portal = portal
     if session is None:
         request.state.portal_cookie = portal.session
     return portal
+
+
+async def _resume(portal: Portal) -> None:
+    """Hold a signed-in session to its server record: one that was ended (sign-out,
+    expire-all, a new admin token) is a visitor's again, and what the record says (admin,
+    read-only, the partner's application) wins over the cookie."""
+    session = portal.session
+    if not session.signed_in:
+        return
+    grant = await portal.service.portal_grant(session.sid)
+    if grant is None:
+        portal.start_session(PortalSession.anonymous(portal.now))
+    else:
+        portal.session = session.under(grant)
 
 
 async def _check_csrf(portal: Portal) -> None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from ...errors import NotFound, Unauthorized
+from ...tokens import PortalGrant
 from ..session import PortalSession, new_session_id
 from ..web import Portal, PortalDep, PortalRoute, render_page
 
@@ -20,8 +21,7 @@ async def open_link(portal: PortalDep, token: str = "") -> Response:
     """A partner's signed link: start a session for its application (the link is used up),
     then drop the token from the address bar by redirecting."""
     sid = new_session_id()
-    grant = await portal.service.open_portal_link(token, sid)
-    portal.start_session(PortalSession.granted(sid, grant))
+    await _sign_in(portal, sid, await portal.service.open_portal_link(token, sid))
     return portal.redirect("/")
 
 
@@ -39,7 +39,7 @@ async def login(portal: PortalDep, request: Request) -> Response:
              if isinstance(token, str) else None)
     if grant is None:
         return render_page(portal, "login.html", 401, error="That admin token is not valid.")
-    portal.start_session(PortalSession.granted(sid, grant))
+    await _sign_in(portal, sid, grant)
     return portal.redirect("/apps", notice="signed-in")
 
 
@@ -50,6 +50,13 @@ async def logout(portal: PortalDep) -> Response:
         await portal.service.end_portal_session(portal.session.sid)
     portal.start_session(PortalSession.anonymous(portal.now))
     return portal.redirect("/login", notice="signed-out")
+
+
+async def _sign_in(portal: Portal, sid: str, grant: PortalGrant) -> None:
+    """Replace the browser's session; the one it replaces ends on the server too."""
+    if portal.session.signed_in:
+        await portal.service.end_portal_session(portal.session.sid)
+    portal.start_session(PortalSession.granted(sid, grant))
 
 
 def _require_admin(portal: Portal) -> None:
