@@ -19,6 +19,7 @@ MESSAGE = "msg"
 ATTEMPT = "atmpt"
 DELIVERY = "dlv"
 TOKEN = "tok"
+PORTAL_LINK = "plnk"
 EVENT_TYPE = "evtype"
 
 

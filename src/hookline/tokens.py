@@ -1,4 +1,5 @@
-"""Application-scoped API tokens: shown once when created, stored only as SHA-256 hashes."""
+"""Who may act: application-scoped API tokens (shown once when created, stored only as SHA-256
+hashes), portal links and the portal sessions they open."""
 
 from __future__ import annotations
 
@@ -29,3 +30,37 @@ class ApiToken:
     read_only: bool
     created_at: float
     token_hash: str = ""
+
+
+@dataclass(frozen=True)
+class PortalLink:
+    """A link into one application's portal. It opens one session, then it is used up."""
+
+    id: str
+    app_id: str
+    expires_at: float
+    created_at: float
+    read_only: bool = False
+    # The caller's own session id (Svix's `sessionId`), to expire only its links and sessions.
+    session_tag: str | None = None
+    used_at: float | None = None
+
+
+@dataclass(frozen=True)
+class PortalGrant:
+    """What a live portal session may see, as the server records it: one application (a
+    partner, through a link) or every one (an administrator, while the admin token it signed
+    in with is still the admin token)."""
+
+    id: str  # SHA-256 of the cookie's session id
+    app_id: str | None
+    expires_at: float
+    created_at: float
+    admin_token_sha256: str | None = None
+    link_id: str | None = None
+    read_only: bool = False
+    session_tag: str | None = None
+
+    @property
+    def admin(self) -> bool:
+        return self.admin_token_sha256 is not None

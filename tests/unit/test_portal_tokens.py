@@ -6,7 +6,7 @@ import pytest
 
 from hookline.errors import Unauthorized
 from hookline.portal.access import sign_portal_token, verify_portal_token
-from hookline.portal.session import PortalSession, SessionCodec
+from hookline.portal.session import PortalSession, SessionCodec, new_session_id
 
 KEY = b"k" * 32
 NOW = 1_700_000_000.0
@@ -39,11 +39,11 @@ def test_a_portal_token_signed_with_another_key_is_refused() -> None:
 
 def test_a_session_cookie_round_trips_and_its_csrf_token_is_bound_to_it() -> None:
     codec = SessionCodec(KEY, b"c" * 32)
-    session = PortalSession.partner("app_1", NOW)
+    session = PortalSession(new_session_id(), NOW + 60, "app_1")
     decoded = codec.decode(codec.encode(session), NOW + 1)
     assert decoded == session
     assert codec.csrf_valid(session, codec.csrf_token(session))
-    other = PortalSession.partner("app_1", NOW)
+    other = PortalSession(new_session_id(), NOW + 60, "app_1")
     assert not codec.csrf_valid(session, codec.csrf_token(other))
     assert not codec.csrf_valid(session, None)
 

@@ -29,6 +29,11 @@ class Principal:
         if self.read_only:
             raise Forbidden("this token is read-only")
 
+    def require_secret_access(self) -> None:
+        """Holding a signing secret means being able to forge webhooks: not for read-only."""
+        if self.read_only:
+            raise Forbidden("a read-only token cannot read or rotate signing secrets")
+
     def check_app(self, app_id: str) -> None:
         """Another application's resources do not exist for an app-scoped token."""
         if self.app_id is not None and self.app_id != app_id:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 
 from ..errors import Forbidden
 from ..models import Application
@@ -56,3 +56,11 @@ def split_csv(values: list[str] | None) -> list[str] | None:
         return None
     parts = [part.strip() for value in values for part in value.split(",") if part.strip()]
     return parts or None
+
+
+def no_store(response: Response) -> None:
+    """For answers that carry a secret or a token: no browser or proxy cache may keep them."""
+    response.headers["cache-control"] = "no-store"
+
+
+NoStore = Depends(no_store)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..envelopes import build_body
 from ..models import Endpoint, Message
+from ..redaction import redact_headers
 from ..signing import signature_headers
-
-REDACTED = "***"
-# Header names whose values are credentials: never logged, stored or shown.
-_SENSITIVE = re.compile(
-    r"auth|token|secret|key|signature|passw|passphrase|credential|cookie|session", re.I)
-_SIGNATURE_NAMES = {"webhook-signature"}
 
 
 @dataclass(frozen=True)
@@ -21,28 +15,23 @@ class PreparedRequest:
     url: str
     body: bytes
     headers: dict[str, str]
+    # The headers signing computed for this request (id, timestamp, signature).
+    signed: frozenset[str] = field(default_factory=frozenset)
 
     def redacted_headers(self) -> dict[str, str]:
-        """Headers fit to store and show: credential-like custom header values become ***."""
-        return {name: (REDACTED if _is_sensitive(name) else value)
-                for name, value in self.headers.items()}
-
-
-def _is_sensitive(name: str) -> bool:
-    lowered = name.lower()
-    if lowered in _SIGNATURE_NAMES or lowered.endswith("-signature") or lowered == "signature":
-        return False  # signatures are public proofs, useful when debugging verification
-    return bool(_SENSITIVE.search(lowered))
+        """Headers fit to store and show: credential-like custom header values become ***;
+        the signature computed for this body stays readable."""
+        return redact_headers(self.headers, shown=self.signed)
 
 
 def prepare_request(message: Message, endpoint: Endpoint, now: float) -> PreparedRequest:
     body = build_body(message, endpoint)
     options = endpoint.options
-    headers = dict(endpoint.headers)
-    headers.update(signature_headers(
+    signed = signature_headers(
         options.signature_scheme, endpoint.signing_secrets(now), message.id, int(now), body,
-        options.signature_header))
-    return PreparedRequest(endpoint.url, body, headers)
+        options.signature_header)
+    headers = {**endpoint.headers, **signed}
+    return PreparedRequest(endpoint.url, body, headers, frozenset(signed))
 
 
 # A request is cut at this share of the lease, so the lease always outlasts the request it

@@ -1,7 +1,8 @@
 """Signed, expiring tokens: portal links and the portal's session cookie.
 
 A token is `base64url(JSON payload) "." base64url(HMAC-SHA256(key, first part))`. It carries no
-secret, only who it is for and until when; whoever holds the key can mint one.
+secret, only who it is for and until when; whoever holds the key can mint one. A portal link's
+token also names its link, which the server records so that it opens one session only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Unauthorized
@@ -37,8 +39,10 @@ def sign_payload(key: bytes, payload: dict[str, Any]) -> str:
     return f"{body}.{_mac(key, body)}"
 
 
-def verify_payload(key: bytes, token: str, now: float) -> dict[str, Any]:
-    """The payload of a token signed with `key` whose `exp` is still ahead, else Unauthorized."""
+def verify_payload(key: bytes, token: str, now: float, *,
+                   expired_ok: bool = False) -> dict[str, Any]:
+    """The payload of a token signed with `key` whose `exp` is still ahead (or, with
+    `expired_ok`, whenever it expired), else Unauthorized."""
     body, dot, mac = token.partition(".")
     if not dot or not body or not hmac.compare_digest(mac.encode(), _mac(key, body).encode()):
         raise Unauthorized(_INVALID)
@@ -48,20 +52,41 @@ def verify_payload(key: bytes, token: str, now: float) -> dict[str, Any]:
         raise Unauthorized(_INVALID) from None
     if not isinstance(payload, dict) or not isinstance(payload.get("exp"), int | float):
         raise Unauthorized(_INVALID)
-    if payload["exp"] <= now:
+    if payload["exp"] <= now and not expired_ok:
         raise Unauthorized(_EXPIRED)
     return payload
 
 
-def sign_portal_token(key: bytes, app_id: str, ttl_seconds: int, now: float) -> str:
+@dataclass(frozen=True)
+class LinkToken:
+    """What a genuine portal link token says: the application, and the link it belongs to
+    (None only in tokens signed without one, which no link accepts)."""
+
+    app_id: str
+    link_id: str | None
+
+
+def sign_portal_token(key: bytes, app_id: str, ttl_seconds: int, now: float,
+                      link_id: str | None = None) -> str:
     """A portal link token for one application, valid for `ttl_seconds` from `now`."""
-    return sign_payload(key, {"app": app_id, "exp": int(now + ttl_seconds)})
+    payload: dict[str, Any] = {"app": app_id, "exp": int(now + ttl_seconds)}
+    if link_id is not None:
+        payload["lnk"] = link_id
+    return sign_payload(key, payload)
+
+
+def read_portal_token(key: bytes, token: str, now: float, *,
+                      expired_ok: bool = False) -> LinkToken:
+    """What a portal link token was signed for; Unauthorized when it is forged, malformed or
+    (unless `expired_ok`) expired."""
+    payload = verify_payload(key, token, now, expired_ok=expired_ok)
+    app_id, link_id = payload.get("app"), payload.get("lnk")
+    if not isinstance(app_id, str) or not app_id:
+        raise Unauthorized(_INVALID)
+    return LinkToken(app_id, link_id if isinstance(link_id, str) and link_id else None)
 
 
 def verify_portal_token(key: bytes, token: str, now: float) -> str:
     """The application id a portal link token was signed for; Unauthorized when it is forged,
     malformed or expired."""
-    app_id = verify_payload(key, token, now).get("app")
-    if not isinstance(app_id, str) or not app_id:
-        raise Unauthorized(_INVALID)
-    return app_id
+    return read_portal_token(key, token, now).app_id

@@ -8,10 +8,10 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from ..delivery.request import REDACTED, PreparedRequest
 from ..envelopes import ENVELOPES
 from ..errors import InvalidInput
 from ..models import DeliveryOptions, Endpoint, EventType
+from ..redaction import REDACTED, redact_headers
 from ..service import ALL_EVENTS
 from ..signing import DEFAULT_HEX_HEADER, SCHEMES, STANDARD
 
@@ -134,7 +134,7 @@ def signature_help(endpoint: Endpoint) -> str:
 
 def shown_headers(endpoint: Endpoint) -> dict[str, str]:
     """Custom headers fit to display: credential-like values are ***."""
-    return PreparedRequest(endpoint.url, b"", endpoint.headers).redacted_headers()
+    return redact_headers(endpoint.headers)
 
 
 def _text(form: FormData, name: str) -> str:

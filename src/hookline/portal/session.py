@@ -1,8 +1,11 @@
 """The portal's session: a signed, expiring cookie naming who is looking at which application.
 
 The cookie holds no secret: a random session id, the application in scope, whether the
-holder signed in with the admin token, and an expiry, all signed. The CSRF token that every
-form carries is an HMAC of the session id, so it is never stored anywhere.
+holder signed in with the admin token, and an expiry, all signed. A signed-in session is also
+recorded by the server (`PortalGrant`), which is what lets it end before the cookie does: each
+request checks the record, and what it says (admin, read-only, the partner's application)
+wins over the cookie. The CSRF token that every form carries is an HMAC of the session id, so
+it is never stored anywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import secrets
 from dataclasses import dataclass, replace
 
 from ..errors import Unauthorized
+from ..tokens import PortalGrant
 from .access import sign_payload, verify_payload
 
 COOKIE_NAME = "hookline_portal"
@@ -31,21 +35,26 @@ class PortalSession:
     expires_at: float
     app_id: str | None = None
     admin: bool = False
+    # From the server's record, never from the cookie: may look, may not change anything.
+    read_only: bool = False
 
     @classmethod
     def anonymous(cls, now: float) -> PortalSession:
         """A visitor who has not signed in: enough for the sign-in form's CSRF token."""
-        return cls(_new_sid(), now + SESSION_SECONDS)
+        return cls(new_session_id(), now + SESSION_SECONDS)
 
     @classmethod
-    def partner(cls, app_id: str, now: float) -> PortalSession:
-        """Signed in through a portal link: one application, nothing else."""
-        return cls(_new_sid(), now + SESSION_SECONDS, app_id, False)
+    def granted(cls, sid: str, grant: PortalGrant) -> PortalSession:
+        """Signed in as the server recorded it: through a portal link (one application,
+        nothing else) or with the admin token (may switch between applications)."""
+        return cls(sid, grant.expires_at, grant.app_id, grant.admin, grant.read_only)
 
-    @classmethod
-    def administrator(cls, now: float) -> PortalSession:
-        """Signed in with the admin token: may switch between applications."""
-        return cls(_new_sid(), now + SESSION_SECONDS, None, True)
+    def under(self, grant: PortalGrant) -> PortalSession:
+        """This cookie's session as its live server record allows it: only an administrator
+        chooses the application in scope."""
+        app_id = self.app_id if grant.admin else grant.app_id
+        return replace(self, app_id=app_id, admin=grant.admin, read_only=grant.read_only,
+                       expires_at=min(self.expires_at, grant.expires_at))
 
     def switched_to(self, app_id: str) -> PortalSession:
         return replace(self, app_id=app_id)
@@ -55,7 +64,7 @@ class PortalSession:
         return self.admin or self.app_id is not None
 
 
-def _new_sid() -> str:
+def new_session_id() -> str:
     """Every sign-in gets a new id, hence a new CSRF token (no session fixation)."""
     return secrets.token_urlsafe(18)
 

@@ -1,5 +1,5 @@
-"""What every portal page shares: the session cookie, the CSRF check on every POST, HTML error
-pages, security headers and template rendering."""
+"""What every portal page shares: the session cookie and its server record, the CSRF check on
+every POST, the read-only rule, HTML error pages, security headers and template rendering."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 _STATE_COOKIE = "portal_cookie"
+# What a read-only session may still POST: signing out.
+READ_ONLY_POSTS = frozenset({f"{PREFIX}/logout"})
 
 
 def _asset_version() -> str:
@@ -74,6 +76,11 @@ class CsrfRejected(Forbidden):
 
 class SignInRequired(Unauthorized):
     """Open the portal through a fresh link, or sign in as an administrator."""
+
+
+class ReadOnlyAccess(Forbidden):
+    """This portal link gives read-only access: you can look, but not change anything or see
+    signing secrets. Ask for a link that allows changes."""
 
 
 @dataclass
@@ -144,8 +151,11 @@ class PortalRoute(APIRoute):
         async def portal_handler(request: Request) -> Response:
             portal = _load_portal(request)
             try:
+                await _resume(portal)
                 if request.method not in ("GET", "HEAD"):
                     await _check_csrf(portal)
+                    if portal.session.read_only and request.url.path not in READ_ONLY_POSTS:
+                        raise ReadOnlyAccess
                 response = await handler(request)
             except HooklineError as exc:
                 response = error_page(portal, exc)
@@ -158,6 +168,7 @@ class PortalRoute(APIRoute):
 
 
 def _load_portal(request: Request) -> Portal:
+    """The portal as the cookie says; a signed-in session counts once `_resume` checked it."""
     service: Service = request.app.state.service
     codec = _codec(service)
     now = time.time()
@@ -168,6 +179,20 @@ def _load_portal(request: Request) -> Portal:
     if session is None:
         request.state.portal_cookie = portal.session
     return portal
+
+
+async def _resume(portal: Portal) -> None:
+    """Hold a signed-in session to its server record: one that was ended (sign-out,
+    expire-all, a new admin token) is a visitor's again, and what the record says (admin,
+    read-only, the partner's application) wins over the cookie."""
+    session = portal.session
+    if not session.signed_in:
+        return
+    grant = await portal.service.portal_grant(session.sid)
+    if grant is None:
+        portal.start_session(PortalSession.anonymous(portal.now))
+    else:
+        portal.session = session.under(grant)
 
 
 async def _check_csrf(portal: Portal) -> None:

@@ -1,7 +1,7 @@
 """Hookline's use cases. The API, the portal and the CLI call these; none of them writes SQL.
 
-One `Service`, written by subject: `access.py`, `catalogue.py`, `endpoints.py`, `messages.py`,
-`idempotency.py`, over the shared state and checks in `core.py`.
+One `Service`, written by subject: `access.py`, `sessions.py`, `catalogue.py`, `endpoints.py`,
+`messages.py`, `idempotency.py`, over the shared state and checks in `core.py`.
 """
 
 from __future__ import annotations

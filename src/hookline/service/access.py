@@ -1,18 +1,18 @@
-"""Who may do what: the admin token, application tokens, partner portal links."""
+"""Who may do what: the admin token, application tokens, logging out."""
 
 from __future__ import annotations
 
 import secrets
 
 from .. import ids
-from ..errors import InvalidInput, NotFound
-from ..portal.access import PORTAL_KEY_LABEL, sign_portal_token
+from ..errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from ..tokens import MAX_TOKEN_NAME, ApiToken, hash_token, new_app_token
-from .core import ADMIN_TOKEN_KEY, PORTAL_ACCESS_MAX_TTL, PORTAL_ACCESS_MIN_TTL, ServiceCore
+from .core import ADMIN_TOKEN_KEY
+from .sessions import PortalAccessUseCases
 
 
-class AccessUseCases(ServiceCore):
-    """Tokens and portal access."""
+class AccessUseCases(PortalAccessUseCases):
+    """Tokens, and logging out; portal links and sessions are in `sessions.py`."""
 
     # -- admin token ---------------------------------------------------------------------
     async def ensure_admin_token(self) -> str | None:
@@ -62,14 +62,16 @@ class AccessUseCases(ServiceCore):
         found = await self.store.find_api_token(hash_token(token))
         return None if found is None else (found.app_id, found.read_only)
 
-    # -- partner portal ------------------------------------------------------------------
-    async def create_portal_access(self, app_key: str,
-                                   ttl_seconds: int = 3600) -> tuple[str, str]:
-        """A short-lived signed link into the partner portal for one application: (url, token)."""
-        if not PORTAL_ACCESS_MIN_TTL <= ttl_seconds <= PORTAL_ACCESS_MAX_TTL:
-            raise InvalidInput(f"expiry must be between {PORTAL_ACCESS_MIN_TTL} and "
-                               f"{PORTAL_ACCESS_MAX_TTL} seconds", field="expiry")
-        app = await self.get_app(app_key)
-        token = sign_portal_token(self.box.derive(PORTAL_KEY_LABEL), app.id, ttl_seconds,
-                                  self.clock())
-        return f"{self.settings.base_url}/portal/access?token={token}", token
+    # -- logout ----------------------------------------------------------------------------
+    async def log_out(self, bearer: str) -> None:
+        """End the caller's own access (Svix's logout): an application token is revoked; a
+        portal link token is used up, with the session it opened. The admin token is replaced
+        with `hookline admin-token`, never logged out."""
+        if await self.is_admin_token(bearer):
+            raise Forbidden("the admin token cannot log out; replace it with "
+                            "`hookline admin-token`")
+        found = await self.store.find_api_token(hash_token(bearer))
+        if found is not None:
+            await self.store.revoke_api_token(found.app_id, found.id, self.clock())
+        elif not await self.end_portal_link(bearer):
+            raise Unauthorized("the bearer token is not valid")

@@ -3,12 +3,13 @@
 SQLite and PostgreSQL share this SQL (`$n` placeholders; the SQLite driver rewrites them to
 `?n`). What differs between them, such as how due deliveries are claimed, is overridden in
 `sqlite.py` and `postgres.py`. Times are epoch seconds (float); JSON is stored as text.
-The queries live by subject in `resources.py`, `messages.py`, `deliveries.py` and
-`attempts.py` (and idempotent requests in `idempotency.py`); `core.py` holds what they share.
+The queries live by subject in `resources.py`, `messages.py`, `deliveries.py`,
+`attempts.py`, `access.py` and `idempotency.py`; `core.py` holds what they share.
 """
 
 from __future__ import annotations
 
+from .access import AccessQueries
 from .attempts import AttemptQueries
 from .core import (
     Claim,
@@ -27,7 +28,7 @@ from .messages import MessageQueries
 from .resources import ResourceQueries
 
 
-class Store(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries,
+class Store(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries, AccessQueries,
             IdempotencyQueries):
     """Hookline's persistence. Subclasses supply the driver and the dialect's differences."""
 

@@ -59,7 +59,7 @@ class ResourceQueries(StoreCore):
     async def delete_app(self, app_id: str) -> None:
         async with self.db.transaction() as tx:
             for table in ("attempts", "deliveries", "idempotency_keys", "messages", "endpoints",
-                          "api_tokens"):
+                          "api_tokens", "portal_links", "portal_sessions"):
                 await tx.execute(f"DELETE FROM {table} WHERE app_id = $1", app_id)
             await tx.execute("DELETE FROM idempotent_requests WHERE scope = $1", app_id)
             await tx.execute("DELETE FROM applications WHERE id = $1", app_id)

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from ...delivery.request import REDACTED, PreparedRequest
+from ...redaction import is_credential_name
 from ...service import DEFAULT_ROTATION_GRACE
 from ...stats import MAX_HOURS, EndpointHealth, WindowCounts
-from ..deps import AppDep, ServiceDep
+from ..deps import AppDep, NoStore, PrincipalDep, ServiceDep
 from ..idempotency import IdempotencyDep
 from ..schemas import EndpointSecretOut, MessageAttemptOut, MessageOut, Schema, ts
 
@@ -106,11 +106,13 @@ class SendExampleOut(MessageOut):
     attempt: MessageAttemptOut
 
 
-@router.post("/secret/rotate", response_model=EndpointSecretOut)
-async def rotate_secret(app: AppDep, endpoint_id: str, service: ServiceDep,
+@router.post("/secret/rotate", response_model=EndpointSecretOut, dependencies=[NoStore])
+async def rotate_secret(app: AppDep, endpoint_id: str, principal: PrincipalDep,
+                        service: ServiceDep,
                         body: SecretRotateIn | None = None) -> EndpointSecretOut:
     """Sign with a new secret now; the old one keeps signing beside it for the grace period
     (both signatures go in `webhook-signature`)."""
+    principal.require_secret_access()
     body = body or SecretRotateIn()
     grace = body.grace_period_seconds
     ep = await service.rotate_endpoint_secret(
@@ -119,9 +121,7 @@ async def rotate_secret(app: AppDep, endpoint_id: str, service: ServiceDep,
 
 
 def split_sensitive(headers: dict[str, str]) -> HeadersOut:
-    redacted = PreparedRequest("", b"", headers).redacted_headers()
-    sensitive = sorted(name for name, value in redacted.items()
-                       if value == REDACTED and headers[name] != REDACTED)
+    sensitive = sorted(name for name in headers if is_credential_name(name))
     return HeadersOut(headers={k: v for k, v in headers.items() if k not in sensitive},
                       sensitive=sensitive)
 

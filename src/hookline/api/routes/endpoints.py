@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from ... import ids
 from ...models import DeliveryOptions
-from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep
+from ..deps import AppDep, Iterator, Limit, NoStore, PrincipalDep, ServiceDep
 from ..idempotency import IdempotencyDep
 from ..schemas import (
     DeliveryOptionsFields,
@@ -107,9 +107,10 @@ async def delete_endpoint(app: AppDep, endpoint_id: str, principal: PrincipalDep
     return Response(status_code=204)
 
 
-@router.get("/{endpoint_id}/secret", response_model=EndpointSecretOut)
-async def get_endpoint_secret(app: AppDep, endpoint_id: str,
+@router.get("/{endpoint_id}/secret", response_model=EndpointSecretOut, dependencies=[NoStore])
+async def get_endpoint_secret(app: AppDep, endpoint_id: str, principal: PrincipalDep,
                               service: ServiceDep) -> EndpointSecretOut:
+    principal.require_secret_access()
     return EndpointSecretOut(key=(await service.get_endpoint(app.id, endpoint_id)).secret)
 
 

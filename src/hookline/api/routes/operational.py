@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 
 from ...models import DeliveryOptions
 from ...service import DEFAULT_ROTATION_GRACE, Service
-from ..deps import AdminDep, Iterator, Limit, ServiceDep
+from ..deps import AdminDep, Iterator, Limit, NoStore, ServiceDep
 from ..schemas import EndpointIn, EndpointOut, EndpointSecretOut, EndpointUpdate, ListResponse
 from .endpoint_ops import HeadersIn, HeadersOut, SecretRotateIn, split_sensitive
 from .endpoints import merged_options
@@ -65,7 +65,7 @@ async def delete_operational_endpoint(endpoint_id: str, admin: AdminDep,
     return Response(status_code=204)
 
 
-@router.get("/{endpoint_id}/secret", response_model=EndpointSecretOut)
+@router.get("/{endpoint_id}/secret", response_model=EndpointSecretOut, dependencies=[NoStore])
 async def get_operational_secret(endpoint_id: str, admin: AdminDep,
                                  service: ServiceDep) -> EndpointSecretOut:
     ep = await service.get_endpoint(await _app_id(service), endpoint_id)

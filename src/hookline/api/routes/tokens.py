@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from ...tokens import MAX_TOKEN_NAME, ApiToken
-from ..deps import AdminDep, AppDep, ServiceDep
+from ..deps import AdminDep, AppDep, NoStore, ServiceDep
 from ..idempotency import IdempotencyDep
 from ..schemas import ListResponse, Schema, ts
 
@@ -36,7 +36,7 @@ class TokenCreatedOut(TokenOut):
     token: str = Field(description="the bearer token; shown only in this response")
 
 
-@router.post("", response_model=TokenCreatedOut, status_code=201)
+@router.post("", response_model=TokenCreatedOut, status_code=201, dependencies=[NoStore])
 async def create_token(app: AppDep, admin: AdminDep, service: ServiceDep,
                        idempotency: IdempotencyDep,
                        body: TokenIn | None = None) -> TokenCreatedOut:

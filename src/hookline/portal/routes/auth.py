@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from ...errors import NotFound, Unauthorized
-from ..access import PORTAL_KEY_LABEL, verify_portal_token
-from ..session import PortalSession
+from ...tokens import PortalGrant
+from ..session import PortalSession, new_session_id
 from ..web import Portal, PortalDep, PortalRoute, render_page
 
 router = APIRouter(route_class=PortalRoute)
@@ -18,12 +18,10 @@ APPS_PER_PAGE = 50
 
 @router.get("/access")
 async def open_link(portal: PortalDep, token: str = "") -> Response:
-    """A partner's signed link: start a session for its application, then drop the token from
-    the address bar by redirecting."""
-    key = portal.service.box.derive(PORTAL_KEY_LABEL)
-    app_id = verify_portal_token(key, token, portal.now)
-    app = await portal.service.get_app(app_id)
-    portal.start_session(PortalSession.partner(app.id, portal.now))
+    """A partner's signed link: start a session for its application (the link is used up),
+    then drop the token from the address bar by redirecting."""
+    sid = new_session_id()
+    await _sign_in(portal, sid, await portal.service.open_portal_link(token, sid))
     return portal.redirect("/")
 
 
@@ -36,16 +34,29 @@ async def login_page(portal: PortalDep) -> HTMLResponse:
 async def login(portal: PortalDep, request: Request) -> Response:
     form = await request.form()
     token = form.get("admin_token")
-    if not isinstance(token, str) or not await portal.service.is_admin_token(token.strip()):
+    sid = new_session_id()
+    grant = (await portal.service.open_admin_session(token.strip(), sid)
+             if isinstance(token, str) else None)
+    if grant is None:
         return render_page(portal, "login.html", 401, error="That admin token is not valid.")
-    portal.start_session(PortalSession.administrator(portal.now))
+    await _sign_in(portal, sid, grant)
     return portal.redirect("/apps", notice="signed-in")
 
 
 @router.post("/logout")
 async def logout(portal: PortalDep) -> Response:
+    """Sign out here and on the server: a copy of the cookie stops working too."""
+    if portal.session.signed_in:
+        await portal.service.end_portal_session(portal.session.sid)
     portal.start_session(PortalSession.anonymous(portal.now))
     return portal.redirect("/login", notice="signed-out")
+
+
+async def _sign_in(portal: Portal, sid: str, grant: PortalGrant) -> None:
+    """Replace the browser's session; the one it replaces ends on the server too."""
+    if portal.session.signed_in:
+        await portal.service.end_portal_session(portal.session.sid)
+    portal.start_session(PortalSession.granted(sid, grant))
 
 
 def _require_admin(portal: Portal) -> None:
