@@ -17,8 +17,9 @@ from ..errors import HooklineError, StoreUnavailable
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 _CODES = {400: "bad_request", 401: "authentication_failed", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-          415: "unsupported_media_type", 422: "validation", 429: "rate_limited",
+          405: "method_not_allowed", 408: "request_timeout", 409: "conflict",
+          413: "payload_too_large", 415: "unsupported_media_type", 422: "validation",
+          429: "rate_limited", 431: "header_fields_too_large",
           500: "internal_error", 503: "unavailable"}
 
 
@@ -56,9 +57,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": text} for status, text in _DESCRIPTIONS.items()}
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+def problem_document(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "code": _CODES.get(status, "error"), **extra}
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = problem_document(status, title, detail, **extra)
     headers = {"retry-after": "5"} if status == 503 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
