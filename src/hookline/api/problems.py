@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 from ..errors import HooklineError, StoreUnavailable
 
@@ -81,6 +82,18 @@ def _for_client(request: Request, response: JSONResponse) -> JSONResponse:
     return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
 
 
+def allowed_methods(request: Request, headers: Mapping[str, str]) -> str:
+    """Every method some route serves at this path. Starlette's own 405 names only the first
+    route whose path matched, and FastAPI has one route per method."""
+    methods = {m.strip() for m in headers.get("allow", headers.get("Allow", "")).split(",")
+               if m.strip()}
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    return ", ".join(sorted(methods))
+
+
 def _location(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -110,7 +123,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
-        return problem(exc.status_code, title, str(exc.detail))
+        response = problem(exc.status_code, title, str(exc.detail))
+        if exc.status_code == 405:
+            response.headers["allow"] = allowed_methods(request, exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

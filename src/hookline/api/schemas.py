@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
@@ -15,8 +16,40 @@ MAX_NAME = 256
 MAX_RATE = 1_000_000  # messages per second; stored as a 32-bit integer
 
 
+# What the server enforces, declared in the OpenAPI document as patterns (JSON Schema and
+# Python regex syntax alike). Uids: Svix's pattern; the service also reserves some prefixes.
+UID_PATTERN = r"^[a-zA-Z0-9\-_.]{1,256}$"
+UID_RULE = "letters, digits, '-', '_', '.'; not starting with app_, ep_, msg_ or __hookline"
+EVENT_TYPE_PATTERN = r"^[a-zA-Z0-9\-_.]{1,256}$"
+EVENT_FILTER_PATTERN = r"^[a-zA-Z0-9\-_.*]{1,256}$"  # `*` matches a group: `user.*`
+URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://"
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
 def ts(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """A date-time is RFC 3339 text with an offset: no epoch numbers, no naive times."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value.upper()):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. "
+                         "2026-01-31T12:00:00Z")
+    return datetime.fromisoformat(value.upper())
+
+
+def _representable(value: datetime) -> datetime:
+    try:
+        value.timestamp()
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("is out of range") from None
+    return value
+
+
+DateTime = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator(_representable)]
 
 
 class Schema(BaseModel):
@@ -53,6 +86,16 @@ def _encodable(text: str) -> bool:
     return True
 
 
+class InputSchema(Schema):
+    """A request body: exactly the declared fields (`additionalProperties: false`), each of
+    its declared JSON type (no `0` for a boolean, no `"5"` for a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+EventFilter = Annotated[str, Field(pattern=EVENT_FILTER_PATTERN)]
+
+
 class ListResponse(Schema, Generic[T]):
     data: list[T]
     iterator: str | None
@@ -61,9 +104,10 @@ class ListResponse(Schema, Generic[T]):
 
 
 # -- applications --------------------------------------------------------------------------
-class ApplicationIn(Schema):
+class ApplicationIn(InputSchema):
     name: str = Field(min_length=1, max_length=MAX_NAME)
-    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
+                            description=UID_RULE)
     rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
                                       description="Svix SDK v2 name for rateLimit")
@@ -74,9 +118,10 @@ class ApplicationIn(Schema):
         return self.rate_limit if self.rate_limit is not None else self.throttle_rate
 
 
-class ApplicationPatch(Schema):
+class ApplicationPatch(InputSchema):
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
-    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
+                            description=UID_RULE)
     rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
                                       description="Svix SDK v2 name for rateLimit")
@@ -112,7 +157,7 @@ class ApplicationOut(Schema):
 
 
 # -- event types ---------------------------------------------------------------------------
-class EventTypeUpdate(Schema):
+class EventTypeUpdate(InputSchema):
     description: str = Field(default="", max_length=4096)
     archived: bool = False
     deprecated: bool = False
@@ -143,7 +188,7 @@ def _version_order(version: str) -> tuple[int, str]:
 
 
 class EventTypeIn(EventTypeUpdate):
-    name: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=256, pattern=EVENT_TYPE_PATTERN)
 
     def to_model(self, name: str | None = None) -> EventType:
         return super().to_model(self.name if name is None else name)
@@ -170,8 +215,17 @@ class EventTypeOut(Schema):
                    created_at=ts(et.created_at), updated_at=ts(et.updated_at))
 
 
-class CatalogueImportIn(Schema):
-    event_types: list[EventTypeIn] = Field(max_length=10_000)
+class CatalogueEntryIn(EventTypeIn):
+    """An event type as export writes it: its timestamps are accepted and ignored."""
+
+    created_at: DateTime | None = None
+    updated_at: DateTime | None = None
+
+
+class CatalogueImportIn(InputSchema):
+    source: str | None = Field(default=None, max_length=4096,
+                               description="where the catalogue comes from; not stored")
+    event_types: list[CatalogueEntryIn] = Field(max_length=10_000)
 
 
 class CatalogueImportOut(Schema):
@@ -185,7 +239,7 @@ class CatalogueOut(Schema):
 
 
 # -- endpoints -----------------------------------------------------------------------------
-class DeliveryOptionsFields(Schema):
+class DeliveryOptionsFields(InputSchema):
     """Hookline's extensions to Svix's endpoint: how requests are built, signed and retried."""
 
     signature_scheme: str | None = Field(
@@ -203,11 +257,11 @@ class DeliveryOptionsFields(Schema):
     max_concurrency: int | None = None
 
 
-class EventTypesAlias(Schema):
+class EventTypesAlias(InputSchema):
     """Svix's SDK v2 calls the event type filter `eventTypes`; both names are accepted."""
 
-    event_types: list[str] | None = Field(default=None, max_length=1000,
-                                          description="Svix SDK v2 name for filterTypes")
+    event_types: list[EventFilter] | None = Field(
+        default=None, max_length=1000, description="Svix SDK v2 name for filterTypes")
     throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
                                       description="Svix SDK v2 name for rateLimit")
 
@@ -217,12 +271,13 @@ class EventTypesAlias(Schema):
 
 
 class EndpointIn(DeliveryOptionsFields, EventTypesAlias):
-    url: str = Field(min_length=1, max_length=4096)
+    url: str = Field(min_length=1, max_length=4096, pattern=URL_PATTERN)
     description: str = Field(default="", max_length=4096)
-    filter_types: list[str] | None = Field(default=None, max_length=1000)
+    filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
     channels: list[str] | None = Field(default=None, max_length=10)
     disabled: bool = False
-    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
+                            description=UID_RULE)
     version: int | None = None
     rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     secret: str | None = Field(default=None, max_length=1024)
@@ -231,24 +286,26 @@ class EndpointIn(DeliveryOptionsFields, EventTypesAlias):
 
 
 class EndpointUpdate(DeliveryOptionsFields, EventTypesAlias):
-    url: str = Field(min_length=1, max_length=4096)
+    url: str = Field(min_length=1, max_length=4096, pattern=URL_PATTERN)
     description: str = Field(default="", max_length=4096)
-    filter_types: list[str] | None = Field(default=None, max_length=1000)
+    filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
     channels: list[str] | None = Field(default=None, max_length=10)
     disabled: bool = False
-    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
+                            description=UID_RULE)
     version: int | None = None
     rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class EndpointPatch(DeliveryOptionsFields, EventTypesAlias):
-    url: str | None = Field(default=None, min_length=1, max_length=4096)
+    url: str | None = Field(default=None, min_length=1, max_length=4096, pattern=URL_PATTERN)
     description: str | None = Field(default=None, max_length=4096)
-    filter_types: list[str] | None = Field(default=None, max_length=1000)
+    filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
     channels: list[str] | None = Field(default=None, max_length=10)
     disabled: bool | None = None
-    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
+                            description=UID_RULE)
     metadata: dict[str, str] | None = None
 
 
@@ -299,8 +356,8 @@ class EndpointSecretOut(Schema):
 
 
 # -- messages and attempts ------------------------------------------------------------------
-class MessageIn(Schema):
-    event_type: str = Field(min_length=1, max_length=256)
+class MessageIn(InputSchema):
+    event_type: str = Field(min_length=1, max_length=256, pattern=EVENT_FILTER_PATTERN)
     payload: dict[str, Any]
     event_id: str | None = Field(default=None, min_length=1, max_length=256)
     channels: list[str] | None = Field(default=None, min_length=1, max_length=10)
@@ -311,6 +368,13 @@ class MessageIn(Schema):
         description="Hookline extension: messages sharing this key (e.g. an object's id) reach "
                     "each endpoint in publish order; a later one waits while an earlier one is "
                     "pending or retrying")
+    # Sent by Svix SDKs; accepted so that they work, not acted upon.
+    application: dict[str, Any] | None = Field(
+        default=None, description="Svix: create the application if missing; ignored")
+    deliver_at: DateTime | None = Field(default=None, description="Svix: ignored, sent now")
+    payload_retention_hours: int | None = Field(default=None, description="Svix: ignored")
+    transformations_params: dict[str, Any] | None = Field(default=None,
+                                                          description="Svix: ignored")
 
 
 class MessageOut(Schema):
@@ -367,9 +431,9 @@ class MessageAttemptOut(Schema):
                    test=a.trigger == AttemptTrigger.TEST)
 
 
-class RecoverIn(Schema):
-    since: datetime
-    until: datetime | None = None
+class RecoverIn(InputSchema):
+    since: DateTime
+    until: DateTime | None = Field(default=None, description="not before `since`")
 
 
 class RecoverOut(Schema):

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from ..deps import AppDep, Iterator, Limit, ServiceDep, split_csv
-from ..schemas import STATUS_FAIL, STATUS_SUCCESS, ListResponse, MessageAttemptOut
+from ..schemas import STATUS_FAIL, STATUS_SUCCESS, DateTime, ListResponse, MessageAttemptOut
 
 router = APIRouter(prefix="/app/{app_id}", tags=["Message Attempt"])
 StatusQuery = Annotated[int | None, Query(ge=0, le=4,
@@ -16,8 +15,8 @@ WithContent = Annotated[bool, Query(description="false leaves response bodies ou
 
 
 async def _list(service: ServiceDep, app_id: str, limit: int | None, iterator: str | None,
-                status: int | None, event_types: list[str] | None, before: datetime | None,
-                after: datetime | None, with_content: bool,
+                status: int | None, event_types: list[str] | None, before: DateTime | None,
+                after: DateTime | None, with_content: bool,
                 **scope: str) -> ListResponse[MessageAttemptOut]:
     if status is not None and status not in (STATUS_SUCCESS, STATUS_FAIL):
         # Stored attempts are finished; pending, sending and canceled ones are not listed.
@@ -35,8 +34,8 @@ async def _list(service: ServiceDep, app_id: str, limit: int | None, iterator: s
 async def list_attempts_by_message(
     app: AppDep, msg_id: str, service: ServiceDep, limit: Limit = None,
     iterator: Iterator = None, status: StatusQuery = None, event_types: EventTypesQuery = None,
-    endpoint_id: str | None = None, before: datetime | None = None,
-    after: datetime | None = None, with_content: WithContent = True,
+    endpoint_id: str | None = None, before: DateTime | None = None,
+    after: DateTime | None = None, with_content: WithContent = True,
 ) -> ListResponse[MessageAttemptOut]:
     scope = {"message_id": msg_id}
     if endpoint_id:
@@ -49,7 +48,7 @@ async def list_attempts_by_message(
 async def list_attempts_by_endpoint(
     app: AppDep, endpoint_id: str, service: ServiceDep, limit: Limit = None,
     iterator: Iterator = None, status: StatusQuery = None, event_types: EventTypesQuery = None,
-    before: datetime | None = None, after: datetime | None = None,
+    before: DateTime | None = None, after: DateTime | None = None,
     with_content: WithContent = True,
 ) -> ListResponse[MessageAttemptOut]:
     return await _list(service, app.id, limit, iterator, status, event_types, before, after,

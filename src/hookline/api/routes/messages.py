@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
 from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep, split_csv
-from ..schemas import EmptyOut, ListResponse, MessageIn, MessageOut
+from ..schemas import DateTime, EmptyOut, ListResponse, MessageIn, MessageOut
 
 router = APIRouter(prefix="/app/{app_id}/msg", tags=["Message"])
 WithContent = Annotated[bool, Query(description="false leaves payloads out (Svix)")]
@@ -45,8 +44,8 @@ async def list_messages(
     event_types: Annotated[list[str] | None, Query(description="repeat or comma-separate")
                            ] = None,
     channel: Annotated[str | None, Query(max_length=128)] = None,
-    before: datetime | None = None,
-    after: datetime | None = None,
+    before: DateTime | None = None,
+    after: DateTime | None = None,
     with_content: WithContent = True,
 ) -> ListResponse[MessageOut]:
     page = await service.list_messages(

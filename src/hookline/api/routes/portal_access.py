@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from pydantic import Field
 
 from ..deps import AppDep, ServiceDep
-from ..schemas import Schema
+from ..schemas import InputSchema, Schema
 
 router = APIRouter(prefix="/auth", tags=["Authentication"])
 DEFAULT_PORTAL_TTL = 3600
 
 
-class AppPortalAccessIn(Schema):
+class AppPortalAccessIn(InputSchema):
     expiry: int | None = Field(default=None, ge=60, le=7 * 24 * 3600,
                                description="seconds the link stays valid (default 1 h)")
     read_only: bool | None = Field(default=None, description="accepted for Svix; unused")
+    # Sent by Svix SDKs; accepted so that they work, not acted upon.
+    application: dict[str, Any] | None = Field(default=None, description="Svix: ignored")
+    capabilities: list[str] | None = Field(default=None, description="Svix: ignored")
+    feature_flags: list[str] | None = Field(default=None, description="Svix: ignored")
+    session_id: str | None = Field(default=None, max_length=256, description="Svix: ignored")
 
 
 class AppPortalAccessOut(Schema):
