@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 
 from ..errors import HooklineError, StoreUnavailable
 
@@ -24,6 +24,7 @@ _CODES = {400: "bad_request", 401: "authentication_failed", 403: "forbidden", 40
           500: "internal_error", 503: "unavailable"}
 
 
+ROUTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # Svix SDKs mark every request with this header; their 422 parser needs `detail` as a list.
 SVIX_SDK_HEADER = "svix-req-id"
 
@@ -83,15 +84,39 @@ def _for_client(request: Request, response: JSONResponse) -> JSONResponse:
 
 
 def allowed_methods(request: Request, headers: Mapping[str, str]) -> str:
-    """Every method some route serves at this path. Starlette's own 405 names only the first
-    route whose path matched, and FastAPI has one route per method."""
+    """Every method served at this path (Starlette's own 405 names only the first route whose
+    path matched; FastAPI has one route per method). For an API path, the methods its OpenAPI
+    document declares (`/event-type/export` is its own resource, though the pattern
+    `/event-type/{name}` also matches it); elsewhere, each method is tried against the routes.
+    Mounted apps (static files) keep the methods they named themselves."""
+    documented = _documented_methods(request.app.openapi(), request.url.path)
+    if documented:
+        return ", ".join(sorted(documented))
     methods = {m.strip() for m in headers.get("allow", headers.get("Allow", "")).split(",")
                if m.strip()}
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= set(route_methods)
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    for method in ROUTED_METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in routes):
+            methods.add(method)
     return ", ".join(sorted(methods))
+
+
+def _documented_methods(document: Mapping[str, Any], path: str) -> set[str]:
+    """The methods of the most literal path template matching `path`."""
+    segments = path.rstrip("/").split("/")
+    best: tuple[tuple[bool, ...], set[str]] | None = None
+    for template, item in document.get("paths", {}).items():
+        parts = template.rstrip("/").split("/")
+        if len(parts) != len(segments):
+            continue
+        literal = tuple(not (p.startswith("{") and p.endswith("}")) for p in parts)
+        if all(s == p or (not is_literal and s) for s, p, is_literal
+               in zip(segments, parts, literal, strict=True)):
+            methods = {m.upper() for m in item if m.upper() in ROUTED_METHODS}
+            if best is None or literal > best[0]:
+                best = (literal, methods)
+    return best[1] if best else set()
 
 
 def _location(loc: Sequence[Any]) -> str:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from ..envelopes import ENVELOPES, JSON_STYLES
 from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
+from ..retry import MAX_DELAY, MAX_RETRIES
+from ..signing import SCHEMES
+from ..validation import MAX_TIMEOUT, MAX_URL_LENGTH
 
 T = TypeVar("T")
 MAX_NAME = 256
@@ -22,7 +27,10 @@ UID_PATTERN = r"^[a-zA-Z0-9\-_.]{1,256}$"
 UID_RULE = "letters, digits, '-', '_', '.'; not starting with app_, ep_, msg_ or __hookline"
 EVENT_TYPE_PATTERN = r"^[a-zA-Z0-9\-_.]{1,256}$"
 EVENT_FILTER_PATTERN = r"^[a-zA-Z0-9\-_.*]{1,256}$"  # `*` matches a group: `user.*`
-URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://"
+URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\x00-\x20\x7f]+$"
+MAX_URL = MAX_URL_LENGTH
+HEADER_NAME_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$"  # as validation.check_headers
+HEADER_VALUE_PATTERN = r"^[^\r\n\x00]*$"
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 
@@ -86,14 +94,38 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def _is_integer(annotation: Any) -> bool:
+    return annotation is int or (int in get_args(annotation) and float not in
+                                 get_args(annotation))
+
+
+def _one_of(choices: Iterable[str]) -> dict[str, Any]:
+    """Declare the values a service check accepts (the check itself names the field)."""
+    return {"enum": [*choices, None]}
+
+
 class InputSchema(Schema):
     """A request body: exactly the declared fields (`additionalProperties: false`), each of
     its declared JSON type (no `0` for a boolean, no `"5"` for a number)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers(cls, data: Any) -> Any:
+        """JSON does not tell 5 from 5.0, and JSON Schema's `integer` takes both: an integer
+        field takes a float without a fraction (and still refuses `true` and `"5"`)."""
+        if not isinstance(data, dict):
+            return data
+        fields = {key: info for name, info in cls.model_fields.items()
+                  for key in (name, info.alias) if key and _is_integer(info.annotation)}
+        return {key: int(value) if key in fields and isinstance(value, float)
+                and value.is_integer() else value for key, value in data.items()}
+
 
 EventFilter = Annotated[str, Field(pattern=EVENT_FILTER_PATTERN)]
+CustomHeaders = dict[Annotated[str, Field(pattern=HEADER_NAME_PATTERN)],
+                     Annotated[str, Field(max_length=4096, pattern=HEADER_VALUE_PATTERN)]]
 
 
 class ListResponse(Schema, Generic[T]):
@@ -243,18 +275,27 @@ class DeliveryOptionsFields(InputSchema):
     """Hookline's extensions to Svix's endpoint: how requests are built, signed and retried."""
 
     signature_scheme: str | None = Field(
-        default=None, description="standard | hmac-sha256-hex | hmac-sha512-hex")
+        default=None, description="standard | hmac-sha256-hex | hmac-sha512-hex",
+        json_schema_extra=_one_of(SCHEMES))
     signature_header: str | None = Field(
-        default=None, description="header for hex schemes (default x-webhook-signature)")
+        default=None, pattern=HEADER_NAME_PATTERN,
+        description="header for hex schemes (default x-webhook-signature)")
     envelope: str | None = Field(
-        default=None, description="standard | smile | partnero | cr3dentials | raw")
-    json_style: str | None = Field(default=None, description="compact | php")
+        default=None, description="standard | smile | partnero | cr3dentials | raw",
+        json_schema_extra=_one_of(ENVELOPES))
+    json_style: str | None = Field(default=None, description="compact | php",
+                                   json_schema_extra=_one_of(JSON_STYLES))
     retry_schedule: list[float] | None = Field(
-        default=None, description="seconds before each retry; the first attempt is immediate")
-    timeout: float | None = Field(default=None, description="seconds, at most 30")
-    disable_after_failures: int | None = None
-    disable_after_seconds: float | None = None
-    max_concurrency: int | None = None
+        default=None, description="seconds before each retry; the first attempt is immediate",
+        json_schema_extra={"maxItems": MAX_RETRIES,
+                           "items": {"type": "number", "minimum": 0, "maximum": MAX_DELAY}})
+    timeout: float | None = Field(default=None, description="seconds, at most 30",
+                                  json_schema_extra={"minimum": 0.1, "maximum": MAX_TIMEOUT})
+    disable_after_failures: int | None = Field(default=None, json_schema_extra={"minimum": 1})
+    disable_after_seconds: float | None = Field(default=None,
+                                                json_schema_extra={"minimum": 1})
+    max_concurrency: int | None = Field(default=None,
+                                        json_schema_extra={"minimum": 1, "maximum": 1000})
 
 
 class EventTypesAlias(InputSchema):
@@ -271,7 +312,7 @@ class EventTypesAlias(InputSchema):
 
 
 class EndpointIn(DeliveryOptionsFields, EventTypesAlias):
-    url: str = Field(min_length=1, max_length=4096, pattern=URL_PATTERN)
+    url: str = Field(min_length=1, max_length=MAX_URL, pattern=URL_PATTERN)
     description: str = Field(default="", max_length=4096)
     filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
     channels: list[str] | None = Field(default=None, max_length=10)
@@ -282,11 +323,11 @@ class EndpointIn(DeliveryOptionsFields, EventTypesAlias):
     rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     secret: str | None = Field(default=None, max_length=1024)
     metadata: dict[str, str] = Field(default_factory=dict)
-    headers: dict[str, str] | None = None
+    headers: CustomHeaders | None = None
 
 
 class EndpointUpdate(DeliveryOptionsFields, EventTypesAlias):
-    url: str = Field(min_length=1, max_length=4096, pattern=URL_PATTERN)
+    url: str = Field(min_length=1, max_length=MAX_URL, pattern=URL_PATTERN)
     description: str = Field(default="", max_length=4096)
     filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
     channels: list[str] | None = Field(default=None, max_length=10)
@@ -299,7 +340,7 @@ class EndpointUpdate(DeliveryOptionsFields, EventTypesAlias):
 
 
 class EndpointPatch(DeliveryOptionsFields, EventTypesAlias):
-    url: str | None = Field(default=None, min_length=1, max_length=4096, pattern=URL_PATTERN)
+    url: str | None = Field(default=None, min_length=1, max_length=MAX_URL, pattern=URL_PATTERN)
     description: str | None = Field(default=None, max_length=4096)
     filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
     channels: list[str] | None = Field(default=None, max_length=10)

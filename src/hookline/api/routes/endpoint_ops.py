@@ -15,6 +15,7 @@ from ...stats import MAX_HOURS, EndpointHealth, WindowCounts
 from ..deps import AppDep, ServiceDep
 from ..schemas import (
     EVENT_FILTER_PATTERN,
+    CustomHeaders,
     DateTime,
     EndpointSecretOut,
     InputSchema,
@@ -36,11 +37,11 @@ class SecretRotateIn(InputSchema):
 
 
 class HeadersIn(InputSchema):
-    headers: dict[str, str]
+    headers: CustomHeaders
 
 
 class HeadersPatchIn(InputSchema):
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: CustomHeaders = Field(default_factory=dict)
     delete_headers: list[str] | None = Field(default=None, description="names to remove")
 
 
