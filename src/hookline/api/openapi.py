@@ -3,6 +3,7 @@ the public ones needs a bearer token."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -49,6 +50,39 @@ def _problem_content(operation: dict[str, Any]) -> None:
         content = response.get("content", {})
         if status[:1] in ("4", "5") and "application/json" in content:
             content[PROBLEM_JSON] = content.pop("application/json")
+
+
+def documented_path(document: Mapping[str, Any], path: str) -> dict[str, Any] | None:
+    """The path item of the most literal template matching `path` (`/event-type/export`
+    rather than `/event-type/{event_type_name}`), or None."""
+    segments = path.rstrip("/").split("/")
+    best: tuple[tuple[bool, ...], dict[str, Any]] | None = None
+    for template, item in document.get("paths", {}).items():
+        parts = template.rstrip("/").split("/")
+        if len(parts) != len(segments):
+            continue
+        literal = tuple(not (p.startswith("{") and p.endswith("}")) for p in parts)
+        if all(s == p or (not is_literal and s) for s, p, is_literal
+               in zip(segments, parts, literal, strict=True)):
+            if best is None or literal > best[0]:
+                best = (literal, item)
+    return best[1] if best else None
+
+
+def repeatable_query_parameters(document: Mapping[str, Any], path: str,
+                                method: str) -> set[str] | None:
+    """The query parameters of an operation that may be given more than once (arrays); None
+    for a path the document does not describe."""
+    item = documented_path(document, path)
+    operation = (item or {}).get(method.lower())
+    if operation is None:
+        return None
+    return {p["name"] for p in operation.get("parameters", [])
+            if p.get("in") == "query" and _is_array(p.get("schema", {}))}
+
+
+def _is_array(schema: Mapping[str, Any]) -> bool:
+    return any(option.get("type") == "array" for option in schema.get("anyOf", [schema]))
 
 
 def install(app: FastAPI) -> None:

@@ -89,9 +89,11 @@ def allowed_methods(request: Request, headers: Mapping[str, str]) -> str:
     document declares (`/event-type/export` is its own resource, though the pattern
     `/event-type/{name}` also matches it); elsewhere, each method is tried against the routes.
     Mounted apps (static files) keep the methods they named themselves."""
-    documented = _documented_methods(request.app.openapi(), request.url.path)
-    if documented:
-        return ", ".join(sorted(documented))
+    from .openapi import documented_path  # the document's module needs this one first
+
+    item = documented_path(request.app.openapi(), request.url.path)
+    if item:
+        return ", ".join(sorted(m.upper() for m in item if m.upper() in ROUTED_METHODS))
     methods = {m.strip() for m in headers.get("allow", headers.get("Allow", "")).split(",")
                if m.strip()}
     routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
@@ -100,23 +102,6 @@ def allowed_methods(request: Request, headers: Mapping[str, str]) -> str:
         if any(route.matches(probe)[0] == Match.FULL for route in routes):
             methods.add(method)
     return ", ".join(sorted(methods))
-
-
-def _documented_methods(document: Mapping[str, Any], path: str) -> set[str]:
-    """The methods of the most literal path template matching `path`."""
-    segments = path.rstrip("/").split("/")
-    best: tuple[tuple[bool, ...], set[str]] | None = None
-    for template, item in document.get("paths", {}).items():
-        parts = template.rstrip("/").split("/")
-        if len(parts) != len(segments):
-            continue
-        literal = tuple(not (p.startswith("{") and p.endswith("}")) for p in parts)
-        if all(s == p or (not is_literal and s) for s, p, is_literal
-               in zip(segments, parts, literal, strict=True)):
-            methods = {m.upper() for m in item if m.upper() in ROUTED_METHODS}
-            if best is None or literal > best[0]:
-                best = (literal, methods)
-    return best[1] if best else set()
 
 
 def _location(loc: Sequence[Any]) -> str:
