@@ -122,3 +122,10 @@ async def test_a_query_parameter_given_twice_is_refused_unless_it_is_a_list(
     assert refused.status == 422 and refused.body["field"] == "iterator"
     listed = await api.get(f"/api/v1/app/{app}/msg?event_types=a.b&event_types=c.d")
     assert listed.status == 200
+
+
+async def test_an_event_type_filter_in_a_query_follows_the_name_pattern(api: ApiServer) -> None:
+    app = (await api.post("/api/v1/app", {"name": "filter"})).body["id"]
+    assert (await api.get(f"/api/v1/app/{app}/msg?event_types=a.b,c.*")).status == 200
+    refused = await api.get(f"/api/v1/app/{app}/msg?event_types=1e%2B16")
+    assert refused.status == 422 and refused.body["field"].startswith("event_types")

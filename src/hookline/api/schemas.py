@@ -124,6 +124,8 @@ class InputSchema(Schema):
 
 
 EventFilter = Annotated[str, Field(pattern=EVENT_FILTER_PATTERN)]
+# A query's event type filter: repeated, or comma-separated as Svix SDKs send it.
+EventFilterList = list[Annotated[str, Field(pattern=r"^[a-zA-Z0-9\-_.*,]*$")]]
 CustomHeaders = dict[Annotated[str, Field(pattern=HEADER_NAME_PATTERN)],
                      Annotated[str, Field(max_length=4096, pattern=HEADER_VALUE_PATTERN)]]
 

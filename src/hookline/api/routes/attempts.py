@@ -5,12 +5,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ..deps import AppDep, Iterator, Limit, ServiceDep, split_csv
-from ..schemas import STATUS_FAIL, STATUS_SUCCESS, DateTime, ListResponse, MessageAttemptOut
+from ..schemas import (
+    STATUS_FAIL,
+    STATUS_SUCCESS,
+    DateTime,
+    EventFilterList,
+    ListResponse,
+    MessageAttemptOut,
+)
 
 router = APIRouter(prefix="/app/{app_id}", tags=["Message Attempt"])
 StatusQuery = Annotated[int | None, Query(ge=0, le=4,
                                           description="0 success, 2 failed (Svix codes)")]
-EventTypesQuery = Annotated[list[str] | None, Query(description="repeat or comma-separate")]
+EventTypesQuery = Annotated[EventFilterList | None,
+                            Query(description="repeat or comma-separate")]
 WithContent = Annotated[bool, Query(description="false leaves response bodies out (Svix)")]
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep, split_csv
-from ..schemas import DateTime, EmptyOut, ListResponse, MessageIn, MessageOut
+from ..schemas import DateTime, EmptyOut, EventFilterList, ListResponse, MessageIn, MessageOut
 
 router = APIRouter(prefix="/app/{app_id}/msg", tags=["Message"])
 WithContent = Annotated[bool, Query(description="false leaves payloads out (Svix)")]
@@ -41,7 +41,7 @@ async def list_messages(
     service: ServiceDep,
     limit: Limit = None,
     iterator: Iterator = None,
-    event_types: Annotated[list[str] | None, Query(description="repeat or comma-separate")
+    event_types: Annotated[EventFilterList | None, Query(description="repeat or comma-separate")
                            ] = None,
     channel: Annotated[str | None, Query(max_length=128)] = None,
     before: DateTime | None = None,
