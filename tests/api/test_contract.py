@@ -129,3 +129,12 @@ async def test_an_event_type_filter_in_a_query_follows_the_name_pattern(api: Api
     assert (await api.get(f"/api/v1/app/{app}/msg?event_types=a.b,c.*")).status == 200
     refused = await api.get(f"/api/v1/app/{app}/msg?event_types=1e%2B16")
     assert refused.status == 422 and refused.body["field"].startswith("event_types")
+
+
+async def test_a_schema_version_that_is_a_digit_but_not_a_number_is_kept(
+    api: ApiServer,
+) -> None:
+    """Found by `make fuzz`: "²".isdigit() is true, and int("²") raised (500)."""
+    created = await api.post("/api/v1/event-type", {
+        "name": "v.two", "schemas": {"²": {"type": "object"}, "1": {"type": "object"}}})
+    assert created.status == 201, created.body

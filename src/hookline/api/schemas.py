@@ -218,7 +218,7 @@ class EventTypeUpdate(InputSchema):
 
 
 def _version_order(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isdigit() else (-1, version)
+    return (int(version), "") if version.isascii() and version.isdigit() else (-1, version)
 
 
 class EventTypeIn(EventTypeUpdate):
