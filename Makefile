@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: serve test lint bench clean browser
+.PHONY: serve test fuzz lint bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: $(DEV_STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Every phase of schemathesis (examples, coverage, fuzzing, stateful), 100 examples per
+# operation, every check, against a live server; `make test` runs a quick pass of the same.
+fuzz: $(DEV_STAMP)
+	$(BIN)/python -m tests.fuzz.live $(FUZZ_ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

@@ -65,6 +65,7 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
     import uvicorn
 
     from .api import create_app
+    from .api.serving import server_config
     from .runtime import Runtime
 
     settings = _settings(database_url=database_url, host=host, port=port)
@@ -84,9 +85,9 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
         sys.stdout.flush()
 
     app = create_app(settings, with_worker=not no_worker, on_started=announce)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                            log_level=settings.log_level, access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=int(settings.shutdown_grace))
+    config = server_config(app, settings, host=settings.host, port=settings.port,
+                           log_level=settings.log_level, access_log=False, lifespan="on",
+                           timeout_graceful_shutdown=int(settings.shutdown_grace))
     server = uvicorn.Server(config)
     _run(server.serve)
 

@@ -29,6 +29,11 @@ class Settings:
     proxy_url: str | None = None
     strict_event_types: bool = False
     max_payload_bytes: int = 1024 * 1024
+    # Inbound HTTP: a request's line and headers, in bytes and fields (431 beyond), and the
+    # seconds a client has to finish sending them (408 and closed beyond; slowloris).
+    max_header_bytes: int = 32 * 1024
+    max_header_count: int = 100
+    header_timeout: float = 5.0
     # Delivery worker
     worker_concurrency: int = 256
     claim_batch_size: int = 128

@@ -1,6 +1,7 @@
 """Schemathesis drives every operation of a running server from its own /openapi.json and finds
 no server error and no response that contradicts the schema (status, content type, body,
-headers). SQLite only: the contract does not depend on the database.
+headers). SQLite only: the contract does not depend on the database. A quick run: `make fuzz`
+runs every phase of schemathesis with many more examples (tests/fuzz/).
 
 Safety: generated endpoint URLs can name any host, so this server's sender (also the
 worker's) refuses everything but loopback addresses without resolving or connecting.
@@ -9,11 +10,9 @@ worker's) refuses everything but loopback addresses without resolving or connect
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
@@ -21,33 +20,15 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import checks as st_checks
 
-from hookline.delivery.outcome import Outcome
-from hookline.delivery.sender import Sender
-from hookline.models import ErrorKind
 from hookline.runtime import Runtime
 from tests.support.api import ADMIN_TOKEN, ApiServer, make_settings
-from tests.support.polling import wait_until
+from tests.support.fuzzing import LoopbackOnlySender, real_resources
 from tests.support.receiver import Receiver
 
 MAX_EXAMPLES = 10
 CHECKS = [st_checks.not_a_server_error, st_checks.status_code_conformance,
           st_checks.content_type_conformance, st_checks.response_schema_conformance,
           st_checks.response_headers_conformance]
-
-
-class LoopbackOnlySender(Sender):
-    """A real sender that only ever talks to loopback literals."""
-
-    async def send(self, url: str, body: bytes, headers: Mapping[str, str],
-                   deadline: float) -> Outcome:
-        host = urlsplit(url).hostname or ""
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            return Outcome.error(ErrorKind.BLOCKED, "tests send to loopback only", 0)
-        return await super().send(url, body, headers, deadline)
 
 
 @pytest.fixture
@@ -59,28 +40,6 @@ async def fuzzed_api(tmp_path: Path) -> AsyncIterator[ApiServer]:
     yield server
     await server.stop()
     await runtime.stop()
-
-
-async def real_resources(api: ApiServer, receiver: Receiver) -> tuple[dict[str, str], str]:
-    """Ids of existing things, so that part of the examples reach past the 404s; and an
-    application token for the token-scoped routes."""
-    await api.post("/api/v1/event-type", {"name": "user.created",
-                                          "example": {"userId": "u_1"}})
-    app = (await api.post("/api/v1/app", {"name": "fuzz", "uid": "fuzz"})).body
-    ep = (await api.post(f"/api/v1/app/{app['id']}/endpoint",
-                         {"url": receiver.url("/fuzz")})).body
-    msg = (await api.post(f"/api/v1/app/{app['id']}/msg",
-                          {"eventType": "user.created", "payload": {"userId": "u"}})).body
-    attempts = await wait_until(lambda: _attempts(api, app["id"], msg["id"]), what="attempt")
-    token = (await api.post(f"/api/v1/app/{app['id']}/token", {})).body
-    ids = {"app_id": app["id"], "endpoint_id": ep["id"], "msg_id": msg["id"],
-           "attempt_id": attempts[0]["id"], "token_id": token["id"],
-           "webhook_id": ep["id"], "event_type_name": "user.created"}
-    return ids, token["token"]
-
-
-async def _attempts(api: ApiServer, app_id: str, msg_id: str) -> list[Any]:
-    return list((await api.get(f"/api/v1/app/{app_id}/attempt/msg/{msg_id}")).body["data"])
 
 
 def fuzz(base_url: str, admin_token: str, app_token: str,

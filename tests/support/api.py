@@ -10,6 +10,7 @@ import aiohttp
 import uvicorn
 
 from hookline.api import create_app
+from hookline.api.serving import server_config
 from hookline.config import Settings
 from hookline.runtime import Runtime
 from tests.support.net import free_port
@@ -29,8 +30,8 @@ class ApiServer:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         app = create_app(runtime.settings, runtime=runtime)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False, lifespan="on")
+        config = server_config(app, runtime.settings, host="127.0.0.1", port=self.port,
+                               log_level="warning", access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
         self.session: aiohttp.ClientSession | None = None

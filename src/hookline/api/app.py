@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -92,6 +93,32 @@ class RejectNul:
         await self.app(scope, receive, send)
 
 
+class RejectRepeatedQuery:
+    """Refuse a query parameter given twice unless the operation declares it a list (422):
+    otherwise one of the values would be silently dropped."""
+
+    def __init__(self, app: ASGIApp, document: Callable[[], dict[str, Any]]) -> None:
+        self.app = app
+        self.document = document
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            names = [name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"),
+                                                   keep_blank_values=True)]
+            repeated = {name for name in names if names.count(name) > 1}
+            if repeated:
+                allowed = openapi.repeatable_query_parameters(self.document(), scope["path"],
+                                                              scope["method"])
+                refused = sorted(repeated - allowed) if allowed is not None else []
+                if refused:
+                    response = problems.problem(
+                        422, "Validation failed", f"{refused[0]}: given more than once",
+                        field=refused[0])
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -141,6 +168,7 @@ def create_app(
 
     mount_portal(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + BODY_OVERHEAD)
+    app.add_middleware(RejectRepeatedQuery, document=app.openapi)
     app.add_middleware(RejectNul)
     app.add_middleware(problems.KeepConnectionOnError)  # outermost: sees what the rest raise
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import HooklineError, StoreUnavailable
@@ -18,11 +19,13 @@ from ..errors import HooklineError, StoreUnavailable
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 _CODES = {400: "bad_request", 401: "authentication_failed", 403: "forbidden", 404: "not_found",
-          405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-          415: "unsupported_media_type", 422: "validation", 429: "rate_limited",
+          405: "method_not_allowed", 408: "request_timeout", 409: "conflict",
+          413: "payload_too_large", 415: "unsupported_media_type", 422: "validation",
+          429: "rate_limited", 431: "header_fields_too_large",
           500: "internal_error", 503: "unavailable"}
 
 
+ROUTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # Svix SDKs mark every request with this header; their 422 parser needs `detail` as a list.
 SVIX_SDK_HEADER = "svix-req-id"
 
@@ -63,9 +66,13 @@ def problem_body(status: int, title: str, detail: str, **extra: Any) -> Problem:
                    code=_CODES.get(status, "error"), **extra)
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+def problem_document(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "code": _CODES.get(status, "error"), **extra}
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = problem_document(status, title, detail, **extra)
     headers = {"retry-after": "5"} if status == 503 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -81,6 +88,27 @@ def _for_client(request: Request, response: JSONResponse) -> JSONResponse:
                                      "msg": body["detail"], "type": "value_error"}]
     body["message"], body["detail"] = body["detail"], issues
     return JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)
+
+
+def allowed_methods(request: Request, headers: Mapping[str, str]) -> str:
+    """Every method served at this path (Starlette's own 405 names only the first route whose
+    path matched; FastAPI has one route per method). For an API path, the methods its OpenAPI
+    document declares (`/event-type/export` is its own resource, though the pattern
+    `/event-type/{name}` also matches it); elsewhere, each method is tried against the routes.
+    Mounted apps (static files) keep the methods they named themselves."""
+    from .openapi import documented_path  # the document's module needs this one first
+
+    item = documented_path(request.app.openapi(), request.url.path)
+    if item:
+        return ", ".join(sorted(m.upper() for m in item if m.upper() in ROUTED_METHODS))
+    methods = {m.strip() for m in headers.get("allow", headers.get("Allow", "")).split(",")
+               if m.strip()}
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    for method in ROUTED_METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in routes):
+            methods.add(method)
+    return ", ".join(sorted(methods))
 
 
 def _location(loc: Sequence[Any]) -> str:
@@ -145,7 +173,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
-        return problem(exc.status_code, title, str(exc.detail))
+        response = problem(exc.status_code, title, str(exc.detail))
+        if exc.status_code == 405:
+            response.headers["allow"] = allowed_methods(request, exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

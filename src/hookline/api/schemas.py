@@ -2,22 +2,62 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from ..envelopes import ENVELOPES, JSON_STYLES
 from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
-from ..validation import check_json, check_text
+from ..retry import MAX_DELAY, MAX_RETRIES
+from ..signing import SCHEMES
+from ..validation import MAX_TIMEOUT, MAX_URL_LENGTH, check_json, check_text
 
 T = TypeVar("T")
 MAX_NAME = 256
 MAX_RATE = 1_000_000  # messages per second; stored as a 32-bit integer
 
 
+# What the server enforces, declared in the OpenAPI document as patterns (JSON Schema and
+# Python regex syntax alike). Uids: Svix's pattern; the service also reserves some prefixes.
+UID_PATTERN = r"^[a-zA-Z0-9\-_.]{1,256}$"
+UID_RULE = "letters, digits, '-', '_', '.'; not starting with app_, ep_, msg_ or __hookline"
+EVENT_TYPE_PATTERN = r"^[a-zA-Z0-9\-_.]{1,256}$"
+EVENT_FILTER_PATTERN = r"^[a-zA-Z0-9\-_.*]{1,256}$"  # `*` matches a group: `user.*`
+URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\x00-\x20\x7f]+$"
+MAX_URL = MAX_URL_LENGTH
+HEADER_NAME_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$"  # as validation.check_headers
+HEADER_VALUE_PATTERN = r"^[^\r\n\x00]*$"
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
 def ts(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """A date-time is RFC 3339 text with an offset: no epoch numbers, no naive times."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value.upper()):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. "
+                         "2026-01-31T12:00:00Z")
+    return datetime.fromisoformat(value.upper())
+
+
+def _representable(value: datetime) -> datetime:
+    try:
+        value.timestamp()
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("is out of range") from None
+    return value
+
+
+DateTime = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator(_representable)]
 
 
 class Schema(BaseModel):
@@ -48,6 +88,42 @@ def _check_text(value: Any, where: str) -> None:
             _check_text(item, where)
 
 
+def _is_integer(annotation: Any) -> bool:
+    return annotation is int or (int in get_args(annotation) and float not in
+                                 get_args(annotation))
+
+
+def _one_of(choices: Iterable[str]) -> dict[str, Any]:
+    """Declare the values a service check accepts (the check itself names the field)."""
+    return {"enum": [*choices, None]}
+
+
+class InputSchema(Schema):
+    """A request body: exactly the declared fields (`additionalProperties: false`), each of
+    its declared JSON type (no `0` for a boolean, no `"5"` for a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers(cls, data: Any) -> Any:
+        """JSON does not tell 5 from 5.0, and JSON Schema's `integer` takes both: an integer
+        field takes a float without a fraction (and still refuses `true` and `"5"`)."""
+        if not isinstance(data, dict):
+            return data
+        fields = {key: info for name, info in cls.model_fields.items()
+                  for key in (name, info.alias) if key and _is_integer(info.annotation)}
+        return {key: int(value) if key in fields and isinstance(value, float)
+                and value.is_integer() else value for key, value in data.items()}
+
+
+EventFilter = Annotated[str, Field(pattern=EVENT_FILTER_PATTERN)]
+# A query's event type filter: repeated, or comma-separated as Svix SDKs send it.
+EventFilterList = list[Annotated[str, Field(pattern=r"^[a-zA-Z0-9\-_.*,]*$")]]
+CustomHeaders = dict[Annotated[str, Field(pattern=HEADER_NAME_PATTERN)],
+                     Annotated[str, Field(max_length=4096, pattern=HEADER_VALUE_PATTERN)]]
+
+
 class ListResponse(Schema, Generic[T]):
     data: list[T]
     iterator: str | None
@@ -56,9 +132,10 @@ class ListResponse(Schema, Generic[T]):
 
 
 # -- applications --------------------------------------------------------------------------
-class ApplicationIn(Schema):
+class ApplicationIn(InputSchema):
     name: str = Field(min_length=1, max_length=MAX_NAME)
-    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
+                            description=UID_RULE)
     rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
                                       description="Svix SDK v2 name for rateLimit")
@@ -69,9 +146,10 @@ class ApplicationIn(Schema):
         return self.rate_limit if self.rate_limit is not None else self.throttle_rate
 
 
-class ApplicationPatch(Schema):
+class ApplicationPatch(InputSchema):
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
-    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
+                            description=UID_RULE)
     rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
                                       description="Svix SDK v2 name for rateLimit")
@@ -107,7 +185,7 @@ class ApplicationOut(Schema):
 
 
 # -- event types ---------------------------------------------------------------------------
-class EventTypeUpdate(Schema):
+class EventTypeUpdate(InputSchema):
     description: str = Field(default="", max_length=4096)
     archived: bool = False
     deprecated: bool = False
@@ -134,11 +212,11 @@ class EventTypeUpdate(Schema):
 
 
 def _version_order(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isdigit() else (-1, version)
+    return (int(version), "") if version.isascii() and version.isdigit() else (-1, version)
 
 
 class EventTypeIn(EventTypeUpdate):
-    name: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=256, pattern=EVENT_TYPE_PATTERN)
 
     def to_model(self, name: str | None = None) -> EventType:
         return super().to_model(self.name if name is None else name)
@@ -165,8 +243,17 @@ class EventTypeOut(Schema):
                    created_at=ts(et.created_at), updated_at=ts(et.updated_at))
 
 
-class CatalogueImportIn(Schema):
-    event_types: list[EventTypeIn] = Field(max_length=10_000)
+class CatalogueEntryIn(EventTypeIn):
+    """An event type as export writes it: its timestamps are accepted and ignored."""
+
+    created_at: DateTime | None = None
+    updated_at: DateTime | None = None
+
+
+class CatalogueImportIn(InputSchema):
+    source: str | None = Field(default=None, max_length=4096,
+                               description="where the catalogue comes from; not stored")
+    event_types: list[CatalogueEntryIn] = Field(max_length=10_000)
 
 
 class CatalogueImportOut(Schema):
@@ -180,29 +267,38 @@ class CatalogueOut(Schema):
 
 
 # -- endpoints -----------------------------------------------------------------------------
-class DeliveryOptionsFields(Schema):
+class DeliveryOptionsFields(InputSchema):
     """Hookline's extensions to Svix's endpoint: how requests are built, signed and retried."""
 
     signature_scheme: str | None = Field(
-        default=None, description="standard | hmac-sha256-hex | hmac-sha512-hex")
+        default=None, description="standard | hmac-sha256-hex | hmac-sha512-hex",
+        json_schema_extra=_one_of(SCHEMES))
     signature_header: str | None = Field(
-        default=None, description="header for hex schemes (default x-webhook-signature)")
+        default=None, pattern=HEADER_NAME_PATTERN,
+        description="header for hex schemes (default x-webhook-signature)")
     envelope: str | None = Field(
-        default=None, description="standard | smile | partnero | cr3dentials | raw")
-    json_style: str | None = Field(default=None, description="compact | php")
+        default=None, description="standard | smile | partnero | cr3dentials | raw",
+        json_schema_extra=_one_of(ENVELOPES))
+    json_style: str | None = Field(default=None, description="compact | php",
+                                   json_schema_extra=_one_of(JSON_STYLES))
     retry_schedule: list[float] | None = Field(
-        default=None, description="seconds before each retry; the first attempt is immediate")
-    timeout: float | None = Field(default=None, description="seconds, at most 30")
-    disable_after_failures: int | None = None
-    disable_after_seconds: float | None = None
-    max_concurrency: int | None = None
+        default=None, description="seconds before each retry; the first attempt is immediate",
+        json_schema_extra={"maxItems": MAX_RETRIES,
+                           "items": {"type": "number", "minimum": 0, "maximum": MAX_DELAY}})
+    timeout: float | None = Field(default=None, description="seconds, at most 30",
+                                  json_schema_extra={"minimum": 0.1, "maximum": MAX_TIMEOUT})
+    disable_after_failures: int | None = Field(default=None, json_schema_extra={"minimum": 1})
+    disable_after_seconds: float | None = Field(default=None,
+                                                json_schema_extra={"minimum": 1})
+    max_concurrency: int | None = Field(default=None,
+                                        json_schema_extra={"minimum": 1, "maximum": 1000})
 
 
-class EventTypesAlias(Schema):
+class EventTypesAlias(InputSchema):
     """Svix's SDK v2 calls the event type filter `eventTypes`; both names are accepted."""
 
-    event_types: list[str] | None = Field(default=None, max_length=1000,
-                                          description="Svix SDK v2 name for filterTypes")
+    event_types: list[EventFilter] | None = Field(
+        default=None, max_length=1000, description="Svix SDK v2 name for filterTypes")
     throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
                                       description="Svix SDK v2 name for rateLimit")
 
@@ -212,38 +308,41 @@ class EventTypesAlias(Schema):
 
 
 class EndpointIn(DeliveryOptionsFields, EventTypesAlias):
-    url: str = Field(min_length=1, max_length=4096)
+    url: str = Field(min_length=1, max_length=MAX_URL, pattern=URL_PATTERN)
     description: str = Field(default="", max_length=4096)
-    filter_types: list[str] | None = Field(default=None, max_length=1000)
+    filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
     channels: list[str] | None = Field(default=None, max_length=10)
     disabled: bool = False
-    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
+                            description=UID_RULE)
     version: int | None = None
     rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     secret: str | None = Field(default=None, max_length=1024)
     metadata: dict[str, str] = Field(default_factory=dict)
-    headers: dict[str, str] | None = None
+    headers: CustomHeaders | None = None
 
 
 class EndpointUpdate(DeliveryOptionsFields, EventTypesAlias):
-    url: str = Field(min_length=1, max_length=4096)
+    url: str = Field(min_length=1, max_length=MAX_URL, pattern=URL_PATTERN)
     description: str = Field(default="", max_length=4096)
-    filter_types: list[str] | None = Field(default=None, max_length=1000)
+    filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
     channels: list[str] | None = Field(default=None, max_length=10)
     disabled: bool = False
-    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
+                            description=UID_RULE)
     version: int | None = None
     rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class EndpointPatch(DeliveryOptionsFields, EventTypesAlias):
-    url: str | None = Field(default=None, min_length=1, max_length=4096)
+    url: str | None = Field(default=None, min_length=1, max_length=MAX_URL, pattern=URL_PATTERN)
     description: str | None = Field(default=None, max_length=4096)
-    filter_types: list[str] | None = Field(default=None, max_length=1000)
+    filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
     channels: list[str] | None = Field(default=None, max_length=10)
     disabled: bool | None = None
-    uid: str | None = Field(default=None, min_length=1, max_length=256)
+    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
+                            description=UID_RULE)
     metadata: dict[str, str] | None = None
 
 
@@ -294,8 +393,8 @@ class EndpointSecretOut(Schema):
 
 
 # -- messages and attempts ------------------------------------------------------------------
-class MessageIn(Schema):
-    event_type: str = Field(min_length=1, max_length=256)
+class MessageIn(InputSchema):
+    event_type: str = Field(min_length=1, max_length=256, pattern=EVENT_FILTER_PATTERN)
     payload: dict[str, Any]
     event_id: str | None = Field(default=None, min_length=1, max_length=256)
     channels: list[str] | None = Field(default=None, min_length=1, max_length=10)
@@ -306,6 +405,13 @@ class MessageIn(Schema):
         description="Hookline extension: messages sharing this key (e.g. an object's id) reach "
                     "each endpoint in publish order; a later one waits while an earlier one is "
                     "pending or retrying")
+    # Sent by Svix SDKs; accepted so that they work, not acted upon.
+    application: dict[str, Any] | None = Field(
+        default=None, description="Svix: create the application if missing; ignored")
+    deliver_at: DateTime | None = Field(default=None, description="Svix: ignored, sent now")
+    payload_retention_hours: int | None = Field(default=None, description="Svix: ignored")
+    transformations_params: dict[str, Any] | None = Field(default=None,
+                                                          description="Svix: ignored")
 
 
 class MessageOut(Schema):
@@ -362,9 +468,9 @@ class MessageAttemptOut(Schema):
                    test=a.trigger == AttemptTrigger.TEST)
 
 
-class RecoverIn(Schema):
-    since: datetime
-    until: datetime | None = None
+class RecoverIn(InputSchema):
+    since: DateTime
+    until: DateTime | None = Field(default=None, description="not before `since`")
 
 
 class RecoverOut(Schema):

@@ -111,7 +111,8 @@ class ServiceCore:
 def check_uid(uid: str | None) -> None:
     if uid is None:
         return
-    if not (1 <= len(uid) <= 256) or not all(c.isalnum() or c in "-_." for c in uid):
+    if not (1 <= len(uid) <= 256) or not all((c.isascii() and c.isalnum()) or c in "-_."
+                                             for c in uid):
         raise InvalidInput("uid must be 1-256 letters, digits, '-', '_' or '.'", field="uid")
     if uid.startswith(("app_", "ep_", "msg_")):
         raise InvalidInput("uid must not look like a Hookline id", field="uid")

@@ -139,6 +139,8 @@ class EndpointUseCases(ServiceCore):
                              until: float | None = None) -> EndpointHealth:
         """Delivery counts over [since, until] (default: the last 28 days), attempt outcomes
         over the last 24 h and 7 days, and the endpoint's health colour."""
+        if since is not None and until is not None and until < since:
+            raise InvalidInput("until must not be before since", field="until")
         ep = await self.get_endpoint(app_key, endpoint_key)
         now = self.clock()
         deliveries = await self.store.endpoint_delivery_counts(

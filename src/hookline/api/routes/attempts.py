@@ -1,23 +1,30 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from ..deps import AppDep, Iterator, Limit, ServiceDep, split_csv
-from ..schemas import STATUS_FAIL, STATUS_SUCCESS, ListResponse, MessageAttemptOut
+from ..schemas import (
+    STATUS_FAIL,
+    STATUS_SUCCESS,
+    DateTime,
+    EventFilterList,
+    ListResponse,
+    MessageAttemptOut,
+)
 
 router = APIRouter(prefix="/app/{app_id}", tags=["Message Attempt"])
 StatusQuery = Annotated[int | None, Query(ge=0, le=4,
                                           description="0 success, 2 failed (Svix codes)")]
-EventTypesQuery = Annotated[list[str] | None, Query(description="repeat or comma-separate")]
+EventTypesQuery = Annotated[EventFilterList | None,
+                            Query(description="repeat or comma-separate")]
 WithContent = Annotated[bool, Query(description="false leaves response bodies out (Svix)")]
 
 
 async def _list(service: ServiceDep, app_id: str, limit: int | None, iterator: str | None,
-                status: int | None, event_types: list[str] | None, before: datetime | None,
-                after: datetime | None, with_content: bool,
+                status: int | None, event_types: list[str] | None, before: DateTime | None,
+                after: DateTime | None, with_content: bool,
                 **scope: str) -> ListResponse[MessageAttemptOut]:
     if status is not None and status not in (STATUS_SUCCESS, STATUS_FAIL):
         # Stored attempts are finished; pending, sending and canceled ones are not listed.
@@ -35,8 +42,8 @@ async def _list(service: ServiceDep, app_id: str, limit: int | None, iterator: s
 async def list_attempts_by_message(
     app: AppDep, msg_id: str, service: ServiceDep, limit: Limit = None,
     iterator: Iterator = None, status: StatusQuery = None, event_types: EventTypesQuery = None,
-    endpoint_id: str | None = None, before: datetime | None = None,
-    after: datetime | None = None, with_content: WithContent = True,
+    endpoint_id: str | None = None, before: DateTime | None = None,
+    after: DateTime | None = None, with_content: WithContent = True,
 ) -> ListResponse[MessageAttemptOut]:
     scope = {"message_id": msg_id}
     if endpoint_id:
@@ -49,7 +56,7 @@ async def list_attempts_by_message(
 async def list_attempts_by_endpoint(
     app: AppDep, endpoint_id: str, service: ServiceDep, limit: Limit = None,
     iterator: Iterator = None, status: StatusQuery = None, event_types: EventTypesQuery = None,
-    before: datetime | None = None, after: datetime | None = None,
+    before: DateTime | None = None, after: DateTime | None = None,
     with_content: WithContent = True,
 ) -> ListResponse[MessageAttemptOut]:
     return await _list(service, app.id, limit, iterator, status, event_types, before, after,

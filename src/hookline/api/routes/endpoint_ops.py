@@ -14,12 +14,22 @@ from ...service import DEFAULT_ROTATION_GRACE
 from ...stats import MAX_HOURS, EndpointHealth, WindowCounts
 from ..deps import AppDep, NoStore, PrincipalDep, ServiceDep
 from ..idempotency import IdempotencyDep
-from ..schemas import EndpointSecretOut, MessageAttemptOut, MessageOut, Schema, ts
+from ..schemas import (
+    EVENT_FILTER_PATTERN,
+    CustomHeaders,
+    DateTime,
+    EndpointSecretOut,
+    InputSchema,
+    MessageAttemptOut,
+    MessageOut,
+    Schema,
+    ts,
+)
 
 router = APIRouter(prefix="/app/{app_id}/endpoint/{endpoint_id}", tags=["Endpoint"])
 
 
-class SecretRotateIn(Schema):
+class SecretRotateIn(InputSchema):
     key: str | None = Field(default=None, max_length=1024,
                             description="the new secret; generated when omitted")
     grace_period_seconds: int | None = Field(
@@ -27,12 +37,12 @@ class SecretRotateIn(Schema):
         description="how long the old secret keeps signing beside the new one (default 24 h)")
 
 
-class HeadersIn(Schema):
-    headers: dict[str, str]
+class HeadersIn(InputSchema):
+    headers: CustomHeaders
 
 
-class HeadersPatchIn(Schema):
-    headers: dict[str, str] = Field(default_factory=dict)
+class HeadersPatchIn(InputSchema):
+    headers: CustomHeaders = Field(default_factory=dict)
     delete_headers: list[str] | None = Field(default=None, description="names to remove")
 
 
@@ -93,8 +103,8 @@ class HourOut(Schema):
     failed: int
 
 
-class SendExampleIn(Schema):
-    event_type: str = Field(min_length=1, max_length=256)
+class SendExampleIn(InputSchema):
+    event_type: str = Field(min_length=1, max_length=256, pattern=EVENT_FILTER_PATTERN)
     payload: dict[str, Any] | None = Field(
         default=None, description="sent instead of the event type's example")
     example_index: int | None = Field(default=None, description="accepted for Svix; unused")
@@ -153,8 +163,10 @@ async def patch_headers(app: AppDep, endpoint_id: str, body: HeadersPatchIn,
 
 @router.get("/stats", response_model=EndpointStatsOut)
 async def endpoint_stats(app: AppDep, endpoint_id: str, service: ServiceDep,
-                         since: datetime | None = None,
-                         until: datetime | None = None) -> EndpointStatsOut:
+                         since: DateTime | None = None,
+                         until: Annotated[DateTime | None,
+                                          Query(description="not before `since`")] = None,
+                         ) -> EndpointStatsOut:
     """Deliveries by state over [since, until] (default: the last 28 days), attempt outcomes
     over the last 24 h and 7 days, last delivery and success, and a health colour."""
     health = await service.endpoint_stats(

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from ..deps import AdminDep, Iterator, Limit, PrincipalDep, ServiceDep
 from ..idempotency import ACCOUNT, IdempotencyDep
 from ..schemas import (
+    CatalogueEntryIn,
     CatalogueImportIn,
     CatalogueImportOut,
     CatalogueOut,
@@ -40,7 +41,7 @@ async def create_event_type(body: EventTypeIn, admin: AdminDep, service: Service
 
 
 @router.post("/import", response_model=CatalogueImportOut)
-async def import_catalogue(body: CatalogueImportIn | list[EventTypeIn], admin: AdminDep,
+async def import_catalogue(body: CatalogueImportIn | list[CatalogueEntryIn], admin: AdminDep,
                            service: ServiceDep) -> CatalogueImportOut:
     """Create or replace many event types at once, all or nothing. The body is
     `{"eventTypes": [...]}` (what export returns) or a bare list."""

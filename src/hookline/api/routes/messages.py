@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -11,7 +10,16 @@ from ...service.messages import MAX_BATCH, BatchResult, MessageDraft
 from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep, split_csv
 from ..idempotency import IdempotencyDep, IdempotencyKey
 from ..problems import Problem, problem_body
-from ..schemas import EmptyOut, ListResponse, MessageIn, MessageOut, Schema
+from ..schemas import (
+    DateTime,
+    EmptyOut,
+    EventFilterList,
+    InputSchema,
+    ListResponse,
+    MessageIn,
+    MessageOut,
+    Schema,
+)
 
 router = APIRouter(prefix="/app/{app_id}/msg", tags=["Message"])
 WithContent = Annotated[bool, Query(description="false leaves payloads out (Svix)")]
@@ -48,7 +56,7 @@ class BatchMessageIn(MessageIn):
                     "single publishes: a key seen within 24 h returns its first message")
 
 
-class MessageBatchIn(Schema):
+class MessageBatchIn(InputSchema):
     # Items are checked one by one in the route, so that a bad one refuses only itself.
     messages: list[SkipValidation[BatchMessageIn]] = Field(
         min_length=1, max_length=MAX_BATCH,
@@ -122,11 +130,11 @@ async def list_messages(
     service: ServiceDep,
     limit: Limit = None,
     iterator: Iterator = None,
-    event_types: Annotated[list[str] | None, Query(description="repeat or comma-separate")
+    event_types: Annotated[EventFilterList | None, Query(description="repeat or comma-separate")
                            ] = None,
     channel: Annotated[str | None, Query(max_length=128)] = None,
-    before: datetime | None = None,
-    after: datetime | None = None,
+    before: DateTime | None = None,
+    after: DateTime | None = None,
     with_content: WithContent = True,
 ) -> ListResponse[MessageOut]:
     page = await service.list_messages(

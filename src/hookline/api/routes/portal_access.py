@@ -3,7 +3,7 @@ expire-all."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
@@ -11,7 +11,7 @@ from pydantic import Field
 from ...service.sessions import MAX_EXPIRE_DELAY
 from ..auth import bearer_token
 from ..deps import AppDep, NoStore, ServiceDep
-from ..schemas import Schema
+from ..schemas import InputSchema, Schema
 
 router = APIRouter(prefix="/auth", tags=["Authentication"])
 DEFAULT_PORTAL_TTL = 3600
@@ -20,7 +20,7 @@ SessionId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z
 MAX_SESSION_IDS = 1000
 
 
-class AppPortalAccessIn(Schema):
+class AppPortalAccessIn(InputSchema):
     expiry: int | None = Field(default=None, ge=60, le=7 * 24 * 3600,
                                description="seconds the link stays valid (default 1 h)")
     read_only: bool | None = Field(
@@ -29,6 +29,10 @@ class AppPortalAccessIn(Schema):
     session_id: SessionId | None = Field(
         default=None, description="a name of your choosing for whoever gets the link; "
                                   "expire-all can end only the sessions opened with it")
+    # Sent by Svix SDKs; accepted so that they work, not acted upon.
+    application: dict[str, Any] | None = Field(default=None, description="Svix: ignored")
+    capabilities: list[str] | None = Field(default=None, description="Svix: ignored")
+    feature_flags: list[str] | None = Field(default=None, description="Svix: ignored")
 
 
 class AppPortalAccessOut(Schema):
@@ -36,7 +40,7 @@ class AppPortalAccessOut(Schema):
     token: str = Field(description="the link's token: it opens one portal session, once")
 
 
-class ApplicationTokenExpireIn(Schema):
+class ApplicationTokenExpireIn(InputSchema):
     expiry: int | None = Field(
         default=None, ge=0, le=MAX_EXPIRE_DELAY,
         description="seconds until the links and sessions stop working (default: now)")

@@ -17,7 +17,7 @@ from ...errors import InvalidInput
 from ...models import DeliveryOptions, Endpoint
 from ...service import ALL_EVENTS, MAX_LIMIT
 from ..deps import ServiceDep, TokenAppDep
-from ..schemas import Schema, ts
+from ..schemas import MAX_URL, URL_PATTERN, InputSchema, Schema, ts
 
 router = APIRouter(prefix="/v1/webhooks", tags=["Smile webhooks"])
 SMILE_OPTIONS = DeliveryOptions(signature_scheme="hmac-sha512-hex",
@@ -25,9 +25,9 @@ SMILE_OPTIONS = DeliveryOptions(signature_scheme="hmac-sha512-hex",
                                 retry_schedule=[30.0, 30.0])
 
 
-class SmileWebhookIn(Schema):
+class SmileWebhookIn(InputSchema):
     name: str = Field(default="", max_length=4096)
-    url: str = Field(min_length=1, max_length=4096)
+    url: str = Field(min_length=1, max_length=MAX_URL, pattern=URL_PATTERN)
     event_types: list[str] | str = Field(
         description="event types, as a list or comma-separated, or ALL_EVENTS for every type")
     active: bool = True

@@ -10,12 +10,12 @@ from pydantic import Field
 from ...tokens import MAX_TOKEN_NAME, ApiToken
 from ..deps import AdminDep, AppDep, NoStore, ServiceDep
 from ..idempotency import IdempotencyDep
-from ..schemas import ListResponse, Schema, ts
+from ..schemas import InputSchema, ListResponse, Schema, ts
 
 router = APIRouter(prefix="/app/{app_id}/token", tags=["Application Token"])
 
 
-class TokenIn(Schema):
+class TokenIn(InputSchema):
     name: str = Field(default="", max_length=MAX_TOKEN_NAME)
     read_only: bool = False
 

@@ -1,0 +1,55 @@
+"""What the schema tests share: a server that only ever delivers to loopback, and real
+resources for the generated requests to reach past their 404s."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from hookline.delivery.outcome import Outcome
+from hookline.delivery.sender import Sender
+from hookline.models import ErrorKind
+from tests.support.api import ApiServer
+from tests.support.polling import wait_until
+from tests.support.receiver import Receiver
+
+
+class LoopbackOnlySender(Sender):
+    """A real sender that only ever talks to loopback literals: generated endpoint URLs can
+    name any host, and neither the worker nor a test send may leave this machine (not even
+    for a DNS lookup)."""
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str],
+                   deadline: float) -> Outcome:
+        host = urlsplit(url).hostname or ""
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            return Outcome.error(ErrorKind.BLOCKED, "tests send to loopback only", 0)
+        return await super().send(url, body, headers, deadline)
+
+
+async def real_resources(api: ApiServer, receiver: Receiver) -> tuple[dict[str, str], str]:
+    """Ids of existing things, by path parameter name; and an application token for the
+    token-scoped routes."""
+    await api.post("/api/v1/event-type", {"name": "user.created",
+                                          "example": {"userId": "u_1"}})
+    app = (await api.post("/api/v1/app", {"name": "fuzz", "uid": "fuzz"})).body
+    ep = (await api.post(f"/api/v1/app/{app['id']}/endpoint",
+                         {"url": receiver.url("/fuzz")})).body
+    msg = (await api.post(f"/api/v1/app/{app['id']}/msg",
+                          {"eventType": "user.created", "payload": {"userId": "u"}})).body
+    attempts = await wait_until(lambda: _attempts(api, app["id"], msg["id"]), what="attempt")
+    token = (await api.post(f"/api/v1/app/{app['id']}/token", {})).body
+    ids = {"app_id": app["id"], "endpoint_id": ep["id"], "msg_id": msg["id"],
+           "attempt_id": attempts[0]["id"], "token_id": token["id"],
+           "webhook_id": ep["id"], "event_type_name": "user.created"}
+    return ids, token["token"]
+
+
+async def _attempts(api: ApiServer, app_id: str, msg_id: str) -> list[Any]:
+    return list((await api.get(f"/api/v1/app/{app_id}/attempt/msg/{msg_id}")).body["data"])
