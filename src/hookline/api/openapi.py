@@ -52,6 +52,18 @@ def _problem_content(operation: dict[str, Any]) -> None:
             content[PROBLEM_JSON] = content.pop("application/json")
 
 
+def _declare_idempotent_replay(operation: dict[str, Any]) -> None:
+    """An operation that takes an `idempotency-key` answers a repeated key with the first
+    answer and status 200 (see `api/idempotency.py`): declare that answer."""
+    responses = operation.get("responses", {})
+    keyed = any(p.get("in") == "header" and p.get("name") == "idempotency-key"
+                for p in operation.get("parameters", []))
+    created = next((r for status, r in responses.items() if status in ("201", "202")), None)
+    if keyed and created is not None and "200" not in responses:
+        responses["200"] = {**created, "description": "the answer of an earlier request with "
+                            "the same idempotency-key, replayed; nothing was created"}
+
+
 def documented_path(document: Mapping[str, Any], path: str) -> dict[str, Any] | None:
     """The path item of the most literal template matching `path` (`/event-type/export`
     rather than `/event-type/{event_type_name}`), or None."""
@@ -98,6 +110,7 @@ def install(app: FastAPI) -> None:
         for path, item in schema.get("paths", {}).items():
             for operation in item.values():
                 _problem_content(operation)
+                _declare_idempotent_replay(operation)
                 if path not in PUBLIC_PATHS:
                     operation["security"] = [{SECURITY_SCHEME: []}]
         app.openapi_schema = schema
