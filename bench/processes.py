@@ -214,3 +214,36 @@ def _with_database(url: str, name: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far (Linux /proc); gone ones count 0."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def postgres_backends(database_url: str) -> list[int]:
+    """Server process ids of the connections to the database in `database_url`."""
+    from urllib.parse import urlsplit
+
+    name = urlsplit(database_url).path.lstrip("/")
+
+    async def query() -> list[int]:
+        import asyncpg
+
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1 "
+                                    "AND pid <> pg_backend_pid()", name)
+        finally:
+            await conn.close()
+        return [int(row["pid"]) for row in rows]
+
+    return asyncio.run(query())

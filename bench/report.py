@@ -33,6 +33,7 @@ class Row:
     failed_requests: int = 0  # non-2xx answers and connection errors
     skipped: int = 0  # open loop: sends the generator could not start (in-flight cap)
     note: str = ""
+    load_average: float | None = None  # 1-minute load average when the row was measured
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,7 +64,7 @@ def _num(value: float | None, unit: str = "") -> str:
 
 HEADER = ("configuration", "deliveries/s", "publish/s", "p50 ms", "p90 ms", "p99 ms",
           "of ceiling", "x Celery", "answer p99 ms", "delivered", "dups", "bad sig",
-          "failed req")
+          "failed req", "load")
 
 
 def table_rows(rows: list[Row]) -> list[tuple[str, ...]]:
@@ -75,10 +76,12 @@ def table_rows(rows: list[Row]) -> list[tuple[str, ...]]:
         of_ceiling = f"{rate / ceiling:.0%}" if rate and ceiling else "-"
         x_celery = f"{rate / celery:.2f}x" if rate and celery else "-"
         delivered = f"{r.deliveries}/{r.expected}" if r.expected else "-"
-        lines.append((r.label, _num(rate), _num(r.publish_per_s), _num(r.p50_ms),
+        publish = "n/a" if r.note.startswith("not available") else _num(r.publish_per_s)
+        load = "-" if r.load_average is None else f"{r.load_average:.1f}"
+        lines.append((r.label, _num(rate), publish, _num(r.p50_ms),
                       _num(r.p90_ms), _num(r.p99_ms), of_ceiling, x_celery,
                       _num(r.answer_p99_ms), delivered, str(r.duplicates),
-                      str(r.bad_signatures), str(r.failed_requests)))
+                      str(r.bad_signatures), str(r.failed_requests), load))
     return lines
 
 

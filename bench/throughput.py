@@ -115,7 +115,7 @@ class Bench:
         self.mp = multiprocessing.get_context("spawn")
         port = free_port()
         self.receiver = f"http://127.0.0.1:{port}"
-        start_receiver(children, port, self.secret)
+        self.receiver_process = start_receiver(children, port, self.secret)
         self.rows: list[Row] = []
 
     # -- the receiver ------------------------------------------------------------------------
@@ -409,6 +409,7 @@ class Bench:
 
     def record(self, *rows: Row) -> None:
         for row in rows:
+            row.load_average = os.getloadavg()[0]  # the machine is shared: say how busy it was
             figures = ((name, value) for name, value in (
                 ("deliveries/s", row.deliveries_per_s), ("publish/s", row.publish_per_s),
                 ("p99 ms", row.p99_ms)) if value is not None)
