@@ -6,7 +6,8 @@ verifying receiver as `throughput.py`:
   deliver  one `hookline worker` draining the backlog the publish scenario left
   e2e      `serve` with its worker under the closed loop, as `make bench` measures it
 
-py-spy writes collapsed stacks (`--format raw`) to bench/profiles/<db>-<scenario>.txt;
+py-spy writes collapsed stacks (`--format raw`), kept gzipped as
+bench/profiles/<db>-<scenario>.txt.gz;
 `profile_summary.py` turns each into a breakdown by layer and by step, printed and written to
 bench/profiles/SUMMARY.md.
 
@@ -17,6 +18,7 @@ bench/profiles/SUMMARY.md.
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import subprocess
 import sys
@@ -64,6 +66,8 @@ class Profiler(Bench):
         command = [str(py_spy), "record", "--pid", str(child.pid), "--duration",
                    str(int(self.options.duration)), "--rate", str(self.options.rate),
                    "--format", "raw", "--output", str(out)]
+        if self.options.native:
+            command.append("--native")
         groups = {child.name: [child.pid], **others,
                   "receiver": [self.receiver_process.pid]}
         if database_url.startswith("postgres"):
@@ -78,7 +82,10 @@ class Profiler(Bench):
         if done.returncode != 0 or not out.exists():
             raise BenchError(f"py-spy failed: {done.stdout.decode(errors='replace')[-2000:]}")
         cpu = ", ".join(f"{group} {cores:.2f}" for group, cores in used.items())
-        return out, (f"CPU used while sampled, in cores of {os.cpu_count()}: {cpu}; "
+        packed = out.with_suffix(".txt.gz")
+        packed.write_bytes(gzip.compress(out.read_bytes()))
+        out.unlink()
+        return packed, (f"CPU used while sampled, in cores of {os.cpu_count()}: {cpu}; "
                      f"load average {os.getloadavg()[0]:.1f}.")
 
     def under_load(self, base: str, child: Child, name: str,
@@ -171,6 +178,7 @@ def main() -> int:
     add("--postgres-url", default=os.environ.get(
         "HOOKLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     add("--output", type=Path, default=PROFILES)
+    add("--native", action="store_true", help="also sample C frames (uvloop, Cython, syscalls)")
     args = parser.parse_args()
     scenarios = {s.strip() for s in args.scenarios.split(",") if s.strip()}
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]

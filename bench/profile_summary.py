@@ -7,11 +7,12 @@ Three views of one profile, as percentages of the samples in which the process w
   so steps nest and overlap);
 - the top functions by self time, and Hookline's own functions by inclusive time.
 
-    .venv/bin/python bench/profile_summary.py bench/profiles/postgres-publish.txt
+    .venv/bin/python bench/profile_summary.py bench/profiles/postgres-publish.txt.gz
 """
 
 from __future__ import annotations
 
+import gzip
 import re
 import sys
 from collections import Counter
@@ -21,10 +22,19 @@ from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
-# Leaves where a thread only waits; py-spy's idle detection misses some of them.
-IDLE_LEAVES = ("Condition.wait (threading.py)", "Event.wait (threading.py)",
-               "_WorkItem.run (concurrent/futures/thread.py)",
-               "BaseSelector.select (selectors.py)", "EpollSelector.select (selectors.py)")
+# py-spy's idle detection does not work in this container (threads blocked in
+# `Condition.wait` are reported busy), so waiting is recognised here from the stack: by the
+# Python frame a thread waits in, or, with `--native`, by the blocking call itself.
+IDLE_PYTHON = ("Condition.wait (threading.py)", "Event.wait (threading.py)",
+               "_worker (concurrent/futures/thread.py)", "BaseSelector.select (selectors.py)",
+               "EpollSelector.select (selectors.py)")
+IDLE_NATIVE = ("epoll_wait", "epoll_pwait", "pthread_cond_wait", "pthread_cond_timedwait",
+               "sem_wait", "sem_timedwait", "sem_clockwait", "__futex_abstimed_wait", "poll ",
+               "select ")
+# Without --native, the event loop's own C code (uvloop: epoll, callbacks) shows as this
+# Python frame alone; it is mostly waiting, so it counts as idle there.
+LOOP_FRAME = "Runner.run (asyncio/runners.py)"
+WRITE_CALLS = ("write", "writev", "send", "sendto", "sendmsg", "__libc_write", "__send")
 
 
 @dataclass(frozen=True)
@@ -36,10 +46,34 @@ class Sample:
     def leaf(self) -> str:
         return self.frames[-1] if self.frames else "?"
 
+    @property
+    def python_frames(self) -> tuple[str, ...]:
+        return tuple(f for f in self.frames if _file(f).endswith(".py") or "<frozen" in f)
+
+    @property
+    def python_leaf(self) -> str:
+        frames = self.python_frames
+        return frames[-1] if frames else "?"
+
+    @property
+    def native(self) -> bool:
+        return len(self.python_frames) != len(self.frames)
+
+    def idle(self) -> bool:
+        if any(f.startswith(IDLE_NATIVE) for f in self.frames if f not in self.python_frames):
+            return True
+        if self.python_leaf in IDLE_PYTHON:
+            return True
+        return self.leaf == LOOP_FRAME  # python-only stack parked in the loop's C code
+
+    def writing_socket(self) -> bool:
+        return self.native and self.leaf.startswith(WRITE_CALLS)
+
 
 def read_samples(path: Path) -> list[Sample]:
     samples = []
-    for line in path.read_text(errors="replace").splitlines():
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    for line in raw.decode(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
@@ -91,16 +125,24 @@ LAYERS: list[Rule] = [
     ("Hookline's own Python", lambda f: f.startswith("hookline")),
 ]
 EVENT_LOOP = "event loop C code (uvloop: I/O, callbacks; no Python frame)"
+WRITERS = [("asyncpg → PostgreSQL (one per round trip)", "asyncpg"),
+           ("aiohttp → receiver (a delivery)", "aiohttp"),
+           ("uvicorn → HTTP answer", "uvicorn")]
 STORE_THREAD = "SQLite statements (on the store's thread)"
 
 
 def layer_of(sample: Sample) -> str:
     if _on_store_thread(sample):
         return STORE_THREAD
-    for frame in reversed(sample.frames):
+    if sample.writing_socket():
+        caller = next((name for name, prefix in WRITERS
+                       if any(_file(f).startswith(prefix) for f in sample.python_frames)),
+                      "other")
+        return f"socket write syscall: {caller}"
+    if sample.python_leaf == LOOP_FRAME:
+        return EVENT_LOOP
+    for frame in reversed(sample.python_frames):
         file = _file(frame)
-        if file.startswith(("uvloop", "asyncio/runners.py")) and frame is sample.leaf:
-            return EVENT_LOOP
         for name, matches in LAYERS:
             if matches(file):
                 return name
@@ -164,13 +206,17 @@ class Summary:
 
     def markdown(self, top: int = 15) -> str:
         lines = [f"### {self.title}", "",
-                 f"{self.busy:,} busy samples ({self.idle:,} idle-thread samples left out).",
+                 f"{self.busy:,} busy samples ({self.idle:,} samples of waiting threads or an "
+                 "idle event loop left out). Busy includes time runnable but waiting for a "
+                 "CPU (py-spy cannot tell it apart), which on this crowded machine piles up in "
+                 "the system calls that wake another process (socket writes).",
                  "", "| layer (exclusive) | share |", "|---|---|"]
         lines += [f"| {name} | {self.percent(n)} |" for name, n in self.layers.most_common()]
         lines += ["", "| step (inclusive, nested) | share |", "|---|---|"]
         lines += [f"| {label.replace('  ', '&nbsp;&nbsp;')} | {self.percent(n)} |"
                   for label, n in self.steps]
-        lines += ["", "| top functions by self time | share |", "|---|---|"]
+        lines += ["", "| top Python functions by self time (C callees included) | share |",
+                  "|---|---|"]
         lines += [f"| `{name}` | {self.percent(n)} |"
                   for name, n in self.self_time.most_common(top)]
         lines += ["", "| Hookline functions, inclusive | share |", "|---|---|"]
@@ -180,14 +226,14 @@ class Summary:
 
 
 def summarise_samples(samples: list[Sample], title: str) -> Summary:
-    busy_samples = [s for s in samples if s.leaf not in IDLE_LEAVES]
+    busy_samples = [s for s in samples if not s.idle()]
     busy = sum(s.count for s in busy_samples)
     layers: Counter[str] = Counter()
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     for sample in busy_samples:
         layers[layer_of(sample)] += sample.count
-        self_time[sample.leaf] += sample.count
+        self_time[sample.python_leaf] += sample.count
         for frame in set(sample.frames):
             if _file(frame).startswith("hookline/") and not frame.startswith(
                     ("<module>", "_run (", "serve (", "worker (")):
