@@ -34,7 +34,10 @@ IDLE_NATIVE = ("epoll_wait", "epoll_pwait", "pthread_cond_wait", "pthread_cond_t
 # Without --native, the event loop's own C code (uvloop: epoll, callbacks) shows as this
 # Python frame alone; it is mostly waiting, so it counts as idle there.
 LOOP_FRAME = "Runner.run (asyncio/runners.py)"
-WRITE_CALLS = ("write", "writev", "send", "sendto", "sendmsg", "__libc_write", "__send")
+# System calls that hand work to another process or thread (and, on a crowded machine, often
+# give up the CPU to it right there).
+WAKE_CALLS = ("write", "writev", "send", "sendto", "sendmsg", "__libc_write", "__send",
+              "sem_post", "pthread_cond_signal", "futex_wake")
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,8 @@ class Sample:
             return True
         return self.leaf == LOOP_FRAME  # python-only stack parked in the loop's C code
 
-    def writing_socket(self) -> bool:
-        return self.native and self.leaf.startswith(WRITE_CALLS)
+    def waking_another(self) -> bool:
+        return self.native and self.leaf.startswith(WAKE_CALLS)
 
 
 def read_samples(path: Path) -> list[Sample]:
@@ -95,8 +98,9 @@ def _file(frame: str) -> str:
 
 
 def _on_store_thread(sample: Sample) -> bool:
-    return bool(sample.frames) and sample.frames[0].startswith("Thread._bootstrap") and any(
-        "concurrent/futures/thread.py" in f for f in sample.frames)
+    frames = sample.python_frames
+    return bool(frames) and frames[0].startswith("Thread._bootstrap") and any(
+        "concurrent/futures/thread.py" in f for f in frames)
 
 
 Rule = tuple[str, Callable[[str], bool]]
@@ -125,20 +129,21 @@ LAYERS: list[Rule] = [
     ("Hookline's own Python", lambda f: f.startswith("hookline")),
 ]
 EVENT_LOOP = "event loop C code (uvloop: I/O, callbacks; no Python frame)"
-WRITERS = [("asyncpg → PostgreSQL (one per round trip)", "asyncpg"),
-           ("aiohttp → receiver (a delivery)", "aiohttp"),
-           ("uvicorn → HTTP answer", "uvicorn")]
+WAKERS = [("socket write, asyncpg → PostgreSQL (one per round trip)", "asyncpg"),
+          ("socket write, aiohttp → receiver (a delivery)", "aiohttp"),
+          ("socket write, uvicorn → HTTP answer", "uvicorn"),
+          ("hand-off to the SQLite store's thread (one per statement)", "concurrent/futures"),
+          ("hand-off to anyio's thread pool (sync dependency)", "anyio")]
 STORE_THREAD = "SQLite statements (on the store's thread)"
 
 
 def layer_of(sample: Sample) -> str:
     if _on_store_thread(sample):
         return STORE_THREAD
-    if sample.writing_socket():
-        caller = next((name for name, prefix in WRITERS
-                       if any(_file(f).startswith(prefix) for f in sample.python_frames)),
-                      "other")
-        return f"socket write syscall: {caller}"
+    if sample.waking_another():
+        caller = next((name for frame in reversed(sample.python_frames)
+                       for name, prefix in WAKERS if _file(frame).startswith(prefix)), "other")
+        return f"wake-up syscall: {caller}"
     if sample.python_leaf == LOOP_FRAME:
         return EVENT_LOOP
     for frame in reversed(sample.python_frames):
@@ -209,7 +214,7 @@ class Summary:
                  f"{self.busy:,} busy samples ({self.idle:,} samples of waiting threads or an "
                  "idle event loop left out). Busy includes time runnable but waiting for a "
                  "CPU (py-spy cannot tell it apart), which on this crowded machine piles up in "
-                 "the system calls that wake another process (socket writes).",
+                 "the system calls that wake another process or thread.",
                  "", "| layer (exclusive) | share |", "|---|---|"]
         lines += [f"| {name} | {self.percent(n)} |" for name, n in self.layers.most_common()]
         lines += ["", "| step (inclusive, nested) | share |", "|---|---|"]

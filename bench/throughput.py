@@ -263,18 +263,24 @@ class Bench:
             expected = args.messages * args.endpoints
             enqueued: dict[str, float] = {}
 
+            stop_enqueueing = threading.Event()
+
             def enqueue() -> None:
                 enqueued["first"] = time.time()
                 for n in range(args.messages):
+                    if stop_enqueueing.is_set():
+                        break
                     body = json.dumps(
                         {"type": loadgen.EVENT_TYPE, "data": {"n": n, "sentAt": time.time()}})
                     for k in range(args.endpoints):
                         deliver.delay(f"{self.receiver}/ep{k}", body, f"celery_{n}")
+                    enqueued["count"] = n + 1
                 enqueued["last"] = time.time()
 
             thread = threading.Thread(target=enqueue, daemon=True)
             thread.start()
             done = self.wait_for_deliveries(expected, "celery", args.timeout)
+            stop_enqueueing.set()
             thread.join(10)
         finally:
             worker.stop()
@@ -284,7 +290,8 @@ class Bench:
         p50, p90, p99 = latency_ms(got["latencies"])
         return Row(label=label, database="-", mode="celery", deliveries=got["count"],
                    expected=expected, seconds=seconds, deliveries_per_s=got["count"] / seconds,
-                   publish_per_s=args.messages / max(enqueued["last"] - enqueued["first"], 1e-9),
+                   publish_per_s=enqueued.get("count", 0) / max(
+                       enqueued.get("last", time.time()) - enqueued["first"], 1e-9),
                    p50_ms=p50, p90_ms=p90, p99_ms=p99, duplicates=got["duplicates"],
                    bad_signatures=got["bad_signatures"],
                    note="" if done else "timed out before every delivery arrived")
