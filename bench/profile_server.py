@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import loadgen
+from harness import Harness
 from processes import (
     HERE,
     BenchError,
@@ -41,14 +42,14 @@ from processes import (
     start_worker,
 )
 from profile_summary import summarise
-from throughput import Bench, parse_args
+from throughput import parse_args
 
 SCENARIOS = ("publish", "deliver", "e2e")
 WARM_UP = 3.0  # seconds of load before sampling starts
 PROFILES = HERE / "profiles"
 
 
-class Profiler(Bench):
+class Profiler(Harness):
     def __init__(self, args: argparse.Namespace, children: Children, work_dir: Path) -> None:
         super().__init__(parse_args(["--endpoints", str(args.endpoints), "--in-flight",
                                      str(args.in_flight), "--generators",

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from harness import Harness
 from processes import (
     Children,
     free_port,
@@ -28,7 +29,7 @@ from processes import (
     start_serve,
     start_worker,
 )
-from throughput import Bench, parse_args
+from throughput import parse_args
 
 READ_SIZE = 1 << 16
 
@@ -98,7 +99,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hookline-trips-") as tmp, \
             Children(Path(tmp)) as children, \
             scratch_database("postgres", options.postgres_url, Path(tmp)) as url:
-        bench = Bench(args, children, Path(tmp))
+        bench = Harness(args, children, Path(tmp))
         relay = CountingRelay(urlsplit(url).port or 5432)
         relayed = via_relay(url, relay.port)
         port = free_port()
