@@ -197,8 +197,8 @@ def main() -> int:
         except KeyboardInterrupt:
             print("\ninterrupted; every process stopped", file=sys.stderr)
             return 130
-        except BenchError as exc:
-            print(f"\nprofiling failed: {exc}", file=sys.stderr)
+        except (BenchError, OSError) as exc:  # OSError: a child died under us (Ctrl-C)
+            print(f"\nprofiling failed: {exc}; every process stopped", file=sys.stderr)
             return 1
     text = "\n\n".join(reports)
     print(text)

@@ -339,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted; every process stopped", file=sys.stderr)
             return 130
-        except BenchError as exc:
-            print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+        except (BenchError, OSError) as exc:  # OSError: a child died under us (Ctrl-C)
+            print(f"\nbenchmark failed: {exc}; every process stopped", file=sys.stderr)
             return 1
     meta = metadata(args, load_before)
     print(f"\n{args.messages} messages x {args.endpoints} endpoints, {os.cpu_count()} cores, "
