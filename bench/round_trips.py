@@ -1,10 +1,10 @@
-"""How many round trips to PostgreSQL one publish and one delivery cost.
+"""How many round trips to PostgreSQL one publish and one delivery cost, and how much CPU.
 
 A counting TCP relay sits between Hookline and PostgreSQL: each burst the client writes is one
 round trip (asyncpg pipelines what it can, so a burst is one wait for the server). It runs
 `serve --no-worker` and publishes N messages over HTTP, then one `hookline worker` delivers
-them, and divides each side's bursts by the count. Independent of machine load, unlike
-timings.
+them, and divides each side's bursts, and each process's CPU time, by the count. Round trips
+do not depend on machine load; CPU time does a little (cache misses, migrations).
 
     .venv/bin/python bench/round_trips.py --messages 500
 """
@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from harness import Harness
 from processes import (
     Children,
+    cpu_seconds,
     free_port,
     scratch_database,
     start_serve,
@@ -108,22 +109,28 @@ def main() -> int:
         app_url = f"{base}/api/v1/app/{bench.create_app(base)}/msg"
         time.sleep(1.5)  # let start-up queries finish before counting
         relay.take()
+        cpu_before = cpu_seconds([serve.pid])
         phase = bench.drive(bench.publish_specs("closed", app_url, options.messages, 16, 120),
                             "publish", 0, 120)
+        publish_cpu = cpu_seconds([serve.pid]) - cpu_before
         publish_bursts = relay.take()
         serve.stop()
         relay.take()
         bench.reset_receiver()
         worker = start_worker(children, relayed, Path(tmp))
+        cpu_before = cpu_seconds([worker.pid])
         expected = phase.accepted * options.endpoints
         bench.wait_for_deliveries(expected, "deliver", 120)
         time.sleep(1.0)  # the last results are recorded after their answers arrive
+        deliver_cpu = cpu_seconds([worker.pid]) - cpu_before
         worker.stop()
         deliver_bursts = relay.take()
     print(f"publish: {publish_bursts / max(phase.accepted, 1):.1f} round trips to PostgreSQL "
-          f"per message ({phase.accepted} messages, single-message requests, admin token)")
+          f"per message ({phase.accepted} messages, single-message requests, admin token); "
+          f"serve used {1000 * publish_cpu / max(phase.accepted, 1):.2f} ms of CPU per message")
     print(f"deliver: {deliver_bursts / max(expected, 1):.2f} round trips per delivery "
-          f"({expected} deliveries, one worker, including its idle polls)")
+          f"({expected} deliveries, one worker, including its idle polls); the worker used "
+          f"{1000 * deliver_cpu / max(expected, 1):.2f} ms of CPU per delivery")
     return 0
 
 
