@@ -47,6 +47,10 @@ from throughput import parse_args
 SCENARIOS = ("publish", "deliver", "e2e")
 WARM_UP = 3.0  # seconds of load before sampling starts
 PROFILES = HERE / "profiles"
+SUMMARY_NOTE = ("Shares of the sampled process's busy samples. The CPU figures are taken while "
+                "py-spy samples, which inflates the sampled process's own (about 2x on the "
+                "publish path); for costs use `bench/round_trips.py`. Read with the caveats "
+                "in `bench/RESULTS.md`.\n\n")
 
 
 class Profiler(Harness):
@@ -60,8 +64,9 @@ class Profiler(Harness):
     def sample(self, child: Child, name: str, database_url: str,
                others: dict[str, list[int]]) -> tuple[Path, str]:
         """Record `child` for the configured duration. Returns the collapsed-stack file and
-        how many cores each process group used meanwhile (py-spy pauses the sampled one
-        briefly at each sample, so its figure is a little low)."""
+        how many cores each process group used meanwhile. Sampling adds to the sampled
+        process's CPU (it about doubles the publish path's); `round_trips.py` measures
+        costs without a profiler."""
         out = self.options.output / f"{name}.txt"
         py_spy = Path(sys.executable).with_name("py-spy")
         command = [str(py_spy), "record", "--pid", str(child.pid), "--duration",
@@ -203,7 +208,7 @@ def main() -> int:
     text = "\n\n".join(reports)
     print(text)
     (args.output / "SUMMARY.md").write_text(
-        "# Profiles (py-spy, `bench/profile_server.py`)\n\n" + text + "\n")
+        "# Profiles (py-spy, `bench/profile_server.py`)\n\n" + SUMMARY_NOTE + text + "\n")
     return 0
 
 
