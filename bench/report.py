@@ -122,6 +122,9 @@ def draw_chart(path: Path, rows: list[Row], title: str) -> None:
                label="deliveries/s", color="#3465a4")
     rates.barh([i + height / 2 for i in y], [r.publish_per_s or 0 for r in rows], height,
                label="publish/s (messages)", color="#73d216")
+    for i, r in enumerate(rows):
+        if r.note.startswith("not available"):
+            rates.text(1, i, "not available", va="center", fontsize=8, color="#555")
     rates.set_xscale("symlog", linthresh=100)
     rates.set_xlabel("per second (log)")
     rates.set_yticks(y, labels)
