@@ -69,7 +69,10 @@ def split(total: int, parts: int, unit: int = 1) -> list[int]:
     shares[-1] = total - base * (parts - 1)
     return [s for s in shares if s > 0]
 
+
 class Harness:
+    """A run's receiver and the means to drive load at a Hookline server."""
+
     def __init__(self, args: argparse.Namespace, children: Children, work_dir: Path) -> None:
         self.args = args
         self.children = children
