@@ -47,9 +47,11 @@ test: $(DEV_STAMP) browser
 fuzz: $(DEV_STAMP)
 	$(BIN)/python -m tests.fuzz.live $(FUZZ_ARGS)
 
+# Every mode on both databases with the ceiling and Celery in a few minutes; single modes with
+# e.g. `make bench BENCH_ARGS="--database postgres --modes closed,open --no-celery"`.
 bench: $(DEV_STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/throughput.py --celery $(BENCH_ARGS)
+	$(BIN)/python bench/throughput.py --json bench/throughput.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) hookline.db hookline.db-* .pytest_cache .mypy_cache .ruff_cache

@@ -1,17 +1,21 @@
 """The usual Python alternative, for comparison: a durable Celery + Redis delivery set-up.
 
-One task per delivery (POST with `requests`, late acknowledgement so a crashed worker's task
-is redelivered, retried on failure). `throughput.py --celery` enqueues the same deliveries as
-the Hookline run and times them against the same receiver.
+One task per delivery (signed at send time like Hookline's, POST with `requests`, late
+acknowledgement so a crashed worker's task is redelivered, retried on failure).
+`throughput.py` enqueues the same deliveries as the Hookline runs and times them against the
+same verifying receiver. The signing secret comes from `BENCH_SECRET`.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import requests
 from celery import Celery
+
+from hookline.receiver import sign
 
 BROKER = os.environ.get("HOOKLINE_BENCH_BROKER", "redis://127.0.0.1:6379/15")
 QUEUE = "hookline-bench-deliveries"
@@ -30,9 +34,12 @@ _session = requests.Session()
 
 
 @app.task(bind=True, max_retries=7, default_retry_delay=5)
-def deliver(self: Any, url: str, body: str, headers: dict[str, str]) -> int:
+def deliver(self: Any, url: str, body: str, msg_id: str) -> int:
+    data = body.encode()
+    headers = sign(data, os.environ["BENCH_SECRET"], msg_id=msg_id, timestamp=int(time.time()))
+    headers["content-type"] = "application/json"
     try:
-        response = _session.post(url, data=body.encode(), headers=headers, timeout=10,
+        response = _session.post(url, data=data, headers=headers, timeout=10,
                                  allow_redirects=False)
     except requests.RequestException as exc:
         raise self.retry(exc=exc) from exc

@@ -1,55 +1,110 @@
 """A loopback webhook receiver for benchmarks, run in its own process.
 
-It answers 200 at once and remembers when each (webhook-id, path) first arrived;
-`GET /_stats` returns those times and the count of duplicates.
+Every request's Standard Webhooks signature is verified (`hookline.receiver`, which imports
+nothing from the server) against the secret in `BENCH_SECRET`; a bad one is answered 401 and
+counted. For each (webhook-id, path) it keeps the first arrival and the publish → arrival
+latency, read from the `sentAt` epoch the load generator put in the payload (both clocks are
+this machine's). `GET /_progress` is cheap enough to poll; `GET /_stats` returns everything.
+
+    BENCH_SECRET=whsec_... python bench/receiver.py PORT
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
+from typing import Any
 
 from aiohttp import web
 
-arrivals: dict[str, float] = {}
-duplicates = 0
+from hookline.receiver import WebhookVerificationError, verify_signature
 
 
-async def hook(request: web.Request) -> web.Response:
-    global duplicates
-    await request.read()
-    key = request.headers.get("webhook-id", "") + request.path
-    if key in arrivals:
-        duplicates += 1
-    else:
-        arrivals[key] = time.time()
-    return web.Response(text="ok")
+class Arrivals:
+    """What reached the receiver since the last reset."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.latencies: list[float] = []
+        self.duplicates = 0
+        self.bad_signatures = 0
+        self.first = 0.0
+        self.last = 0.0
+
+    def record(self, key: str, sent_at: float | None, now: float) -> None:
+        if key in self.seen:
+            self.duplicates += 1
+            return
+        self.seen.add(key)
+        if not self.first:
+            self.first = now
+        self.last = now
+        if sent_at is not None:
+            self.latencies.append(now - sent_at)
+
+    def progress(self) -> dict[str, Any]:
+        return {"count": len(self.seen), "duplicates": self.duplicates,
+                "bad_signatures": self.bad_signatures, "first": self.first, "last": self.last}
 
 
-async def stats(request: web.Request) -> web.Response:
-    return web.json_response({"arrivals": arrivals, "duplicates": duplicates})
+def make_app(secret: str) -> web.Application:
+    arrivals = Arrivals()
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        now = time.time()
+        try:
+            verify_signature(body, request.headers, secret)
+        except WebhookVerificationError:
+            arrivals.bad_signatures += 1
+            return web.Response(status=401, text="bad signature")
+        arrivals.record(request.headers.get("webhook-id", "") + request.path,
+                        _sent_at(body), now)
+        return web.Response(text="ok")
+
+    async def progress(request: web.Request) -> web.Response:
+        return web.json_response(arrivals.progress())
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response({**arrivals.progress(), "latencies": arrivals.latencies})
+
+    async def reset(request: web.Request) -> web.Response:
+        nonlocal arrivals
+        arrivals = Arrivals()
+        return web.Response(text="ok")
+
+    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app.router.add_get("/_progress", progress)
+    app.router.add_get("/_stats", stats)
+    app.router.add_post("/_reset", reset)
+    app.router.add_post("/{tail:.*}", hook)
+    return app
 
 
-async def reset(request: web.Request) -> web.Response:
-    global duplicates
-    arrivals.clear()
-    duplicates = 0
-    return web.Response(text="ok")
+def _sent_at(body: bytes) -> float | None:
+    """`sentAt` from a Hookline envelope (`data`) or a bare payload (raw and Celery runs)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    payload = document.get("data", document) if isinstance(document, dict) else None
+    value = payload.get("sentAt") if isinstance(payload, dict) else None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def main() -> None:
     port = int(sys.argv[1])
-    app = web.Application()
-    app.router.add_get("/_stats", stats)
-    app.router.add_post("/_reset", reset)
-    app.router.add_post("/{tail:.*}", hook)
+    secret = os.environ["BENCH_SECRET"]
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    web.run_app(make_app(secret), host="127.0.0.1", port=port, access_log=None, print=None,
+                backlog=2048)
 
 
 if __name__ == "__main__":

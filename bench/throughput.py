@@ -1,325 +1,360 @@
-"""Delivery throughput: publish N messages to K endpoints on a loopback receiver.
+"""End-to-end throughput and latency of a real `hookline serve`, driven over HTTP.
 
-Reports deliveries/s and p50/p99 publish→delivery latency on SQLite and PostgreSQL, beside the
-raw ceiling measured in the same run (aiohttp POSTing straight to the same receiver, at the same
-concurrency). The receiver runs in its own process; Hookline runs as `hookline serve` would
-(API-side service and worker in one process).
+Everything runs as its own process, as a user would run it: `hookline serve` (and `hookline
+worker`s), load generators publishing through `POST /api/v1/app/{app}/msg` (`loadgen.py`),
+and an aiohttp receiver that verifies every signature and times each arrival
+(`receiver.py`). In the same run, for ratios: the raw ceiling (signed aiohttp POSTs straight
+to the receiver, nothing stored, at the start and at the end) and a Celery + Redis baseline.
 
-    .venv/bin/python bench/throughput.py --messages 5000 --endpoints 3
-    .venv/bin/python bench/throughput.py --database postgres \
-        --postgres-url postgresql://postgres@127.0.0.1/test
+Modes, per database (SQLite and PostgreSQL, each configuration on a scratch database):
+  closed   N publishes in flight (default 16), serve with its worker (+ --extra-workers)
+  open     a constant offered rate (default 500 msg/s for 20 s), serve with its worker
+  publish  publishing alone: `serve --no-worker`, single-message requests
+  batch    `POST .../msg/batch`, 100 messages a request, on the same server ("not
+           available" when the route answers 404/405)
+  drain    the backlog left by publish and batch, emptied by one `hookline worker`
+
+    .venv/bin/python bench/throughput.py                     # everything (make bench)
+    .venv/bin/python bench/throughput.py --database postgres --modes closed,open
+    make bench BENCH_ARGS="--modes publish,batch,drain --no-celery"
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import datetime
 import json
 import os
-import statistics
-import subprocess
+import platform
+import sqlite3
 import sys
 import tempfile
+import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+import loadgen
+from harness import Harness, Phase
+from processes import (
+    HERE,
+    BenchError,
+    Children,
+    free_port,
+    scratch_database,
+    start_serve,
+    start_worker,
+)
+from report import Row, draw_chart, latency_ms, markdown_table, text_table, write_json
 from tqdm import tqdm
 
-from hookline.config import Settings
-from hookline.delivery.worker import DeliveryWorker
-from hookline.runtime import Runtime
-
-HERE = Path(__file__).parent
+MODES = ("closed", "open", "publish", "batch", "drain")
 
 
-def free_port() -> int:
-    import socket
+class Bench(Harness):
+    """The configurations `make bench` measures, one `Row` each."""
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    def __init__(self, args: argparse.Namespace, children: Children, work_dir: Path) -> None:
+        super().__init__(args, children, work_dir)
+        self.rows: list[Row] = []
 
+    def ceiling(self, when: str) -> Row:
+        args = self.args
+        self.reset_receiver()
+        specs = self.publish_specs("raw", self.receiver, args.messages, args.ceiling_in_flight,
+                                   args.timeout)
+        phase = self.drive(specs, f"raw ceiling ({when})", 0, args.timeout)
+        got = phase.received
+        seconds = max(got["last"] - phase.generated["first_send"], 1e-9)
+        return Row(label=f"raw aiohttp → receiver ({when})", database="-", mode="ceiling",
+                   deliveries=got["count"], expected=args.messages * args.endpoints,
+                   seconds=seconds, deliveries_per_s=got["count"] / seconds,
+                   duplicates=got["duplicates"], bad_signatures=got["bad_signatures"],
+                   failed_requests=phase.failed_requests(),
+                   note=f"{args.ceiling_in_flight} requests in flight, signed, nothing stored"
+                   if when == "start" else "")
 
-class ReceiverProcess:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "receiver.py"), str(self.port)])
-        self.base = f"http://127.0.0.1:{self.port}"
+    def celery(self) -> Row:
+        args = self.args
+        label = f"Celery + Redis (prefork {args.celery_concurrency}, late acks)"
+        try:
+            import redis as redis_lib
+            from celery_baseline import BROKER, QUEUE, deliver
+        except ImportError as exc:
+            return Row(label=label, database="-", mode="celery",
+                       note=f"not available: {exc}")
+        broker = redis_lib.Redis.from_url(BROKER)
+        broker.delete(QUEUE)
+        env = {**os.environ, "BENCH_SECRET": self.secret}
+        worker = self.children.start("celery", [
+            sys.executable, "-m", "celery", "-A", "celery_baseline", "worker", "--loglevel",
+            "WARNING", "--concurrency", str(args.celery_concurrency), "--pool", "prefork",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", QUEUE],
+            env=env, cwd=HERE)
+        try:
+            self.reset_receiver()
+            deliver.delay(f"{self.receiver}/warmup", '{"data": {}}', "celery_warmup")
+            if not self.wait_for_deliveries(1, "celery start", 60):
+                raise BenchError(f"the Celery worker did not start:\n{worker.output()}")
+            self.reset_receiver()
+            expected = args.messages * args.endpoints
+            enqueued: dict[str, float] = {}
 
-    async def wait_ready(self, session: aiohttp.ClientSession) -> None:
-        for _ in range(200):
-            try:
-                async with session.get(self.base + "/_stats") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.05)
-        raise RuntimeError("receiver did not start")
-
-    async def stats(self, session: aiohttp.ClientSession) -> dict[str, Any]:
-        async with session.get(self.base + "/_stats") as resp:
-            return dict(await resp.json())
-
-    async def reset(self, session: aiohttp.ClientSession) -> None:
-        async with session.post(self.base + "/_reset") as resp:
-            await resp.read()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-async def raw_ceiling(session_factory: Any, url: str, total: int, concurrency: int) -> float:
-    """Requests/s of plain aiohttp POSTs to the receiver: the most any sender could do here."""
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    body = json.dumps({"type": "bench", "data": {"n": 0}}).encode()
-    queue = iter(range(total))
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async def one() -> None:
-            for n in queue:
-                async with session.post(url, data=body,
-                                        headers={"webhook-id": f"raw{n}"}) as resp:
-                    await resp.read()
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(concurrency)))
-        return total / (time.perf_counter() - started)
-
-
-async def run_hookline(database_url: str, receiver: ReceiverProcess, messages: int,
-                       endpoints: int, concurrency: int, label: str,
-                       drain: bool = False) -> dict[str, Any]:
-    """`drain=False`: publish and deliver at once, end to end. `drain=True`: publish a backlog
-    first, then time a worker emptying it (the worker's own capacity)."""
-    data_dir = Path(tempfile.mkdtemp(prefix="hookline-bench-"))
-    settings = Settings(database_url=database_url, data_dir=data_dir, secret_key="bench",
-                        admin_token="bench", egress_allow=("127.0.0.0/8",),
-                        worker_concurrency=concurrency, poll_interval=0.5)
-    runtime = await Runtime.start(settings, with_worker=not drain)
-    svc = runtime.service
-    app = await svc.create_app(f"bench-{uuid.uuid4().hex[:6]}")
-    for k in range(endpoints):
-        await svc.create_endpoint(app.id, url=f"{receiver.base}/ep{k}")
-    expected = messages * endpoints
-    published: dict[str, float] = {}
-
-    async with aiohttp.ClientSession() as session:
-        await receiver.reset(session)
-        started = time.time()
-        bar = tqdm(total=expected, desc=f"{label} delivered", unit="dlv", leave=False)
-        publishers = 8  # concurrent publish calls, like several API clients
-        sequence = iter(range(messages))
-
-        async def publish() -> None:
-            for n in sequence:
-                t = time.time()
-                result = await svc.publish(app.id, "bench.event", {"n": n, "at": t})
-                published[result.message.id] = t
-
-        async def watch() -> None:
-            while True:
-                stats = await receiver.stats(session)
-                bar.n = len(stats["arrivals"])
-                bar.refresh()
-                if bar.n >= expected:
-                    return
-                await asyncio.sleep(0.25)
-
-        worker_task = None
-        if drain:
-            await asyncio.gather(*(publish() for _ in range(publishers)))
-            publish_done = max(published.values())
-            publish_rate = messages / (publish_done - started)
-            worker = DeliveryWorker(runtime.store, settings, runtime.service.sender)
-            started = time.time()
-            worker_task = asyncio.create_task(worker.run())
-            await asyncio.wait_for(watch(), timeout=600)
-            worker.stop()
-            await worker_task
-        else:
-            publishing = asyncio.gather(*(publish() for _ in range(publishers)))
-            await asyncio.wait_for(asyncio.gather(publishing, watch()), timeout=600)
-            publish_done = max(published.values())
-            publish_rate = messages / (publish_done - started)
-        stats = await receiver.stats(session)
-        bar.close()
-
-    arrivals = stats["arrivals"]
-    finished = max(arrivals.values())
-    latencies = sorted(arrivals[key] - max(published[key.split("/")[0]], started)
-                       for key in arrivals)
-    await runtime.stop()
-    elapsed = finished - started
-    return {
-        "label": label,
-        "deliveries": len(arrivals),
-        "duplicates": stats["duplicates"],
-        "seconds": elapsed,
-        "deliveries_per_s": len(arrivals) / elapsed,
-        "publish_per_s": publish_rate,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-    }
-
-
-async def run_celery(receiver: ReceiverProcess, messages: int, endpoints: int,
-                     concurrency: int) -> dict[str, Any]:
-    """The same deliveries through Celery + Redis (prefork workers, late acks)."""
-    import redis as redis_lib
-    from celery_baseline import BROKER, QUEUE, deliver
-
-    redis_lib.Redis.from_url(BROKER).delete(QUEUE)
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "celery_baseline", "worker", "--loglevel",
-         "WARNING", "--concurrency", str(concurrency), "--pool", "prefork",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", QUEUE],
-        cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    expected = messages * endpoints
-    body = json.dumps({"type": "bench.event", "data": {"n": 0}})
-    published: dict[str, float] = {}
-    try:
-        async with aiohttp.ClientSession() as session:
-            await receiver.reset(session)
-            started = time.time()
+            stop_enqueueing = threading.Event()
 
             def enqueue() -> None:
-                for n in range(messages):
-                    msg_id = f"celery{n}"
-                    published[msg_id] = time.time()
-                    for k in range(endpoints):
-                        deliver.delay(f"{receiver.base}/ep{k}", body,
-                                      {"webhook-id": msg_id, "content-type": "application/json"})
+                enqueued["first"] = time.time()
+                for n in range(args.messages):
+                    if stop_enqueueing.is_set():
+                        break
+                    body = json.dumps(
+                        {"type": loadgen.EVENT_TYPE, "data": {"n": n, "sentAt": time.time()}})
+                    for k in range(args.endpoints):
+                        deliver.delay(f"{self.receiver}/ep{k}", body, f"celery_{n}")
+                    enqueued["count"] = n + 1
+                enqueued["last"] = time.time()
 
-            bar = tqdm(total=expected, desc="celery delivered", unit="dlv", leave=False)
-            enqueuing = asyncio.create_task(asyncio.to_thread(enqueue))
-            deadline = time.time() + 600
-            while True:
-                stats = await receiver.stats(session)
-                bar.n = len(stats["arrivals"])
-                bar.refresh()
-                if bar.n >= expected or time.time() > deadline:
-                    break
-                await asyncio.sleep(0.25)
-            await enqueuing
-            bar.close()
-            publish_done = max(published.values())
-    finally:
-        worker.terminate()
-        worker.wait(30)
-    arrivals = stats["arrivals"]
-    finished = max(arrivals.values())
-    latencies = sorted(arrivals[key] - published[key.split("/")[0]] for key in arrivals)
+            thread = threading.Thread(target=enqueue, daemon=True)
+            thread.start()
+            done = self.wait_for_deliveries(expected, "celery", args.timeout)
+            stop_enqueueing.set()
+            thread.join(10)
+        finally:
+            worker.stop()
+            broker.delete(QUEUE)
+        got = self.received()
+        seconds = max(got["last"] - enqueued["first"], 1e-9)
+        p50, p90, p99 = latency_ms(got["latencies"])
+        return Row(label=label, database="-", mode="celery", deliveries=got["count"],
+                   expected=expected, seconds=seconds, deliveries_per_s=got["count"] / seconds,
+                   publish_per_s=enqueued.get("count", 0) / max(
+                       enqueued.get("last", time.time()) - enqueued["first"], 1e-9),
+                   p50_ms=p50, p90_ms=p90, p99_ms=p99, duplicates=got["duplicates"],
+                   bad_signatures=got["bad_signatures"],
+                   note="" if done else "timed out before every delivery arrived")
+
+    def end_to_end(self, database: str, mode: str, extra_workers: int = 0) -> Row:
+        args = self.args
+        with scratch_database(database, args.postgres_url, self.work_dir) as url:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            data_dir = self.work_dir
+            serve = start_serve(self.children, url, data_dir, port)
+            workers = [start_worker(self.children, url, data_dir, name="worker")
+                       for _ in range(extra_workers)]
+            try:
+                publish_url = f"{base}/api/v1/app/{self.create_app(base)}/msg"
+                self.reset_receiver()
+                if mode == "open":
+                    total = int(args.rate * args.duration)
+                    specs = self.publish_specs("open", publish_url, total, args.open_cap,
+                                               args.duration + 1)
+                    label = f"{database} open loop {args.rate:g} msg/s for {args.duration:g} s"
+                    note = f"offered {args.rate:g} msg/s"
+                else:
+                    specs = self.publish_specs("closed", publish_url, args.messages,
+                                               args.in_flight, args.timeout)
+                    label = f"{database} closed loop, {args.in_flight} in flight"
+                    if extra_workers:
+                        label += f", serve + {extra_workers} worker"
+                    note = ""
+                phase = self.drive(specs, label, args.endpoints, args.timeout)
+            finally:
+                for child in [*workers, serve]:
+                    child.stop()
+        return self._delivered_row(label, database, mode, phase, note)
+
+    def _delivered_row(self, label: str, database: str, mode: str, phase: Phase,
+                       note: str) -> Row:
+        gen, got = phase.generated, phase.received
+        start = gen["first_send"] or time.time()
+        seconds = max((got["last"] or start) - start, 1e-9)
+        p50, p90, p99 = latency_ms(got["latencies"])
+        a50, _, a99 = latency_ms(gen["answer_latencies"])
+        publish_seconds = max(gen["last_answer"] - start, 1e-9)
+        notes = [note] if note else []
+        if phase.timed_out:
+            notes.append("timed out before every delivery arrived")
+        if gen["skipped"]:
+            notes.append(f"{gen['skipped']} sends skipped at the in-flight cap")
+        return Row(label=label, database=database, mode=mode, deliveries=got["count"],
+                   expected=phase.accepted * self.args.endpoints, seconds=seconds,
+                   deliveries_per_s=got["count"] / seconds,
+                   publish_per_s=phase.accepted / publish_seconds, p50_ms=p50, p90_ms=p90,
+                   p99_ms=p99, answer_p50_ms=a50, answer_p99_ms=a99,
+                   duplicates=got["duplicates"], bad_signatures=got["bad_signatures"],
+                   failed_requests=phase.failed_requests(), skipped=gen["skipped"],
+                   note="; ".join(notes), extra={"statuses": gen["statuses"]})
+
+    def publish_batch_drain(self, database: str, modes: set[str]) -> list[Row]:
+        """Publishing alone (single, then batch) on `serve --no-worker`; then one worker
+        empties what they left."""
+        args = self.args
+        rows: list[Row] = []
+        with scratch_database(database, args.postgres_url, self.work_dir) as url:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            serve = start_serve(self.children, url, self.work_dir, port, worker=False)
+            backlog = 0
+            try:
+                app_url = f"{base}/api/v1/app/{self.create_app(base)}/msg"
+                if "publish" in modes or "drain" in modes:
+                    phase = self.drive(self.publish_specs("closed", app_url, args.messages,
+                                                          args.in_flight, args.timeout),
+                                       f"{database} publish only", 0, args.timeout)
+                    backlog += phase.accepted
+                    rows.append(self._publish_row(
+                        f"{database} publish only, {args.in_flight} in flight, no worker",
+                        database, "publish", phase))
+                if "batch" in modes:
+                    phase = self.drive(self.publish_specs("batch", app_url + "/batch",
+                                                          args.batch_messages,
+                                                          args.batch_in_flight, args.timeout,
+                                                          first=args.messages),
+                                       f"{database} batch publish", 0, args.timeout)
+                    backlog += phase.accepted
+                    rows.append(self._publish_row(
+                        f"{database} batch publish, {args.batch_size}/request, "
+                        f"{args.batch_in_flight} in flight", database, "batch", phase))
+            finally:
+                serve.stop()
+            if "drain" in modes and backlog:
+                rows.append(self.drain(database, url, backlog * args.endpoints))
+        return [r for r in rows if r.mode in modes]
+
+    def _publish_row(self, label: str, database: str, mode: str, phase: Phase) -> Row:
+        gen = phase.generated
+        if gen["unavailable"]:
+            return Row(label=label, database=database, mode=mode,
+                       note="not available: the route answered 404/405")
+        a50, _, a99 = latency_ms(gen["answer_latencies"])
+        seconds = max(gen["last_answer"] - gen["first_send"], 1e-9)
+        return Row(label=label, database=database, mode=mode, seconds=seconds,
+                   publish_per_s=phase.accepted / seconds, answer_p50_ms=a50,
+                   answer_p99_ms=a99, failed_requests=phase.failed_requests(),
+                   note="" if not phase.timed_out else "timed out",
+                   extra={"statuses": gen["statuses"], "accepted": phase.accepted})
+
+    def drain(self, database: str, url: str, expected: int) -> Row:
+        self.reset_receiver()
+        worker = start_worker(self.children, url, self.work_dir)
+        started = time.time()
+        try:
+            done = self.wait_for_deliveries(expected, f"{database} drain", self.args.timeout)
+        finally:
+            worker.stop()
+        got = self.received()
+        seconds = max(got["last"] - started, 1e-9)
+        return Row(label=f"{database} drain: 1 worker, {expected:,} backlog", database=database,
+                   mode="drain", deliveries=got["count"], expected=expected, seconds=seconds,
+                   deliveries_per_s=got["count"] / seconds, duplicates=got["duplicates"],
+                   bad_signatures=got["bad_signatures"],
+                   note=("" if done else "timed out; ") + "latency is time queued, not shown")
+
+    def record(self, *rows: Row) -> None:
+        for row in rows:
+            row.load_average = os.getloadavg()[0]  # the machine is shared: say how busy it was
+            figures = ((name, value) for name, value in (
+                ("deliveries/s", row.deliveries_per_s), ("publish/s", row.publish_per_s),
+                ("p99 ms", row.p99_ms)) if value is not None)
+            tqdm.write(f"{row.label}: " + ", ".join(f"{n} {v:,.0f}" for n, v in figures)
+                       + (f" ({row.note})" if row.note else ""))
+            self.rows.append(row)
+
+    def run(self) -> list[Row]:
+        args = self.args
+        self.record(self.ceiling("start"))
+        if args.celery:
+            self.record(self.celery())
+        for database in args.databases:
+            if "closed" in args.modes:
+                self.record(self.end_to_end(database, "closed"))
+                if args.extra_workers:
+                    self.record(self.end_to_end(database, "closed", args.extra_workers))
+            if "open" in args.modes:
+                self.record(self.end_to_end(database, "open"))
+            if args.modes & {"publish", "batch", "drain"}:
+                self.record(*self.publish_batch_drain(database, args.modes))
+        self.record(self.ceiling("end"))
+        return self.rows
+
+def metadata(args: argparse.Namespace, load_before: tuple[float, ...]) -> dict[str, Any]:
     return {
-        "label": f"celery+redis x{concurrency}",
-        "deliveries": len(arrivals),
-        "duplicates": stats["duplicates"],
-        "seconds": finished - started,
-        "deliveries_per_s": len(arrivals) / (finished - started),
-        "publish_per_s": messages / (publish_done - started),
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["bench/throughput.py", *sys.argv[1:]]),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "messages": args.messages, "endpoints": args.endpoints, "in_flight": args.in_flight,
     }
 
 
-def postgres_schema_url(base: str) -> tuple[str, str]:
-    schema = "bench_" + uuid.uuid4().hex[:8]
-    import asyncpg
-
-    async def create() -> None:
-        conn = await asyncpg.connect(base)
-        await conn.execute(f"CREATE SCHEMA {schema}")
-        await conn.close()
-
-    asyncio.run(create())
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}search_path={schema}", schema
-
-
-def drop_schema(base: str, schema: str) -> None:
-    import asyncpg
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(base)
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        await conn.close()
-
-    asyncio.run(drop())
-
-
-async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
-    receiver = ReceiverProcess()
-    results: list[dict[str, Any]] = []
-    try:
-        async with aiohttp.ClientSession() as session:
-            await receiver.wait_ready(session)
-        ceiling = await raw_ceiling(None, receiver.base + "/raw", args.messages * args.endpoints,
-                                    args.concurrency)
-        results.append({"label": "raw aiohttp ceiling", "deliveries_per_s": ceiling})
-        if args.celery:
-            results.append(await run_celery(receiver, args.messages, args.endpoints,
-                                            args.celery_concurrency))
-        for database in args.databases:
-            if database == "sqlite":
-                for drain in (False, True):
-                    path = Path(tempfile.mkdtemp(prefix="hookline-bench-")) / "bench.db"
-                    results.append(await run_hookline(
-                        f"sqlite:///{path}", receiver, args.messages, args.endpoints,
-                        args.concurrency, "sqlite " + ("drain" if drain else "end-to-end"),
-                        drain))
-            else:
-                for drain in (False, True):
-                    url, schema = await asyncio.to_thread(postgres_schema_url,
-                                                          args.postgres_url)
-                    try:
-                        results.append(await run_hookline(
-                            url, receiver, args.messages, args.endpoints, args.concurrency,
-                            "postgres " + ("drain" if drain else "end-to-end"), drain))
-                    finally:
-                        await asyncio.to_thread(drop_schema, args.postgres_url, schema)
-    finally:
-        receiver.stop()
-    return results
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--endpoints", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=256)
-    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "HOOKLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--celery", action="store_true",
-                        help="also time a Celery + Redis baseline (needs the bench extra)")
-    parser.add_argument("--celery-concurrency", type=int, default=8)
-    args = parser.parse_args()
+    add = parser.add_argument
+    add("--database", choices=["sqlite", "postgres", "both"], default="both")
+    add("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    add("--messages", type=int, default=5000, help="messages per closed-loop/publish run")
+    add("--endpoints", type=int, default=3)
+    add("--in-flight", type=int, default=16, help="publish requests in flight (closed loop)")
+    add("--generators", type=int, default=2, help="load-generator processes")
+    add("--rate", type=float, default=500.0, help="open loop: offered messages/s")
+    add("--duration", type=float, default=20.0, help="open loop: seconds of offered load")
+    add("--open-cap", type=int, default=512,
+        help="open loop: requests outstanding at most (beyond: skipped, counted)")
+    add("--batch-messages", type=int, default=12000)
+    add("--batch-size", type=int, default=100)
+    add("--batch-in-flight", type=int, default=4)
+    add("--extra-workers", type=int, default=1,
+        help="closed loop once more with this many `hookline worker`s beside serve (0: skip)")
+    add("--ceiling-in-flight", type=int, default=64)
+    add("--celery", action=argparse.BooleanOptionalAction, default=True,
+        help="time the Celery + Redis baseline (default on)")
+    add("--celery-concurrency", type=int, default=8)
+    add("--timeout", type=float, default=180.0, help="seconds any one phase may take")
+    add("--postgres-url", default=os.environ.get(
+        "HOOKLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="an existing database; each run creates and drops its own beside it")
+    add("--chart", type=Path, default=HERE / "throughput.png")
+    add("--json", type=Path, default=None, help="write the figures here as JSON")
+    args = parser.parse_args(argv)
     args.databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
-    try:
-        import uvloop
+    args.modes = {m.strip() for m in args.modes.split(",") if m.strip()}
+    unknown = args.modes - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
+    return args
 
-        results = uvloop.run(main_async(args))
-    except ImportError:
-        results = asyncio.run(main_async(args))
-    ceiling = results[0]["deliveries_per_s"]
-    baseline = next((r["deliveries_per_s"] for r in results
-                     if r["label"].startswith("celery")), None)
-    print(f"\n{args.messages} messages x {args.endpoints} endpoints, "
-          f"concurrency {args.concurrency}, {os.cpu_count()} cores")
-    print(f"{'run':<22}{'deliveries/s':>14}{'of ceiling':>12}{'x celery':>10}{'publish/s':>11}"
-          f"{'p50 ms':>9}{'p99 ms':>9}{'dups':>6}")
-    for r in results:
-        if "p50_ms" not in r:
-            print(f"{r['label']:<22}{r['deliveries_per_s']:>14.0f}{'100%':>12}{'-':>10}")
-            continue
-        times = f"{r['deliveries_per_s'] / baseline:.1f}x" if baseline else "-"
-        print(f"{r['label']:<22}{r['deliveries_per_s']:>14.0f}"
-              f"{r['deliveries_per_s'] / ceiling:>12.0%}{times:>10}{r['publish_per_s']:>11.0f}"
-              f"{r['p50_ms']:>9.0f}{r['p99_ms']:>9.0f}{r['duplicates']:>6}")
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="hookline-bench-") as tmp, \
+            Children(Path(tmp)) as children:
+        try:
+            rows = Bench(args, children, Path(tmp)).run()
+        except KeyboardInterrupt:
+            print("\ninterrupted; every process stopped", file=sys.stderr)
+            return 130
+        except (BenchError, OSError) as exc:  # OSError: a child died under us (Ctrl-C)
+            print(f"\nbenchmark failed: {exc}; every process stopped", file=sys.stderr)
+            return 1
+    meta = metadata(args, load_before)
+    print(f"\n{args.messages} messages x {args.endpoints} endpoints, {os.cpu_count()} cores, "
+          f"load average {load_before[0]:.1f} before, {meta['load_average_after'][0]:.1f} after\n")
+    print(text_table(rows))
+    print("\n" + markdown_table(rows))
+    draw_chart(args.chart, rows, f"Hookline over HTTP, {args.endpoints} endpoints, "
+               f"{os.cpu_count()} cores, {meta['date']}")
+    print(f"\nchart: {args.chart}")
+    if args.json:
+        write_json(args.json, meta, rows)
+        print(f"figures: {args.json}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
