@@ -78,12 +78,13 @@ async def test_message_payloads_that_cannot_be_sent_are_refused_naming_the_field
 async def test_event_type_schemas_and_examples_that_cannot_be_sent_are_refused(
         api: ApiServer, conn: KeepAliveClient) -> None:
     for key in (b"schema", b"example"):
-        template = b'{"name": "invoice.paid", "' + key + b'": VALUE}'
+        created = b'{"name": "invoice.paid", "' + key + b'": VALUE}'
+        replaced = b'{"description": "paid", "' + key + b'": VALUE}'  # PUT names it in the path
         prefix = key.decode()
-        for body, inner in bodies(template):
+        for (body, inner), (put_body, _) in zip(bodies(created), bodies(replaced), strict=True):
             assert_refused(await conn.post_json("/api/v1/event-type", body),
                            f"{prefix}.{inner}")
-            assert_refused(await conn.send("PUT", "/api/v1/event-type/invoice.paid", body),
+            assert_refused(await conn.send("PUT", "/api/v1/event-type/invoice.paid", put_body),
                            f"{prefix}.{inner}")
             listed = await conn.send("GET", "/api/v1/event-type")
             assert listed.status == 200 and listed.json()["data"] == []
