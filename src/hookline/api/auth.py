@@ -56,6 +56,7 @@ async def authenticate(request: Request) -> Principal:
     can forget to check it."""
     service: Service = request.app.state.service
     token = bearer_token(request)
+    await service.start_request()
     if await service.is_admin_token(token):
         return Principal()
     found = await service.principal_for_token(token)

@@ -12,7 +12,8 @@ from ..service import Service
 from .auth import Principal, authenticate
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
+    # async: FastAPI runs a plain `def` dependency on its thread pool, a hand-off per request.
     service: Service = request.app.state.service
     return service
 

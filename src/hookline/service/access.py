@@ -31,7 +31,8 @@ class AccessUseCases(PortalAccessUseCases):
         return token
 
     async def is_admin_token(self, token: str) -> bool:
-        stored = await self.store.get_meta(ADMIN_TOKEN_KEY)
+        stored = await self.config.admin_token_hash(
+            lambda: self.store.get_meta(ADMIN_TOKEN_KEY))
         return stored is not None and secrets.compare_digest(stored, hash_token(token))
 
     # -- application-scoped API tokens -----------------------------------------------------
@@ -59,7 +60,7 @@ class AccessUseCases(PortalAccessUseCases):
 
     async def principal_for_token(self, token: str) -> tuple[str, bool] | None:
         """(application id, read-only) for a live application token; None for anything else."""
-        found = await self.store.find_api_token(hash_token(token))
+        found = await self.config.api_token(hash_token(token))
         return None if found is None else (found.app_id, found.read_only)
 
     # -- logout ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ..operational import RESERVED_UID_PREFIX, OperationalEvents
 from ..secretbox import SecretBox
 from ..store.base import Store, Subscription
 from ..validation import check_json, check_text
+from .config_cache import ConfigCache
 
 if TYPE_CHECKING:
     from . import Service
@@ -77,29 +78,34 @@ class ServiceCore:
         self.policy = EgressPolicy.from_cidrs(settings.egress_allow)
         self.on_due = on_due or (lambda: None)
         self.clock = clock
+        self.config = ConfigCache(store)
         # Every ServiceCore is the base of a full Service, which operational events publish into.
         self.operational = OperationalEvents(cast("Service", self))
 
     # -- lookups every use case needs --------------------------------------------------
     async def get_app(self, key: str) -> Application:
         """An application by id or uid. The internal operational application is not one."""
-        app = await self.store.get_app(key)
+        app = await self.config.app(key)
         if self.operational.is_internal(app):
             raise NotFound(f"application {key!r} not found")
         return app
+
+    async def start_request(self) -> None:
+        """Called as an API request starts: its lookups share one configuration version."""
+        await self.config.start_request()
 
     async def get_endpoint(self, app_key: str, key: str) -> Endpoint:
         app = await self.store.get_app(app_key)
         return await self.store.get_endpoint(app.id, key)
 
     async def _check_against_catalogue(self, event_type: str, payload: dict[str, Any]) -> None:
-        et = await self.store.find_event_type(event_type)
-        if et is None:
+        entry = await self.config.catalogue_entry(event_type)
+        if entry.event_type is None:
             if self.settings.strict_event_types:
                 raise InvalidInput(f"unknown event type {event_type!r}", field="eventType")
             return
-        if et.schema:
-            validator = Draft202012Validator(et.schema)
+        if entry.validator is not None:
+            validator = entry.validator
             error = next(iter(sorted(validator.iter_errors(payload), key=lambda e: e.path)),
                          None)
             if error is not None:

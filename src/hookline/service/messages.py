@@ -50,13 +50,11 @@ class MessageUseCases(ServiceCore):
     ) -> PublishResult:
         """Store a message and fan it out in one transaction; once this returns, every
         matching delivery exists durably."""
-        app = await self.store.get_app(app_key)
         draft = MessageDraft(event_type, payload, event_id=event_id, channels=channels,
                              idempotency_key=idempotency_key, ordering_key=ordering_key)
-        message = await self._checked_message(app, draft)
-        result = await self.store.publish(message, idempotency_key, _wanted_by)
-        if result.endpoint_ids:
-            self.on_due()
+        [result] = await self.publish_batch(app_key, [draft])
+        if isinstance(result, HooklineError):
+            raise result
         return result
 
     async def publish_batch(
@@ -64,7 +62,7 @@ class MessageUseCases(ServiceCore):
     ) -> list[BatchResult]:
         """Publish many messages in one transaction with their fan-out; one result per draft,
         in order. A draft that is not valid refuses only itself (its error is its result)."""
-        app = await self.store.get_app(app_key)
+        app = await self.config.app(app_key)
         if len(drafts) > MAX_BATCH:
             raise InvalidInput(f"a batch holds at most {MAX_BATCH} messages", field="messages")
         checked: list[Message | HooklineError] = []
@@ -75,7 +73,8 @@ class MessageUseCases(ServiceCore):
                 checked.append(exc)
         valid = [(m, d.idempotency_key) for m, d in zip(checked, drafts, strict=True)
                  if isinstance(m, Message)]
-        published = iter(await self.store.publish_batch(valid, _wanted_by))
+        routes = await self.config.subscriptions(app.id) if valid else []
+        published = iter(await self.store.publish_batch(valid, _wanted_by, routes))
         results = [item if isinstance(item, HooklineError) else next(published)
                    for item in checked]
         if any(r.endpoint_ids for r in results if isinstance(r, PublishResult)):

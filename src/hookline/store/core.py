@@ -157,7 +157,7 @@ class StoreCore:
         folder = resources.files("hookline.store") / "migrations"
         scripts = sorted(
             (int(entry.name.split("_")[0]), entry.read_text())
-            for entry in folder.iterdir() if entry.name.endswith(".sql")
+            for entry in folder.iterdir() if self._runs_migration(entry.name)
         )
         applied: list[int] = []
         async with self.db.transaction() as tx:
@@ -176,11 +176,32 @@ class StoreCore:
                 applied.append(version)
         return applied
 
+    def _runs_migration(self, name: str) -> bool:
+        """`NNNN_name.sql` runs everywhere; `NNNN_name.sqlite.sql` or `.postgres.sql` (what
+        the dialects write differently, such as triggers) only on that database."""
+        if not name.endswith(".sql"):
+            return False
+        stem = name.removesuffix(".sql")
+        dialects = ("sqlite", "postgres")
+        only = next((d for d in dialects if stem.endswith("." + d)), None)
+        return only is None or only == self.dialect
+
     async def _lock_migrations(self, tx: Connection) -> None:
         """Keep two processes from migrating at once (PostgreSQL takes an advisory lock)."""
 
     async def _notify_due(self, tx: Connection) -> None:
         """Tell other processes' workers that deliveries became due (PostgreSQL NOTIFY)."""
+
+    def _announce_due(self) -> None:
+        """After a publish commits: tell other processes' workers, soon and coalesced with
+        other publishes (PostgreSQL); their poll is the backstop."""
+
+    async def config_version(self) -> int:
+        """The configuration version (migration 0012): it moves whenever an application, an
+        endpoint's settings, an event type, a token or the admin token changes."""
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow("SELECT version FROM config_version WHERE id = 1")
+        return 0 if row is None else int(row["version"])
 
     async def _run_script(self, tx: Connection, script: str) -> None:
         for statement in script.split(";\n"):

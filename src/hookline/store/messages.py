@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import Conflict, NotFound
 from ..models import Attempt, Message
@@ -19,6 +20,25 @@ from .core import (
     make_page,
     message_from_row,
 )
+
+INSERT_MESSAGE = (
+    "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, created_at, "
+    "ordering_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+INSERT_DELIVERY = (
+    "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, attempt_count, "
+    "next_attempt_at, trigger, created_at, ordering_key) "
+    "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6)")
+
+
+def message_rows(messages: Sequence[Message]) -> list[tuple[Any, ...]]:
+    return [(m.id, m.app_id, m.event_type, m.event_id, dump_json(m.payload),
+             dump_json(m.channels), m.created_at, m.ordering_key) for m in messages]
+
+
+def delivery_rows(messages: Sequence[Message],
+                  targets: dict[str, list[Subscription]]) -> list[tuple[Any, ...]]:
+    return [(delivery_id_for(m.id, ep.id), m.id, ep.id, m.app_id, m.created_at,
+             m.ordering_key) for m in messages for ep in targets[m.id]]
 
 
 class MessageQueries(StoreCore):
@@ -43,40 +63,36 @@ class MessageQueries(StoreCore):
         self,
         drafts: Sequence[tuple[Message, str | None]],
         select: Callable[[Message, list[Subscription]], list[Subscription]] | None = None,
+        subscriptions: list[Subscription] | None = None,
     ) -> list[PublishResult]:
         """Store messages of one application and their deliveries in one transaction.
 
         Each message's idempotency key is claimed first; a key already held within the window
         (by an earlier request, or an earlier item of this batch) returns its message instead.
+        `subscriptions`, when the caller holds the application's routing table, saves reading
+        it; with no key either, the whole publish is one statement (one round trip).
         """
         if not drafts:
             return []
         app_id, now = drafts[0][0].app_id, drafts[0][0].created_at
-        async with self.db.transaction() as tx:
-            existing = await self._claim_message_keys(tx, app_id, drafts, now)
-            fresh = [m for m, key in drafts if key is None or existing[key].id == m.id]
-            await tx.executemany(
-                "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
-                "created_at, ordering_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                [(m.id, m.app_id, m.event_type, m.event_id, dump_json(m.payload),
-                  dump_json(m.channels), m.created_at, m.ordering_key) for m in fresh])
-            # Only what routing needs: no secrets are decrypted on the publish path.
-            rows = await tx.fetch(
-                "SELECT id, filter_types, channels, disabled FROM endpoints WHERE app_id = $1",
-                app_id) if fresh else []
-            subscriptions = [Subscription(r["id"], load_json(r["filter_types"]),
-                                          load_json(r["channels"]), bool(r["disabled"]))
-                             for r in rows]
+        keyed = any(key is not None for _, key in drafts)
+        if subscriptions is not None and not keyed:
+            existing: dict[str, Message] = {}
+            fresh = [m for m, _ in drafts]
             targets = {m.id: (select(m, subscriptions) if select else subscriptions)
                        for m in fresh}
-            await tx.executemany(
-                "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
-                "attempt_count, next_attempt_at, trigger, created_at, ordering_key) "
-                "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6)",
-                [(delivery_id_for(m.id, ep.id), m.id, ep.id, m.app_id, m.created_at,
-                  m.ordering_key) for m in fresh for ep in targets[m.id]])
-            if any(targets.values()):
-                await self._notify_due(tx)
+            await self._write_published(fresh, targets)
+        else:
+            async with self.db.transaction() as tx:
+                existing = await self._claim_message_keys(tx, app_id, drafts, now)
+                fresh = [m for m, key in drafts if key is None or existing[key].id == m.id]
+                if subscriptions is None and fresh:
+                    subscriptions = await self._subscriptions(tx, app_id)
+                targets = {m.id: (select(m, subscriptions or [])
+                                  if select else subscriptions or []) for m in fresh}
+                await self._insert_published(tx, fresh, targets)
+        if any(targets.values()):
+            self._announce_due()
         results = []
         for m, key in drafts:
             first = existing[key] if key is not None else m
@@ -86,6 +102,30 @@ class MessageQueries(StoreCore):
             else:
                 results.append(PublishResult(first, created=False))
         return results
+
+    async def list_subscriptions(self, app_id: str) -> list[Subscription]:
+        """The application's routing table: what fan-out needs of each endpoint, no secrets."""
+        async with self.db.connection() as conn:
+            return await self._subscriptions(conn, app_id)
+
+    async def _subscriptions(self, conn: Connection, app_id: str) -> list[Subscription]:
+        rows = await conn.fetch(
+            "SELECT id, filter_types, channels, disabled FROM endpoints WHERE app_id = $1 "
+            "ORDER BY id", app_id)
+        return [Subscription(r["id"], load_json(r["filter_types"]), load_json(r["channels"]),
+                             bool(r["disabled"])) for r in rows]
+
+    async def _write_published(self, messages: Sequence[Message],
+                               targets: dict[str, list[Subscription]]) -> None:
+        """Store messages with their deliveries, atomically. The dialects make it one round
+        trip (PostgreSQL) or one hand-off to the database thread (SQLite)."""
+        async with self.db.transaction() as tx:
+            await self._insert_published(tx, messages, targets)
+
+    async def _insert_published(self, tx: Connection, messages: Sequence[Message],
+                                targets: dict[str, list[Subscription]]) -> None:
+        await tx.executemany(INSERT_MESSAGE, message_rows(messages))
+        await tx.executemany(INSERT_DELIVERY, delivery_rows(messages, targets))
 
     async def _claim_message_keys(
         self, tx: Connection, app_id: str, drafts: Sequence[tuple[Message, str | None]],

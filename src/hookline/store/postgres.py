@@ -15,8 +15,11 @@ from typing import Any
 import asyncpg
 
 from ..errors import Conflict, InvalidInput, StoreUnavailable
+from ..models import Message
 from ..secretbox import SecretBox
-from .base import Claim, Connection, Row, Store, new_lease_id
+from .base import Claim, Connection, Row, Store, Subscription, new_lease_id
+from .messages import delivery_rows, message_rows
+from .wakeups import CoalescedWake
 
 NOTIFY_CHANNEL = "hookline_deliveries"
 _UNAVAILABLE = (
@@ -108,14 +111,44 @@ class PostgresDatabase:
         await self.pool.close()
 
 
+# A publish and its fan-out in one statement: the arrays are columns of the message rows and
+# of the delivery rows (one application's, so its id is passed once).
+PUBLISH = (
+    "WITH m AS (INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
+    "created_at, ordering_key) SELECT id, $1, event_type, event_id, payload, channels, "
+    "created_at, ordering_key FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::text[], $7::float8[], $8::text[]) "
+    "AS r(id, event_type, event_id, payload, channels, created_at, ordering_key)) "
+    "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, attempt_count, "
+    "next_attempt_at, trigger, created_at, ordering_key) SELECT id, message_id, endpoint_id, "
+    "$1, 'pending', 0, created_at, 'scheduled', created_at, ordering_key "
+    "FROM unnest($9::text[], $10::text[], $11::text[], $12::float8[], $13::text[]) "
+    "AS r(id, message_id, endpoint_id, created_at, ordering_key)")
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int, skip: int) -> list[tuple[Any, ...]]:
+    """The rows' columns, leaving out the one at index `skip` (the application id)."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * width
+    return [column for n, column in enumerate(columns) if n != skip]
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing to undo (see `connect`)."""
+
+
 class PostgresStore(Store):
     dialect = "postgres"
+    _wake_others: CoalescedWake | None = None
 
     @classmethod
     async def connect(cls, url: str, box: SecretBox, *, pool_size: int = 10) -> PostgresStore:
         try:
+            # No reset query on release (asyncpg's default costs a round trip each time):
+            # Hookline leaves no session state on pooled connections. It sets nothing with
+            # SET, takes only transaction-scoped advisory locks, and LISTENs on a connection
+            # of its own. asyncpg still rolls back a transaction left open.
             pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size,
-                                             command_timeout=30)
+                                             command_timeout=30, reset=_keep_session)
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
         return cls(PostgresDatabase(url, pool), box)
@@ -146,6 +179,36 @@ class PostgresStore(Store):
 
     async def _notify_due(self, conn: Connection) -> None:
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+
+    def _announce_due(self) -> None:
+        if self._wake_others is None:
+            self._wake_others = CoalescedWake(self._notify_now)
+        self._wake_others()
+
+    async def _notify_now(self) -> None:
+        async with self.db.connection() as conn:
+            await self._notify_due(conn)
+
+    async def _write_published(self, messages: Sequence[Message],
+                               targets: dict[str, list[Subscription]]) -> None:
+        # One statement is atomic on its own: no BEGIN and COMMIT round trips.
+        async with self.db.connection() as conn:
+            await self._insert_published(conn, messages, targets)
+
+    async def _insert_published(self, tx: Connection, messages: Sequence[Message],
+                                targets: dict[str, list[Subscription]]) -> None:
+        if not messages:
+            return
+        m_rows = message_rows(messages)
+        d_rows = delivery_rows(messages, targets)
+        await tx.execute(PUBLISH, messages[0].app_id,
+                         *(list(column) for column in _columns(m_rows, 8, skip=1)),
+                         *(list(column) for column in _columns(d_rows, 6, skip=3)))
+
+    async def close(self) -> None:
+        if self._wake_others is not None:
+            await self._wake_others.close()
+        await super().close()
 
     async def listen(self, callback: Callable[[], None]) -> Callable[[], Any]:
         """Call `callback` whenever any process publishes; returns a coroutine fn to stop."""

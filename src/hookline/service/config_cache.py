@@ -1,0 +1,101 @@
+"""What every publish reads and hardly ever changes, kept in memory and never used stale.
+
+The token check, the application, the event type (with its compiled schema) and the
+application's routing table are read from the database once, then served from memory while the
+database's configuration version (migration 0012: triggers move it on every change, whichever
+process makes it) stays where it was. Each use reads that version first, so a change committed
+by any process is honoured by the next use. Inside `request()` (one API request) the version
+is read once, at its start: one cheap read per request instead of four lookups. A request that
+started before a change may finish with what was current when it started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from jsonschema import Draft202012Validator
+
+from ..models import Application, EventType
+from ..store.base import Store, Subscription
+from ..tokens import ApiToken
+
+MAX_ENTRIES = 10_000  # per kind; beyond, that kind starts afresh (bounds memory)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """An event type as publishing checks it: None when not in the catalogue."""
+
+    event_type: EventType | None
+    validator: Any = None  # Draft202012Validator of its schema, compiled once
+
+
+class ConfigCache:
+    """The service's in-memory copy of configuration, valid for one configuration version."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._version: int | None = None
+        self._kinds: dict[str, dict[str, Any]] = {}
+        # The version the current request started with (unset outside `start_request`).
+        self._request_version: ContextVar[int | None] = ContextVar(
+            f"hookline_config_version_{id(self)}", default=None)
+
+    async def admin_token_hash(self, load: Callable[[], Awaitable[str | None]]) -> str | None:
+        return await self._get("admin", "", load)
+
+    async def api_token(self, token_hash: str) -> ApiToken | None:
+        """A live application token; unknown ones are not remembered (anyone can make up
+        tokens), so they always cost a lookup."""
+        return await self._get("tokens", token_hash,
+                               lambda: self._store.find_api_token(token_hash), keep_none=False)
+
+    async def app(self, key: str) -> Application:
+        """An application by id or uid (NotFound as the store raises it, never remembered)."""
+        return await self._get("apps", key, lambda: self._store.get_app(key))
+
+    async def catalogue_entry(self, name: str) -> CatalogueEntry:
+        async def load() -> CatalogueEntry:
+            et = await self._store.find_event_type(name)
+            schema = et.schema if et is not None else None
+            return CatalogueEntry(et, Draft202012Validator(schema) if schema else None)
+
+        return await self._get("catalogue", name, load)
+
+    async def subscriptions(self, app_id: str) -> list[Subscription]:
+        return await self._get("routes", app_id,
+                               lambda: self._store.list_subscriptions(app_id))
+
+    async def _get(self, kind: str, key: str, load: Callable[[], Awaitable[T]],
+                   keep_none: bool = True) -> T:
+        version = await self._current_version()
+        entries = self._kinds.setdefault(kind, {})
+        if key in entries:
+            found: T = entries[key]
+            return found
+        value = await load()
+        # Kept only if no newer version was seen meanwhile: what was read may predate it.
+        if self._version == version and (keep_none or value is not None):
+            if len(entries) >= MAX_ENTRIES:
+                entries.clear()
+            entries[key] = value
+        return value
+
+    async def start_request(self) -> None:
+        """The rest of this task (one API request) uses the version read now."""
+        self._request_version.set(await self._read_version())
+
+    async def _current_version(self) -> int:
+        version = self._request_version.get()
+        return await self._read_version() if version is None else version
+
+    async def _read_version(self) -> int:
+        version = await self._store.config_version()
+        if self._version is None or version > self._version:
+            self._version = version
+            self._kinds.clear()
+        return version
