@@ -185,7 +185,7 @@ def _accepted_items(raw: bytes | None, sent: int) -> int:
 def _item_ok(item: Any) -> bool:
     if not isinstance(item, dict):
         return False
-    if "error" in item or "problem" in item:
+    if item.get("error") or item.get("problem"):  # present as null on accepted items
         return False
     status = item.get("status")
     return not isinstance(status, int) or 200 <= status < 300
