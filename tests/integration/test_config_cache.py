@@ -1,0 +1,157 @@
+"""What a server keeps in memory is never used stale: a change made through one process is
+honoured by the very next request to another (two `hookline serve` on one database).
+
+The publish path caches routing, the catalogue, applications and tokens; the URL and secret
+tests guard whatever the delivery side keeps."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hookline.config import Settings
+from hookline.receiver import verify
+from tests.support.api import make_settings
+from tests.support.receiver import Receiver
+from tests.support.served import ServeProcess
+
+pytestmark = pytest.mark.slow
+
+NEW_SECRET = "whsec_" + "bmV3LXNlY3JldC1mb3ItdGhlLWNhY2hlLXRlc3Qh"  # base64 of 30 bytes
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path, strict_event_types=True)
+
+
+@pytest.fixture
+async def changer(settings: Settings, tmp_path: Path) -> AsyncIterator[ServeProcess]:
+    """The process that changes configuration: API only."""
+    server = await ServeProcess(settings, tmp_path, "changer", worker=False,
+                                HOOKLINE_STRICT_EVENT_TYPES="true").start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def publisher(settings: Settings, tmp_path: Path,
+                    changer: ServeProcess) -> AsyncIterator[ServeProcess]:
+    """The process that publishes and delivers, after the changer has migrated."""
+    server = await ServeProcess(settings, tmp_path, "publisher",
+                                HOOKLINE_STRICT_EVENT_TYPES="true").start()
+    yield server
+    await server.stop()
+
+
+async def _app_with_endpoint(via: ServeProcess, receiver: Receiver,
+                             filter_types: list[str] | None = None) -> tuple[str, str]:
+    status, app = await via.call("POST", "/app", {"name": "cache"})
+    assert status == 201
+    for name in ("a.b", "x.y"):
+        status, _ = await via.call("POST", "/event-type", {"name": name, "description": name})
+        assert status in (201, 409)
+    status, ep = await via.call("POST", f"/app/{app['id']}/endpoint",
+                                {"url": receiver.url("/first"), "filterTypes": filter_types})
+    assert status == 201
+    return app["id"], ep["id"]
+
+
+async def _publish(via: ServeProcess, app_id: str, event_type: str,
+                   payload: dict[str, object] | None = None,
+                   token: str | None = None) -> tuple[int, object]:
+    return await via.call("POST", f"/app/{app_id}/msg",
+                          {"eventType": event_type, "payload": payload or {"k": "v"}},
+                          token=token)
+
+
+async def test_a_changed_filter_is_honoured_by_the_next_publish_elsewhere(
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+) -> None:
+    app_id, ep_id = await _app_with_endpoint(publisher, receiver, ["a.b"])
+    assert (await _publish(publisher, app_id, "a.b"))[0] == 202  # the routing table is cached
+    await receiver.wait_for(1, "/first")
+
+    status, _ = await changer.call("PATCH", f"/app/{app_id}/endpoint/{ep_id}",
+                                   {"filterTypes": ["x.y"]})
+    assert status == 200
+    assert (await _publish(publisher, app_id, "x.y"))[0] == 202
+
+    await receiver.wait_for(2, "/first")  # under the old filter x.y would not be sent
+
+
+async def test_a_changed_url_is_honoured_by_the_next_publish_elsewhere(
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+) -> None:
+    app_id, ep_id = await _app_with_endpoint(publisher, receiver)
+    assert (await _publish(publisher, app_id, "a.b"))[0] == 202
+    await receiver.wait_for(1, "/first")
+
+    status, _ = await changer.call("PATCH", f"/app/{app_id}/endpoint/{ep_id}",
+                                   {"url": receiver.url("/moved")})
+    assert status == 200
+    assert (await _publish(publisher, app_id, "a.b"))[0] == 202
+
+    await receiver.wait_for(1, "/moved")
+    assert len(receiver.at("/first")) == 1
+
+
+async def test_a_rotated_secret_signs_the_next_publish_elsewhere(
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+) -> None:
+    app_id, ep_id = await _app_with_endpoint(publisher, receiver)
+    assert (await _publish(publisher, app_id, "a.b"))[0] == 202
+    await receiver.wait_for(1, "/first")
+
+    status, _ = await changer.call("POST", f"/app/{app_id}/endpoint/{ep_id}/secret/rotate",
+                                   {"key": NEW_SECRET, "gracePeriodSeconds": 0})
+    assert status in (200, 204)
+    assert (await _publish(publisher, app_id, "a.b"))[0] == 202
+
+    [_, second] = await receiver.wait_for(2, "/first")
+    verify(second.body, second.headers, NEW_SECRET)  # raises unless signed with the new secret
+
+
+async def test_a_changed_schema_is_enforced_by_the_next_publish_elsewhere(
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+) -> None:
+    app_id, _ = await _app_with_endpoint(publisher, receiver)
+    assert (await _publish(publisher, app_id, "a.b", {"n": 1}))[0] == 202  # catalogue cached
+
+    schema = {"type": "object", "properties": {"n": {"type": "string"}}, "required": ["n"]}
+    status, _ = await changer.call("PUT", "/event-type/a.b",
+                                   {"description": "a.b", "schemas": {"1": schema}})
+    assert status == 200
+    status, problem = await _publish(publisher, app_id, "a.b", {"n": 1})
+
+    assert status == 422, problem
+
+
+async def test_a_new_event_type_is_accepted_by_the_next_strict_publish_elsewhere(
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+) -> None:
+    app_id, _ = await _app_with_endpoint(publisher, receiver)
+    assert (await _publish(publisher, app_id, "brand.new"))[0] == 422  # unknown, remembered
+
+    status, _ = await changer.call("POST", "/event-type",
+                                   {"name": "brand.new", "description": "new"})
+    assert status == 201
+
+    assert (await _publish(publisher, app_id, "brand.new"))[0] == 202
+
+
+async def test_a_revoked_token_is_refused_by_the_next_request_elsewhere(
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+) -> None:
+    app_id, _ = await _app_with_endpoint(publisher, receiver)
+    status, created = await changer.call("POST", f"/app/{app_id}/token", {"name": "ci"})
+    assert status == 201
+    token = created["token"]
+    assert (await _publish(publisher, app_id, "a.b", token=token))[0] == 202  # token cached
+
+    status, _ = await changer.call("DELETE", f"/app/{app_id}/token/{created['id']}")
+    assert status == 204
+
+    assert (await _publish(publisher, app_id, "a.b", token=token))[0] == 401
