@@ -133,7 +133,7 @@ async def run_hookline(database_url: str, receiver: ReceiverProcess, messages: i
             await asyncio.gather(*(publish() for _ in range(publishers)))
             publish_done = max(published.values())
             publish_rate = messages / (publish_done - started)
-            worker = DeliveryWorker(runtime.store, settings, runtime.service.sender)
+            worker = DeliveryWorker(runtime.store, settings, runtime.transport)
             started = time.time()
             worker_task = asyncio.create_task(worker.run())
             await asyncio.wait_for(watch(), timeout=600)

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from ..config import Settings
 from ..delivery.egress import EgressPolicy
-from ..delivery.sender import Sender
+from ..delivery.transport import Transport
 from ..errors import InvalidInput, NotFound
 from ..models import Application, Endpoint, EventType, Message
-from ..operational import RESERVED_UID_PREFIX, OperationalEvents
 from ..secretbox import SecretBox
 from ..store.base import Store, Subscription
 from ..validation import check_json, check_text
-
-if TYPE_CHECKING:
-    from . import Service
+from .operational import RESERVED_UID_PREFIX, OperationalEvents
 
 ALL_EVENTS = "ALL_EVENTS"
 ADMIN_TOKEN_KEY = "admin_token_sha256"
@@ -58,27 +54,16 @@ def clamp_limit(limit: int | None) -> int:
 
 
 class ServiceCore:
-    """The store, settings and collaborators every use case needs."""
+    """The store, settings and collaborators every use case needs; `Service` sets them."""
 
-    def __init__(
-        self,
-        store: Store,
-        settings: Settings,
-        *,
-        on_due: Callable[[], None] | None = None,
-        clock: Callable[[], float] = time.time,
-        box: SecretBox | None = None,
-        sender: Sender | None = None,
-    ) -> None:
-        self.store = store
-        self.settings = settings
-        self.box = box or store.box
-        self.sender = sender or Sender(settings)
-        self.policy = EgressPolicy.from_cidrs(settings.egress_allow)
-        self.on_due = on_due or (lambda: None)
-        self.clock = clock
-        # Every ServiceCore is the base of a full Service, which operational events publish into.
-        self.operational = OperationalEvents(cast("Service", self))
+    store: Store
+    settings: Settings
+    box: SecretBox
+    transport: Transport
+    policy: EgressPolicy
+    on_due: Callable[[], None]
+    clock: Callable[[], float]
+    operational: OperationalEvents
 
     # -- lookups every use case needs --------------------------------------------------
     async def get_app(self, key: str) -> Application:

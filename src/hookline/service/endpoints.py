@@ -6,10 +6,9 @@ from dataclasses import replace
 from typing import Any
 
 from .. import ids
-from ..delivery.request import prepare_request, request_deadline
+from ..delivery.transport import send_message
 from ..errors import InvalidInput
 from ..models import Attempt, AttemptTrigger, DeliveryOptions, Endpoint, Message
-from ..operational import ENDPOINT_CREATED, ENDPOINT_DELETED, ENDPOINT_UPDATED
 from ..signing import generate_secret, validate_secret
 from ..stats import (
     DAY,
@@ -34,6 +33,7 @@ from .core import (
     check_uid,
     clamp_limit,
 )
+from .operational import ENDPOINT_CREATED, ENDPOINT_DELETED, ENDPOINT_UPDATED
 
 MAX_FILTER_TYPES = 1000
 
@@ -187,16 +187,11 @@ class EndpointUseCases(ServiceCore):
         now = self.clock()
         message = Message(id=ids.new_id(ids.MESSAGE), app_id=endpoint.app_id,
                           event_type=event_type, payload=payload, created_at=now)
-        request = prepare_request(message, endpoint, now)
-        deadline = request_deadline(endpoint, self.settings.lease_seconds)
-        outcome = await self.sender.send(request.url, request.body, request.headers, deadline)
-        attempt = Attempt(
-            id=ids.new_id(ids.ATTEMPT), delivery_id=ids.new_id(ids.DELIVERY),
-            message_id=message.id, endpoint_id=endpoint.id, app_id=endpoint.app_id,
-            url=endpoint.url, created_at=now, succeeded=outcome.succeeded,
-            trigger=AttemptTrigger.TEST, status_code=outcome.status_code,
-            response_body=outcome.body, duration_ms=outcome.duration_ms,
-            error_kind=str(outcome.error_kind) if outcome.error_kind else None,
-            error_detail=outcome.error_detail, request_headers=request.redacted_headers())
+        sent = await send_message(self.transport, message, endpoint, now,
+                                  self.settings.lease_seconds)
+        attempt = sent.outcome.as_attempt(
+            attempt_id=ids.new_id(ids.ATTEMPT), delivery_id=ids.new_id(ids.DELIVERY),
+            message=message, endpoint=endpoint, started=now, trigger=AttemptTrigger.TEST,
+            request_headers=sent.request_headers)
         await self.store.record_test_send(message, attempt)
         return attempt

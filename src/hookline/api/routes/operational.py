@@ -1,5 +1,5 @@
 """Operational webhook endpoints (admin only): where Hookline reports endpoint changes and
-failing deliveries (`hookline.operational`). Paths and shapes follow Svix's."""
+failing deliveries (`hookline.service.operational`). Paths and shapes follow Svix's."""
 
 from __future__ import annotations
 

@@ -10,17 +10,14 @@ so a failing operational endpoint cannot feed itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
-from . import ids
-from .envelopes import iso_time
-from .errors import Conflict, HooklineError, NotFound
-from .models import Application, AttemptTrigger, DeliveryStatus, Endpoint
-from .store.base import DeliveryResult
-
-if TYPE_CHECKING:
-    from .service import Service
+from .. import ids
+from ..envelopes import iso_time
+from ..errors import Conflict, HooklineError, NotFound
+from ..models import Application, AttemptTrigger, DeliveryStatus, Endpoint
+from ..store.base import DeliveryResult, Store
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +37,20 @@ FAILING_AFTER_ATTEMPTS = 4
 ABSENT_RECHECK = 5.0
 
 
+class EventPublisher(Protocol):
+    """All operational events need of the service: an ordinary publish."""
+
+    async def publish(self, app_key: str, event_type: str, payload: Any) -> object: ...
+
+
 class OperationalEvents:
     """Publishes operational events; also the delivery worker's `WorkerHooks`."""
 
-    def __init__(self, service: Service) -> None:
-        self.service = service
+    def __init__(self, store: Store, clock: Callable[[], float],
+                 publisher: EventPublisher) -> None:
+        self.store = store
+        self.clock = clock
+        self.publisher = publisher
         self._app_id: str | None = None
         self._absent_until = 0.0
 
@@ -52,21 +58,21 @@ class OperationalEvents:
         """The internal application's id, or None while no operator configured one. The
         worker asks after every batch, so "none yet" is remembered for a few seconds."""
         if self._app_id is None:
-            if self.service.clock() < self._absent_until:
+            if self.clock() < self._absent_until:
                 return None
             try:
-                self._app_id = (await self.service.store.get_app(OPERATIONAL_APP_UID)).id
+                self._app_id = (await self.store.get_app(OPERATIONAL_APP_UID)).id
             except NotFound:
-                self._absent_until = self.service.clock() + ABSENT_RECHECK
+                self._absent_until = self.clock() + ABSENT_RECHECK
                 return None
         return self._app_id
 
     async def ensure_app(self) -> Application:
-        store = self.service.store
+        store = self.store
         try:
             app = await store.get_app(OPERATIONAL_APP_UID)
         except NotFound:
-            now = self.service.clock()
+            now = self.clock()
             app = Application(id=ids.new_id(ids.APPLICATION), uid=OPERATIONAL_APP_UID,
                               name="Hookline operational webhooks", created_at=now,
                               updated_at=now)
@@ -86,7 +92,7 @@ class OperationalEvents:
         if app_id is None:
             return
         try:
-            await self.service.publish(app_id, event_type, data)
+            await self.publisher.publish(app_id, event_type, data)
         except HooklineError as exc:
             log.warning("cannot publish operational event %s: %s", event_type, exc.detail)
 
@@ -119,7 +125,7 @@ class OperationalEvents:
         attempt = result.attempt
         app = await self._app_of(attempt.app_id)
         try:
-            message = await self.service.store.get_message(attempt.app_id, attempt.message_id)
+            message = await self.store.get_message(attempt.app_id, attempt.message_id)
             event_id = message.event_id
         except NotFound:
             event_id = None
@@ -133,7 +139,7 @@ class OperationalEvents:
 
     async def _app_of(self, app_id: str) -> Application | None:
         try:
-            return await self.service.store.get_app(app_id)
+            return await self.store.get_app(app_id)
         except NotFound:
             return None
 
