@@ -30,6 +30,12 @@ PORTAL_ACCESS_MIN_TTL = 60
 PORTAL_ACCESS_MAX_TTL = 7 * 24 * 3600
 
 
+# How a use case names an application: an id or uid from a caller, which never finds the
+# internal operational application, or the `Application` itself, which only the operational
+# code holds for its own application.
+AppKey = str | Application
+
+
 def endpoint_wants(endpoint: Endpoint | Subscription, message: Message) -> bool:
     """Fan-out rule: event type filter (null or ALL_EVENTS = everything; `customer.*` matches a
     group) and channels (an endpoint with channels only gets messages sharing one)."""
@@ -66,16 +72,23 @@ class ServiceCore:
     operational: OperationalEvents
 
     # -- lookups every use case needs --------------------------------------------------
-    async def get_app(self, key: str) -> Application:
-        """An application by id or uid. The internal operational application is not one."""
+    async def get_app(self, key: AppKey) -> Application:
+        """The one application lookup of every use case. By id or uid, the internal
+        operational application does not exist; its own code passes it in (see `AppKey`)."""
+        if isinstance(key, Application):
+            return key
         app = await self.store.get_app(key)
         if self.operational.is_internal(app):
             raise NotFound(f"application {key!r} not found")
         return app
 
-    async def get_endpoint(self, app_key: str, key: str) -> Endpoint:
-        app = await self.store.get_app(app_key)
+    async def get_endpoint(self, app_key: AppKey, key: str) -> Endpoint:
+        app = await self.get_app(app_key)
         return await self.store.get_endpoint(app.id, key)
+
+    async def ping(self) -> None:
+        """Whether the database answers (StoreUnavailable if not): the health check."""
+        await self.store.ping()
 
     async def _check_against_catalogue(self, event_type: str, payload: dict[str, Any]) -> None:
         et = await self.store.find_event_type(event_type)

@@ -40,7 +40,7 @@ ABSENT_RECHECK = 5.0
 class EventPublisher(Protocol):
     """All operational events need of the service: an ordinary publish."""
 
-    async def publish(self, app_key: str, event_type: str, payload: Any) -> object: ...
+    async def publish(self, app_key: Application, event_type: str, payload: Any) -> object: ...
 
 
 class OperationalEvents:
@@ -51,21 +51,26 @@ class OperationalEvents:
         self.store = store
         self.clock = clock
         self.publisher = publisher
-        self._app_id: str | None = None
+        self._app: Application | None = None
         self._absent_until = 0.0
 
-    async def app_id(self) -> str | None:
-        """The internal application's id, or None while no operator configured one. The
-        worker asks after every batch, so "none yet" is remembered for a few seconds."""
-        if self._app_id is None:
+    async def app(self) -> Application | None:
+        """The internal application, or None while no operator configured one. The worker
+        asks after every batch, so "none yet" is remembered for a few seconds. This is the
+        one way to it: by id or uid, the service's lookup does not find it."""
+        if self._app is None:
             if self.clock() < self._absent_until:
                 return None
             try:
-                self._app_id = (await self.store.get_app(OPERATIONAL_APP_UID)).id
+                self._app = await self.store.get_app(OPERATIONAL_APP_UID)
             except NotFound:
                 self._absent_until = self.clock() + ABSENT_RECHECK
                 return None
-        return self._app_id
+        return self._app
+
+    async def app_id(self) -> str | None:
+        app = await self.app()
+        return app.id if app else None
 
     async def ensure_app(self) -> Application:
         store = self.store
@@ -80,7 +85,7 @@ class OperationalEvents:
                 await store.insert_app(app)
             except Conflict:  # another process created it first
                 app = await store.get_app(OPERATIONAL_APP_UID)
-        self._app_id = app.id
+        self._app = app
         return app
 
     def is_internal(self, app: Application) -> bool:
@@ -88,11 +93,11 @@ class OperationalEvents:
 
     async def emit(self, event_type: str, data: dict[str, Any]) -> None:
         """Publish one event to the operational endpoints; never fails the caller."""
-        app_id = await self.app_id()
-        if app_id is None:
+        app = await self.app()
+        if app is None:
             return
         try:
-            await self.publisher.publish(app_id, event_type, data)
+            await self.publisher.publish(app, event_type, data)
         except HooklineError as exc:
             log.warning("cannot publish operational event %s: %s", event_type, exc.detail)
 
