@@ -14,7 +14,7 @@ from ..config import Settings
 from ..delivery.egress import EgressPolicy
 from ..delivery.transport import Transport
 from ..secretbox import SecretBox
-from ..store.base import Store
+from ..store.base import Page, Store
 from .access import AccessUseCases
 from .catalogue import CatalogueUseCases
 from .core import (
@@ -57,5 +57,6 @@ class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCas
         self.operational = OperationalEvents(store, clock, publisher=self)
 
 
-__all__ = ["ADMIN_TOKEN_KEY", "ALL_EVENTS", "DEFAULT_ROTATION_GRACE", "MAX_LIMIT", "Service",
-           "clamp_limit", "endpoint_wants"]
+# `Page` is what every list use case returns.
+__all__ = ["ADMIN_TOKEN_KEY", "ALL_EVENTS", "DEFAULT_ROTATION_GRACE", "MAX_LIMIT", "Page",
+           "Service", "clamp_limit", "endpoint_wants"]

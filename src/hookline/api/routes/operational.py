@@ -25,8 +25,7 @@ async def list_operational_endpoints(admin: AdminDep, service: ServiceDep,
                                      limit: Limit = None, iterator: Iterator = None
                                      ) -> ListResponse[EndpointOut]:
     page = await service.list_endpoints(await _app(service), limit, iterator)
-    return ListResponse(data=[EndpointOut.of(e) for e in page.data], iterator=page.iterator,
-                        done=page.done)
+    return ListResponse.of(page, EndpointOut.of)
 
 
 @router.post("", response_model=EndpointOut, status_code=201)
