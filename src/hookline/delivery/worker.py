@@ -22,12 +22,11 @@ from typing import Any, Protocol
 from .. import ids
 from ..config import Settings
 from ..errors import StoreUnavailable
-from ..models import Attempt, DeliveryStatus, Endpoint, ErrorKind
+from ..models import DeliveryStatus, Endpoint, ErrorKind
 from ..retry import RetrySchedule
 from ..store.base import Claim, DeliveryResult, Store
 from .outcome import Outcome
-from .request import prepare_request, request_deadline
-from .sender import Sender
+from .transport import Transport, send_message
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class DeliveryWorker:
         self,
         store: Store,
         settings: Settings,
-        sender: Sender,
+        transport: Transport,
         *,
         hooks: WorkerHooks | None = None,
         clock: Callable[[], float] = time.time,
@@ -67,7 +66,7 @@ class DeliveryWorker:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.sender = sender
+        self.transport = transport
         self.hooks = hooks
         self.clock = clock
         self.name = name or worker_name()
@@ -211,11 +210,9 @@ class DeliveryWorker:
     async def _deliver(self, claim: Claim) -> None:
         started = self.clock()
         try:
-            request = prepare_request(claim.message, claim.endpoint, started)
-            deadline = request_deadline(claim.endpoint, self.settings.lease_seconds)
-            outcome = await self.sender.send(request.url, request.body, request.headers,
-                                             deadline)
-            headers = request.redacted_headers()
+            sent = await send_message(self.transport, claim.message, claim.endpoint, started,
+                                      self.settings.lease_seconds)
+            outcome, headers = sent.outcome, sent.request_headers
         except Exception as exc:
             log.exception("worker %s: cannot send %s", self.name, claim.delivery_id)
             outcome = Outcome.error(ErrorKind.INTERNAL, f"{type(exc).__name__}", 0)
@@ -321,15 +318,10 @@ def decide(claim: Claim, outcome: Outcome, started: float,
            request_headers: dict[str, str]) -> DeliveryResult:
     """What an attempt's outcome means for its delivery: done, retry later, or failed."""
     number = claim.attempt_number
-    attempt = Attempt(
-        id=claim.attempt_id, delivery_id=claim.delivery_id,
-        message_id=claim.message.id, endpoint_id=claim.endpoint.id,
-        app_id=claim.message.app_id, url=claim.endpoint.url, created_at=started,
-        succeeded=outcome.succeeded, trigger=claim.trigger, status_code=outcome.status_code,
-        response_body=outcome.body, duration_ms=outcome.duration_ms,
-        error_kind=str(outcome.error_kind) if outcome.error_kind else None,
-        error_detail=outcome.error_detail, request_headers=request_headers,
-        attempt_number=number)
+    attempt = outcome.as_attempt(
+        attempt_id=claim.attempt_id, delivery_id=claim.delivery_id, message=claim.message,
+        endpoint=claim.endpoint, started=started, trigger=claim.trigger,
+        request_headers=request_headers, attempt_number=number)
     if outcome.succeeded:
         return DeliveryResult(attempt, claim.lease_id, DeliveryStatus.SUCCEEDED, None)
     delay = None
