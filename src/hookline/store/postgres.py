@@ -16,9 +16,10 @@ import asyncpg
 
 from ..errors import Conflict, InvalidInput, StoreUnavailable
 from ..secretbox import SecretBox
-from .base import Claim, Connection, Row, Store, new_lease_id
+from .base import Row, StopListening
+from .dialect import NOTIFY_CHANNEL, POSTGRES
+from .sql import SqlStore
 
-NOTIFY_CHANNEL = "hookline_deliveries"
 _UNAVAILABLE = (
     OSError,
     asyncio.TimeoutError,
@@ -108,8 +109,8 @@ class PostgresDatabase:
         await self.pool.close()
 
 
-class PostgresStore(Store):
-    dialect = "postgres"
+class PostgresStore(SqlStore):
+    db: PostgresDatabase
 
     @classmethod
     async def connect(cls, url: str, box: SecretBox, *, pool_size: int = 10) -> PostgresStore:
@@ -118,38 +119,11 @@ class PostgresStore(Store):
                                              command_timeout=30)
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-        return cls(PostgresDatabase(url, pool), box)
+        return cls(PostgresDatabase(url, pool), box, POSTGRES)
 
-    def any_of(self, placeholder: str) -> str:
-        return f"= ANY({placeholder}::text[])"
-
-    def list_param(self, values: Sequence[str]) -> Any:
-        return list(values)
-
-    async def _lock_migrations(self, tx: Connection) -> None:
-        await tx.execute("SELECT pg_advisory_xact_lock(727274)")
-
-    async def claim_due_deliveries(
-        self, owner: str, limit: int, now: float, lease: float,
-        exclude_endpoints: Sequence[str] = (),
-    ) -> list[Claim]:
-        lease_id = new_lease_id()
-        async with self.db.transaction() as tx:
-            rows = await tx.fetch(
-                f"WITH due AS (SELECT d.id {self.due_deliveries_sql()} "
-                "FOR UPDATE OF d SKIP LOCKED) "
-                "UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
-                "lease_id = $5, attempt_count = d.attempt_count + 1 FROM due WHERE d.id = due.id "
-                "RETURNING d.id, d.message_id, d.endpoint_id, d.attempt_count, d.trigger",
-                now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints))
-            return await self._load_claims(tx, rows, lease_id, owner, now)
-
-    async def _notify_due(self, conn: Connection) -> None:
-        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-
-    async def listen(self, callback: Callable[[], None]) -> Callable[[], Any]:
-        """Call `callback` whenever any process publishes; returns a coroutine fn to stop."""
-        conn: asyncpg.Connection = await asyncpg.connect(self.db.url)  # type: ignore[attr-defined]
+    async def listen(self, callback: Callable[[], None]) -> StopListening:
+        """Call `callback` on every NOTIFY a publish or requeue sends, from any process."""
+        conn: asyncpg.Connection = await asyncpg.connect(self.db.url)
 
         def on_notify(*_: Any) -> None:
             callback()
