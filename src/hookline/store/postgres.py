@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
@@ -19,6 +18,7 @@ from ..secretbox import SecretBox
 from .base import Row, StopListening
 from .dialect import NOTIFY_CHANNEL, POSTGRES
 from .sql import SqlStore
+from .transactions import OpenTransaction
 
 _UNAVAILABLE = (
     OSError,
@@ -59,34 +59,27 @@ class PostgresDatabase:
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         self.url = url
         self.pool = pool
-        # The transaction this task has open, which nested store calls join (one
-        # idempotent request is one transaction, whatever it writes).
-        # A task started inside it does not join it (the pair holds the task).
-        self._joined: ContextVar[tuple[object, _PgConnection] | None] = ContextVar(
-            f"hookline_pg_tx_{id(self)}", default=None)
+        self._held: OpenTransaction[_PgConnection] = OpenTransaction(
+            f"hookline_pg_tx_{id(self)}")
 
     @asynccontextmanager
     async def _acquire(self, transactional: bool) -> AsyncIterator[_PgConnection]:
         try:
-            joined = self._joined.get()
-            if joined is not None and joined[0] is asyncio.current_task():
+            joined = self._held.joined()
+            if joined is not None:
                 if transactional:
                     # A savepoint: a nested step that fails and is handled leaves the outer
                     # transaction usable (PostgreSQL aborts a transaction on any error).
-                    async with joined[1].savepoint():
-                        yield joined[1]
+                    async with joined.savepoint():
+                        yield joined
                 else:
-                    yield joined[1]
+                    yield joined
                 return
             async with self.pool.acquire() as conn:
                 if transactional:
                     async with conn.transaction():
-                        tx = _PgConnection(conn)
-                        token = self._joined.set((asyncio.current_task(), tx))
-                        try:
+                        with self._held.opened(_PgConnection(conn)) as tx:
                             yield tx
-                        finally:
-                            self._joined.reset(token)
                 else:
                     yield _PgConnection(conn)
         except asyncpg.UniqueViolationError as exc:

@@ -17,7 +17,6 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +25,7 @@ from ..secretbox import SecretBox
 from .base import Row, StopListening
 from .dialect import SQLITE
 from .sql import SqlStore
+from .transactions import OpenTransaction
 
 BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
@@ -63,11 +63,8 @@ class SqliteDatabase:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookline-sqlite")
         self._lock = asyncio.Lock()
         self._conn: sqlite3.Connection | None = None
-        # The transaction this task has open, which nested store calls join (one
-        # idempotent request is one transaction, whatever it writes).
-        # A task started inside it does not join it (the pair holds the task).
-        self._joined: ContextVar[tuple[object, _SqliteConnection] | None] = ContextVar(
-            f"hookline_sqlite_tx_{id(self)}", default=None)
+        self._held: OpenTransaction[_SqliteConnection] = OpenTransaction(
+            f"hookline_sqlite_tx_{id(self)}")
 
     def _open(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -99,11 +96,11 @@ class SqliteDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteConnection]:
         """A transaction; inside one (in this task), a savepoint of the one already open."""
-        joined = self._joined.get()
-        if joined is not None and joined[0] is asyncio.current_task():
+        joined = self._held.joined()
+        if joined is not None:
             await self.run(lambda c: c.execute("SAVEPOINT nested"))
             try:
-                yield joined[1]
+                yield joined
             except BaseException:
                 await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK TO nested")))
                 raise
@@ -111,23 +108,20 @@ class SqliteDatabase:
                 await asyncio.shield(self.run(lambda c: c.execute("RELEASE nested")))
             return
         async with self._lock:
-            conn = _SqliteConnection(self)
             await self.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-            token = self._joined.set((asyncio.current_task(), conn))
-            try:
-                yield conn
-            except BaseException:
-                await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK")))
-                raise
-            finally:
-                self._joined.reset(token)
+            with self._held.opened(_SqliteConnection(self)) as conn:
+                try:
+                    yield conn
+                except BaseException:
+                    await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK")))
+                    raise
             await self.run(lambda c: c.execute("COMMIT"))
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[_SqliteConnection]:
-        joined = self._joined.get()
-        if joined is not None and joined[0] is asyncio.current_task():
-            yield joined[1]
+        joined = self._held.joined()
+        if joined is not None:
+            yield joined
             return
         async with self._lock:
             yield _SqliteConnection(self)
