@@ -2,6 +2,9 @@
 
 To end a link or a session is to move its expiry to now (or to a chosen moment): one column
 says whether it still works. Rows long expired are purged whenever new ones are written.
+
+The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
+differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
 """
 
 from __future__ import annotations

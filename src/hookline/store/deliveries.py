@@ -1,4 +1,8 @@
-"""The delivery queue: claims, results, releases and requeues."""
+"""The delivery queue: claims, results, releases and requeues.
+
+The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
+differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
+"""
 
 from __future__ import annotations
 

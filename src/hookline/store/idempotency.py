@@ -5,6 +5,9 @@ A request with an `idempotency-key` runs in one transaction whose first write cl
 the request created and the answer commit together or not at all, and a concurrent request
 with the same key either waits for that commit (PostgreSQL's row lock on the key; SQLite's one
 writer) and replays the answer, or, if the first one failed and rolled back, runs itself.
+
+The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
+differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
 """
 
 from __future__ import annotations

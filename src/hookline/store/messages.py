@@ -1,4 +1,8 @@
-"""Publishing: a message and its fan-out in one transaction; reading messages back."""
+"""Publishing: a message and its fan-out in one transaction; reading messages back.
+
+The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
+differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
+"""
 
 from __future__ import annotations
 
