@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..ids import ATTEMPT, new_id
-from ..models import AttemptTrigger, Endpoint
+from ..models import Attempt, AttemptTrigger, Endpoint
 from .core import (
     Claim,
     Connection,
@@ -62,11 +62,11 @@ class DeliveryQueries(StoreCore):
             for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
         ]
         # Stored as *sending*, with no outcome yet (see `Claim`).
-        await conn.executemany(
-            self.q.insert_attempt,
-            [(c.attempt_id, c.delivery_id, c.message.id, c.endpoint.id, c.message.app_id,
-              c.endpoint.url, now, False, str(c.trigger), None, None, 0, None, None, None,
-              c.attempt_number, owner, True) for c in claims])
+        await conn.executemany(self.q.insert_attempt, [attempt_values(Attempt(
+            id=c.attempt_id, delivery_id=c.delivery_id, message_id=c.message.id,
+            endpoint_id=c.endpoint.id, app_id=c.message.app_id, url=c.endpoint.url,
+            created_at=now, succeeded=False, trigger=c.trigger, attempt_number=c.attempt_number,
+            worker=owner, sending=True)) for c in claims])
         return claims
 
     async def record_results(self, results: Sequence[DeliveryResult],
