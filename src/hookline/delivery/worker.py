@@ -23,7 +23,7 @@ from .. import ids
 from ..config import Settings
 from ..errors import StoreUnavailable
 from ..models import DeliveryStatus, Endpoint, ErrorKind
-from ..retry import RetrySchedule
+from ..retry import RetrySchedule, should_disable
 from ..store.base import Claim, DeliveryResult, Store
 from .outcome import Outcome
 from .transport import Transport, send_message
@@ -157,14 +157,13 @@ class DeliveryWorker:
         await self._pause(wait)
 
     async def _ensure_listener(self) -> None:
-        listen = getattr(self.store, "listen", None)
-        if listen is None or self._stop_listening is not None:
+        if self._stop_listening is not None:
             return
         if self.clock() < self._next_listen_try:
             return
         self._next_listen_try = self.clock() + LISTEN_RETRY
         try:
-            self._stop_listening = await listen(self.wake)
+            self._stop_listening = await self.store.listen(self.wake)
         except Exception as exc:
             log.warning("worker %s: cannot LISTEN for new deliveries (%s); polling", self.name,
                         exc)
@@ -234,7 +233,8 @@ class DeliveryWorker:
             batch, self._done = self._done, []
             if batch:
                 try:
-                    disabled = await self.store.record_results([d.result for d in batch])
+                    disabled = await self.store.record_results([d.result for d in batch],
+                                                                should_disable)
                 except StoreUnavailable as exc:
                     # Nothing counts until stored: keep the slots, try again. If the lease
                     # runs out first, another worker sends again (at-least-once).
@@ -267,7 +267,7 @@ class DeliveryWorker:
         for done in batch:
             for result in (done.result, _without_response(done.result)):
                 try:
-                    disabled += await self.store.record_results([result])
+                    disabled += await self.store.record_results([result], should_disable)
                     break
                 except Exception:
                     log.exception("worker %s: cannot record attempt %s", self.name,

@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
 
 from ..errors import Conflict, InvalidInput, StoreUnavailable
 from ..secretbox import SecretBox
-from .base import Claim, Connection, Row, Store, new_lease_id
+from .base import Row, StopListening
+from .dialect import NOTIFY_CHANNEL, POSTGRES
+from .sql import SqlStore
+from .transactions import OpenTransaction
 
-NOTIFY_CHANNEL = "hookline_deliveries"
 _UNAVAILABLE = (
     OSError,
     asyncio.TimeoutError,
@@ -58,34 +59,27 @@ class PostgresDatabase:
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         self.url = url
         self.pool = pool
-        # The transaction this task has open, which nested store calls join (one
-        # idempotent request is one transaction, whatever it writes).
-        # A task started inside it does not join it (the pair holds the task).
-        self._joined: ContextVar[tuple[object, _PgConnection] | None] = ContextVar(
-            f"hookline_pg_tx_{id(self)}", default=None)
+        self._held: OpenTransaction[_PgConnection] = OpenTransaction(
+            f"hookline_pg_tx_{id(self)}")
 
     @asynccontextmanager
     async def _acquire(self, transactional: bool) -> AsyncIterator[_PgConnection]:
         try:
-            joined = self._joined.get()
-            if joined is not None and joined[0] is asyncio.current_task():
+            joined = self._held.joined()
+            if joined is not None:
                 if transactional:
                     # A savepoint: a nested step that fails and is handled leaves the outer
                     # transaction usable (PostgreSQL aborts a transaction on any error).
-                    async with joined[1].savepoint():
-                        yield joined[1]
+                    async with joined.savepoint():
+                        yield joined
                 else:
-                    yield joined[1]
+                    yield joined
                 return
             async with self.pool.acquire() as conn:
                 if transactional:
                     async with conn.transaction():
-                        tx = _PgConnection(conn)
-                        token = self._joined.set((asyncio.current_task(), tx))
-                        try:
+                        with self._held.opened(_PgConnection(conn)) as tx:
                             yield tx
-                        finally:
-                            self._joined.reset(token)
                 else:
                     yield _PgConnection(conn)
         except asyncpg.UniqueViolationError as exc:
@@ -108,8 +102,8 @@ class PostgresDatabase:
         await self.pool.close()
 
 
-class PostgresStore(Store):
-    dialect = "postgres"
+class PostgresStore(SqlStore):
+    db: PostgresDatabase
 
     @classmethod
     async def connect(cls, url: str, box: SecretBox, *, pool_size: int = 10) -> PostgresStore:
@@ -118,38 +112,11 @@ class PostgresStore(Store):
                                              command_timeout=30)
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-        return cls(PostgresDatabase(url, pool), box)
+        return cls(PostgresDatabase(url, pool), box, POSTGRES)
 
-    def any_of(self, placeholder: str) -> str:
-        return f"= ANY({placeholder}::text[])"
-
-    def list_param(self, values: Sequence[str]) -> Any:
-        return list(values)
-
-    async def _lock_migrations(self, tx: Connection) -> None:
-        await tx.execute("SELECT pg_advisory_xact_lock(727274)")
-
-    async def claim_due_deliveries(
-        self, owner: str, limit: int, now: float, lease: float,
-        exclude_endpoints: Sequence[str] = (),
-    ) -> list[Claim]:
-        lease_id = new_lease_id()
-        async with self.db.transaction() as tx:
-            rows = await tx.fetch(
-                f"WITH due AS (SELECT d.id {self.due_deliveries_sql()} "
-                "FOR UPDATE OF d SKIP LOCKED) "
-                "UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
-                "lease_id = $5, attempt_count = d.attempt_count + 1 FROM due WHERE d.id = due.id "
-                "RETURNING d.id, d.message_id, d.endpoint_id, d.attempt_count, d.trigger",
-                now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints))
-            return await self._load_claims(tx, rows, lease_id, owner, now)
-
-    async def _notify_due(self, conn: Connection) -> None:
-        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-
-    async def listen(self, callback: Callable[[], None]) -> Callable[[], Any]:
-        """Call `callback` whenever any process publishes; returns a coroutine fn to stop."""
-        conn: asyncpg.Connection = await asyncpg.connect(self.db.url)  # type: ignore[attr-defined]
+    async def listen(self, callback: Callable[[], None]) -> StopListening:
+        """Call `callback` on every NOTIFY a publish or requeue sends, from any process."""
+        conn: asyncpg.Connection = await asyncpg.connect(self.db.url)
 
         def on_notify(*_: Any) -> None:
             callback()
