@@ -17,6 +17,7 @@ from hookline.store.base import DeliveryResult
 from hookline.store.postgres import PostgresStore
 from hookline.store.queries import Queries
 from hookline.store.sqlite import SqliteStore
+from tests.conftest import fresh_postgres_schema
 from tests.support.api import make_settings
 
 
@@ -46,10 +47,33 @@ async def compile_statement(store: Any, sql: str) -> None:
         await store.db.run(lambda c: c.execute(f"EXPLAIN {sql}", params).fetchall())
 
 
+async def started(url: str, tmp_path: Path) -> Runtime:
+    """A migrated store and its service, with no worker to claim what a test publishes."""
+    return await Runtime.start(make_settings(url, tmp_path), with_worker=False)
+
+
 @pytest.fixture
 async def quiet_runtime(database_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
-    """A migrated store and its service, with no worker to claim what a test publishes."""
-    rt = await Runtime.start(make_settings(database_url, tmp_path), with_worker=False)
+    rt = await started(database_url, tmp_path)
+    yield rt
+    await rt.stop()
+
+
+@pytest.fixture
+async def sqlite_runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    rt = await started(f"sqlite:///{tmp_path}/hookline.db", tmp_path)
+    yield rt
+    await rt.stop()
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    yield from fresh_postgres_schema(postgres_url)
+
+
+@pytest.fixture
+async def postgres_runtime(postgres_schema: str, tmp_path: Path) -> AsyncIterator[Runtime]:
+    rt = await started(postgres_schema, tmp_path)
     yield rt
     await rt.stop()
 
@@ -65,23 +89,22 @@ async def test_every_named_statement_is_valid_sql_on_both_databases(
     assert checked > 60
 
 
-async def test_sqlite_statements_carry_no_postgresql_casts(quiet_runtime: Runtime) -> None:
-    store: Any = quiet_runtime.store
-    if not isinstance(store, SqliteStore):
-        pytest.skip("SQLite's statements")
+async def test_sqlite_statements_carry_no_postgresql_casts(sqlite_runtime: Runtime) -> None:
+    store: Any = sqlite_runtime.store
+    assert isinstance(store, SqliteStore)
     assert [sql for sql in statements(store.q) if "::" in sql] == []
 
 
 async def test_listen_is_woken_by_deliveries_made_due_on_another_connection(
-    quiet_runtime: Runtime,
+    postgres_runtime: Runtime,
 ) -> None:
-    store = quiet_runtime.store
-    if not isinstance(store, PostgresStore):
-        pytest.skip("only PostgreSQL tells other processes; SQLite's workers poll")
+    """Only PostgreSQL tells other processes; SQLite's workers poll."""
+    store = postgres_runtime.store
+    assert isinstance(store, PostgresStore)
     heard = asyncio.Event()
     stop = await store.listen(heard.set)
     try:
-        svc = quiet_runtime.service
+        svc = postgres_runtime.service
         app = await svc.create_app("listening")
         await svc.create_endpoint(app.id, url="http://127.0.0.1:9/hook")
         await svc.publish(app.id, "a.b", {"x": 1})
@@ -91,11 +114,10 @@ async def test_listen_is_woken_by_deliveries_made_due_on_another_connection(
 
 
 async def test_listen_on_sqlite_returns_a_stop_that_can_be_awaited(
-    quiet_runtime: Runtime,
+    sqlite_runtime: Runtime,
 ) -> None:
-    store = quiet_runtime.store
-    if not isinstance(store, SqliteStore):
-        pytest.skip("SQLite's listen")
+    store = sqlite_runtime.store
+    assert isinstance(store, SqliteStore)
     heard: list[None] = []
     stop = await store.listen(lambda: heard.append(None))
     await stop()
