@@ -106,9 +106,9 @@ async def test_nothing_is_reported_about_the_operational_endpoints_themselves(
 
 
 async def _exhausted(api: ApiServer, endpoint_id: str) -> bool:
-    app_id = await api.runtime.service.operational.app_id()
-    assert app_id is not None
-    stats = await api.runtime.service.endpoint_stats(app_id, endpoint_id)
+    internal = await api.runtime.service.operational.app()
+    assert internal is not None
+    stats = await api.runtime.service.endpoint_stats(internal, endpoint_id)
     return stats.deliveries["fail"] == 1
 
 

@@ -41,7 +41,7 @@ from svix.api.errors.http_validation_error import HTTPValidationError
 from svix.api.event_type import EventTypeDeleteOptions, EventTypeListOptions
 
 from hookline.models import DeliveryOptions
-from hookline.portal.access import verify_portal_token
+from hookline.tokens import verify_portal_token
 from tests.support.api import ApiServer
 from tests.support.polling import wait_until
 from tests.support.receiver import Receiver

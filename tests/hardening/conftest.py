@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from hookline.config import Settings
-from hookline.delivery.sender import Sender
 from hookline.runtime import Runtime
 from tests.hardening.support import FakeResolver, NetworkGuard
 from tests.support.api import ApiServer, make_settings
@@ -47,8 +46,7 @@ async def start_runtime(guard: NetworkGuard) -> AsyncIterator[StartRuntime]:
 
     async def start(settings: Settings, *, resolver: FakeResolver | None = None,
                     **kwargs: Any) -> Runtime:
-        runtime = await Runtime.start(settings, sender=Sender(settings, resolver=resolver),
-                                      **kwargs)
+        runtime = await Runtime.start(settings, resolver=resolver, **kwargs)
         started.append(runtime)
         return runtime
 

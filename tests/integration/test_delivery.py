@@ -259,10 +259,10 @@ async def test_an_attempt_the_database_refuses_does_not_hold_back_its_batch(
 
     real_record = runtime.store.record_results
 
-    async def refuse_poison(results: Any) -> Any:
+    async def refuse_poison(results: Any, should_disable: Any) -> Any:
         if any("poison" in r.attempt.response_body for r in results):
             raise ValueError("the database refuses this row")
-        return await real_record(results)
+        return await real_record(results, should_disable)
 
     runtime.store.record_results = refuse_poison  # type: ignore[method-assign]
     receiver.on("/poison", lambda r: web.Response(text="poison"))

@@ -4,11 +4,13 @@ resources for the generated requests to reach past their 404s."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from hookline.config import Settings
+from hookline.delivery.egress import EgressPolicy
 from hookline.delivery.outcome import Outcome
+from hookline.delivery.request import PreparedRequest
 from hookline.delivery.sender import Sender
 from hookline.models import ErrorKind
 from tests.support.api import ApiServer
@@ -21,16 +23,18 @@ class LoopbackOnlySender(Sender):
     name any host, and neither the worker nor a test send may leave this machine (not even
     for a DNS lookup)."""
 
-    async def send(self, url: str, body: bytes, headers: Mapping[str, str],
-                   deadline: float) -> Outcome:
-        host = urlsplit(url).hostname or ""
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, EgressPolicy.from_cidrs(settings.egress_allow))
+
+    async def send(self, request: PreparedRequest, deadline: float) -> Outcome:
+        host = urlsplit(request.url).hostname or ""
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:
             loopback = False
         if not loopback:
             return Outcome.error(ErrorKind.BLOCKED, "tests send to loopback only", 0)
-        return await super().send(url, body, headers, deadline)
+        return await super().send(request, deadline)
 
 
 async def real_resources(api: ApiServer, receiver: Receiver) -> tuple[dict[str, str], str]:

@@ -1,8 +1,12 @@
-"""Publishing: a message and its fan-out in one transaction; reading messages back."""
+"""Publishing: a message and its fan-out in one transaction; reading messages back.
+
+The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
+differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import Conflict, NotFound
@@ -12,33 +16,30 @@ from .core import (
     Connection,
     Page,
     PublishResult,
+    Select,
     StoreCore,
     Subscription,
+    WriteStep,
+    attempt_values,
     delivery_id_for,
-    dump_json,
     load_json,
     make_page,
     message_from_row,
+    message_values,
 )
 
-INSERT_MESSAGE = (
-    "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, created_at, "
-    "ordering_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-INSERT_DELIVERY = (
-    "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, attempt_count, "
-    "next_attempt_at, trigger, created_at, ordering_key) "
-    "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6)")
+Targets = dict[str, list[Subscription]]  # message id -> the endpoints that get it
 
 
-def message_rows(messages: Sequence[Message]) -> list[tuple[Any, ...]]:
-    return [(m.id, m.app_id, m.event_type, m.event_id, dump_json(m.payload),
-             dump_json(m.channels), m.created_at, m.ordering_key) for m in messages]
-
-
-def delivery_rows(messages: Sequence[Message],
-                  targets: dict[str, list[Subscription]]) -> list[tuple[Any, ...]]:
-    return [(delivery_id_for(m.id, ep.id), m.id, ep.id, m.app_id, m.created_at,
-             m.ordering_key) for m in messages for ep in targets[m.id]]
+def fanout_columns(messages: Sequence[Message],
+                   deliveries: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """`publish_fanout`'s parameters: the application id, then each column of the message
+    rows and of the delivery rows as an array (app_id, the same in every row, left out)."""
+    m_columns = [list(c) for c in zip(*(message_values(m) for m in messages), strict=True)]
+    d_columns = ([list(c) for c in zip(*deliveries, strict=True)] if deliveries
+                 else [[] for _ in range(6)])
+    return (messages[0].app_id, *m_columns[:1], *m_columns[2:], *d_columns[:3],
+            *d_columns[4:])
 
 
 class MessageQueries(StoreCore):
@@ -49,7 +50,7 @@ class MessageQueries(StoreCore):
         self,
         message: Message,
         idempotency_key: str | None,
-        select: Callable[[Message, list[Subscription]], list[Subscription]] | None = None,
+        select: Select | None = None,
     ) -> PublishResult:
         """Store a message and its deliveries in one transaction.
 
@@ -62,35 +63,37 @@ class MessageQueries(StoreCore):
     async def publish_batch(
         self,
         drafts: Sequence[tuple[Message, str | None]],
-        select: Callable[[Message, list[Subscription]], list[Subscription]] | None = None,
+        select: Select | None = None,
         subscriptions: list[Subscription] | None = None,
     ) -> list[PublishResult]:
         """Store messages of one application and their deliveries in one transaction.
 
         Each message's idempotency key is claimed first; a key already held within the window
         (by an earlier request, or an earlier item of this batch) returns its message instead.
-        `subscriptions`, when the caller holds the application's routing table, saves reading
-        it; with no key either, the whole publish is one statement (one round trip).
+        `subscriptions`, the application's routing table when the caller holds it, saves
+        reading it; with no key either, the write is one step (`Database.write_atomically`).
         """
         if not drafts:
             return []
         app_id, now = drafts[0][0].app_id, drafts[0][0].created_at
-        keyed = any(key is not None for _, key in drafts)
-        if subscriptions is not None and not keyed:
-            existing: dict[str, Message] = {}
+
+        def route(fresh: list[Message], table: list[Subscription]) -> Targets:
+            return {m.id: (select(m, table) if select else table) for m in fresh}
+
+        existing: dict[str, Message] = {}
+        if subscriptions is not None and all(key is None for _, key in drafts):
             fresh = [m for m, _ in drafts]
-            targets = {m.id: (select(m, subscriptions) if select else subscriptions)
-                       for m in fresh}
-            await self._write_published(fresh, targets)
+            targets = route(fresh, subscriptions)
+            await self.db.write_atomically(self._publish_steps(fresh, targets))
         else:
             async with self.db.transaction() as tx:
                 existing = await self._claim_message_keys(tx, app_id, drafts, now)
                 fresh = [m for m, key in drafts if key is None or existing[key].id == m.id]
                 if subscriptions is None and fresh:
                     subscriptions = await self._subscriptions(tx, app_id)
-                targets = {m.id: (select(m, subscriptions or [])
-                                  if select else subscriptions or []) for m in fresh}
-                await self._insert_published(tx, fresh, targets)
+                targets = route(fresh, subscriptions or [])
+                for statement, rows in self._publish_steps(fresh, targets):
+                    await tx.executemany(statement, rows)
         if any(targets.values()):
             self._announce_due()
         results = []
@@ -109,23 +112,20 @@ class MessageQueries(StoreCore):
             return await self._subscriptions(conn, app_id)
 
     async def _subscriptions(self, conn: Connection, app_id: str) -> list[Subscription]:
-        rows = await conn.fetch(
-            "SELECT id, filter_types, channels, disabled FROM endpoints WHERE app_id = $1 "
-            "ORDER BY id", app_id)
+        rows = await conn.fetch(self.q.subscriptions, app_id)
         return [Subscription(r["id"], load_json(r["filter_types"]), load_json(r["channels"]),
                              bool(r["disabled"])) for r in rows]
 
-    async def _write_published(self, messages: Sequence[Message],
-                               targets: dict[str, list[Subscription]]) -> None:
-        """Store messages with their deliveries, atomically. The dialects make it one round
-        trip (PostgreSQL) or one hand-off to the database thread (SQLite)."""
-        async with self.db.transaction() as tx:
-            await self._insert_published(tx, messages, targets)
-
-    async def _insert_published(self, tx: Connection, messages: Sequence[Message],
-                                targets: dict[str, list[Subscription]]) -> None:
-        await tx.executemany(INSERT_MESSAGE, message_rows(messages))
-        await tx.executemany(INSERT_DELIVERY, delivery_rows(messages, targets))
+    def _publish_steps(self, messages: list[Message], targets: Targets) -> list[WriteStep]:
+        """The statements that store `messages` and their deliveries, with their rows."""
+        if not messages:
+            return []
+        deliveries = [(delivery_id_for(m.id, ep.id), m.id, ep.id, m.app_id, m.created_at,
+                       m.ordering_key) for m in messages for ep in targets[m.id]]
+        if self.q.publish_fanout:
+            return [(self.q.publish_fanout, [fanout_columns(messages, deliveries)])]
+        return [(self.q.insert_message, [message_values(m) for m in messages]),
+                (self.q.insert_delivery, deliveries)]
 
     async def _claim_message_keys(
         self, tx: Connection, app_id: str, drafts: Sequence[tuple[Message, str | None]],
@@ -145,20 +145,14 @@ class MessageQueries(StoreCore):
         taken: list[str] = []
         for key in sorted(first):
             claimed = await tx.fetchrow(
-                "INSERT INTO idempotency_keys (app_id, key, message_id, created_at) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, key) DO UPDATE SET "
-                "message_id = excluded.message_id, created_at = excluded.created_at "
-                "WHERE idempotency_keys.created_at <= $5 RETURNING message_id",
-                app_id, key, first[key].id, now, now - IDEMPOTENCY_WINDOW)
+                self.q.claim_message_key, app_id, key, first[key].id, now, now - IDEMPOTENCY_WINDOW)
             if claimed is None:
                 taken.append(key)
         existing = dict(first)
         # Each key not claimed now is held by a committed message (a fresh statement sees
         # what the concurrent claimer committed while we waited).
         for key in taken:
-            row = await tx.fetchrow(
-                "SELECT m.* FROM idempotency_keys k JOIN messages m ON m.id = k.message_id "
-                "WHERE k.app_id = $1 AND k.key = $2", app_id, key)
+            row = await tx.fetchrow(self.q.message_holding_key, app_id, key)
             if row is None:
                 raise Conflict(f"idempotency key {key!r} is held by a message that is gone")
             existing[key] = message_from_row(row)
@@ -166,9 +160,7 @@ class MessageQueries(StoreCore):
 
     async def get_message(self, app_id: str, key: str) -> Message:
         async with self.db.connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2) "
-                "ORDER BY (id = $2) DESC LIMIT 1", app_id, key)
+            row = await conn.fetchrow(self.q.get_message, app_id, key)
         if row is None:
             raise NotFound(f"message {key!r} not found")
         return message_from_row(row)
@@ -183,16 +175,10 @@ class MessageQueries(StoreCore):
         after: float | None = None,
         channel: str | None = None,
     ) -> Page:
-        types = self.list_param(event_types) if event_types else None
+        types = self.dialect.list_param(event_types) if event_types else None
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT * FROM messages WHERE app_id = $1 AND ($2::text IS NULL OR id < $2) "
-                f"AND ($3::text[] IS NULL OR event_type {self.any_of('$3')}) "
-                "AND ($4::float8 IS NULL OR created_at < $4) "
-                "AND ($5::float8 IS NULL OR created_at > $5) "
-                "AND ($6::text IS NULL OR channels LIKE '%\"' || $6 || '\"%') "
-                "ORDER BY id DESC LIMIT $7",
-                app_id, iterator, types, before, after, channel, limit + 1)
+                self.q.list_messages, app_id, iterator, types, before, after, channel, limit + 1)
         return make_page([message_from_row(r) for r in rows], limit, lambda m: m.id)
 
     # -- test sends ---------------------------------------------------------------------
@@ -200,18 +186,5 @@ class MessageQueries(StoreCore):
         """Store a test send's message and its one attempt. No delivery row: nothing retries
         it, and `trigger = test` keeps it out of failure streaks and statistics."""
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
-                "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                message.id, message.app_id, message.event_type, message.event_id,
-                dump_json(message.payload), dump_json(message.channels), message.created_at)
-            await tx.execute(
-                "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
-                "created_at, succeeded, trigger, status_code, response_body, duration_ms, "
-                "error_kind, error_detail, request_headers, attempt_number) VALUES "
-                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                attempt.id, attempt.delivery_id, attempt.message_id, attempt.endpoint_id,
-                attempt.app_id, attempt.url, attempt.created_at, attempt.succeeded,
-                str(attempt.trigger), attempt.status_code, attempt.response_body,
-                attempt.duration_ms, attempt.error_kind, attempt.error_detail,
-                dump_json(attempt.request_headers), attempt.attempt_number)
+            await tx.execute(self.q.insert_message, *message_values(message))
+            await tx.execute(self.q.insert_attempt, *attempt_values(attempt))

@@ -9,19 +9,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
 
 from ..errors import Conflict, InvalidInput, StoreUnavailable
-from ..models import Message
 from ..secretbox import SecretBox
-from .base import Claim, Connection, Row, Store, Subscription, new_lease_id
-from .messages import delivery_rows, message_rows
-from .wakeups import CoalescedWake
+from .base import Row, StopListening
+from .core import WriteStep
+from .dialect import NOTIFY_CHANNEL, POSTGRES
+from .sql import SqlStore
+from .transactions import OpenTransaction
 
-NOTIFY_CHANNEL = "hookline_deliveries"
 _UNAVAILABLE = (
     OSError,
     asyncio.TimeoutError,
@@ -61,34 +60,27 @@ class PostgresDatabase:
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         self.url = url
         self.pool = pool
-        # The transaction this task has open, which nested store calls join (one
-        # idempotent request is one transaction, whatever it writes).
-        # A task started inside it does not join it (the pair holds the task).
-        self._joined: ContextVar[tuple[object, _PgConnection] | None] = ContextVar(
-            f"hookline_pg_tx_{id(self)}", default=None)
+        self._held: OpenTransaction[_PgConnection] = OpenTransaction(
+            f"hookline_pg_tx_{id(self)}")
 
     @asynccontextmanager
     async def _acquire(self, transactional: bool) -> AsyncIterator[_PgConnection]:
         try:
-            joined = self._joined.get()
-            if joined is not None and joined[0] is asyncio.current_task():
+            joined = self._held.joined()
+            if joined is not None:
                 if transactional:
                     # A savepoint: a nested step that fails and is handled leaves the outer
                     # transaction usable (PostgreSQL aborts a transaction on any error).
-                    async with joined[1].savepoint():
-                        yield joined[1]
+                    async with joined.savepoint():
+                        yield joined
                 else:
-                    yield joined[1]
+                    yield joined
                 return
             async with self.pool.acquire() as conn:
                 if transactional:
                     async with conn.transaction():
-                        tx = _PgConnection(conn)
-                        token = self._joined.set((asyncio.current_task(), tx))
-                        try:
+                        with self._held.opened(_PgConnection(conn)) as tx:
                             yield tx
-                        finally:
-                            self._joined.reset(token)
                 else:
                     yield _PgConnection(conn)
         except asyncpg.UniqueViolationError as exc:
@@ -104,6 +96,17 @@ class PostgresDatabase:
     def transaction(self) -> Any:
         return self._acquire(True)
 
+    async def write_atomically(self, steps: Sequence[WriteStep]) -> None:
+        if len(steps) == 1 and len(steps[0][1]) == 1:
+            # One statement is its own transaction: no BEGIN and COMMIT round trips.
+            statement, [row] = steps[0]
+            async with self.connection() as conn:
+                await conn.execute(statement, *row)
+            return
+        async with self.transaction() as tx:
+            for statement, rows in steps:
+                await tx.executemany(statement, rows)
+
     def connection(self) -> Any:
         return self._acquire(False)
 
@@ -111,108 +114,29 @@ class PostgresDatabase:
         await self.pool.close()
 
 
-# A publish and its fan-out in one statement: the arrays are columns of the message rows and
-# of the delivery rows (one application's, so its id is passed once).
-PUBLISH = (
-    "WITH m AS (INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
-    "created_at, ordering_key) SELECT id, $1, event_type, event_id, payload, channels, "
-    "created_at, ordering_key FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
-    "$6::text[], $7::float8[], $8::text[]) "
-    "AS r(id, event_type, event_id, payload, channels, created_at, ordering_key)) "
-    "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, attempt_count, "
-    "next_attempt_at, trigger, created_at, ordering_key) SELECT id, message_id, endpoint_id, "
-    "$1, 'pending', 0, created_at, 'scheduled', created_at, ordering_key "
-    "FROM unnest($9::text[], $10::text[], $11::text[], $12::float8[], $13::text[]) "
-    "AS r(id, message_id, endpoint_id, created_at, ordering_key)")
-
-
-def _columns(rows: Sequence[tuple[Any, ...]], width: int, skip: int) -> list[tuple[Any, ...]]:
-    """The rows' columns, leaving out the one at index `skip` (the application id)."""
-    columns = list(zip(*rows, strict=True)) if rows else [()] * width
-    return [column for n, column in enumerate(columns) if n != skip]
-
-
 async def _keep_session(conn: asyncpg.Connection) -> None:
-    """The pool's reset on release: nothing to undo (see `connect`)."""
+    """The pool's reset on release: nothing to undo (see `PostgresStore.connect`)."""
 
 
-class PostgresStore(Store):
-    dialect = "postgres"
-    _wake_others: CoalescedWake | None = None
+class PostgresStore(SqlStore):
+    db: PostgresDatabase
 
     @classmethod
     async def connect(cls, url: str, box: SecretBox, *, pool_size: int = 10) -> PostgresStore:
         try:
-            # No reset query on release (asyncpg's default costs a round trip each time):
-            # Hookline leaves no session state on pooled connections. It sets nothing with
-            # SET, takes only transaction-scoped advisory locks, and LISTENs on a connection
-            # of its own. asyncpg still rolls back a transaction left open.
+            # No reset query on release (asyncpg's default is a round trip every time):
+            # Hookline leaves no session state on pooled connections. It runs no SET, takes
+            # only transaction-scoped advisory locks and LISTENs on a connection of its own;
+            # asyncpg still rolls back a transaction left open.
             pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size,
                                              command_timeout=30, reset=_keep_session)
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-        return cls(PostgresDatabase(url, pool), box)
+        return cls(PostgresDatabase(url, pool), box, POSTGRES)
 
-    def any_of(self, placeholder: str) -> str:
-        return f"= ANY({placeholder}::text[])"
-
-    def list_param(self, values: Sequence[str]) -> Any:
-        return list(values)
-
-    async def _lock_migrations(self, tx: Connection) -> None:
-        await tx.execute("SELECT pg_advisory_xact_lock(727274)")
-
-    async def claim_due_deliveries(
-        self, owner: str, limit: int, now: float, lease: float,
-        exclude_endpoints: Sequence[str] = (),
-    ) -> list[Claim]:
-        lease_id = new_lease_id()
-        async with self.db.transaction() as tx:
-            rows = await tx.fetch(
-                f"WITH due AS (SELECT d.id {self.due_deliveries_sql()} "
-                "FOR UPDATE OF d SKIP LOCKED) "
-                "UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
-                "lease_id = $5, attempt_count = d.attempt_count + 1 FROM due WHERE d.id = due.id "
-                "RETURNING d.id, d.message_id, d.endpoint_id, d.attempt_count, d.trigger",
-                now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints))
-            return await self._load_claims(tx, rows, lease_id, owner, now)
-
-    async def _notify_due(self, conn: Connection) -> None:
-        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-
-    def _announce_due(self) -> None:
-        if self._wake_others is None:
-            self._wake_others = CoalescedWake(self._notify_now)
-        self._wake_others()
-
-    async def _notify_now(self) -> None:
-        async with self.db.connection() as conn:
-            await self._notify_due(conn)
-
-    async def _write_published(self, messages: Sequence[Message],
-                               targets: dict[str, list[Subscription]]) -> None:
-        # One statement is atomic on its own: no BEGIN and COMMIT round trips.
-        async with self.db.connection() as conn:
-            await self._insert_published(conn, messages, targets)
-
-    async def _insert_published(self, tx: Connection, messages: Sequence[Message],
-                                targets: dict[str, list[Subscription]]) -> None:
-        if not messages:
-            return
-        m_rows = message_rows(messages)
-        d_rows = delivery_rows(messages, targets)
-        await tx.execute(PUBLISH, messages[0].app_id,
-                         *(list(column) for column in _columns(m_rows, 8, skip=1)),
-                         *(list(column) for column in _columns(d_rows, 6, skip=3)))
-
-    async def close(self) -> None:
-        if self._wake_others is not None:
-            await self._wake_others.close()
-        await super().close()
-
-    async def listen(self, callback: Callable[[], None]) -> Callable[[], Any]:
-        """Call `callback` whenever any process publishes; returns a coroutine fn to stop."""
-        conn: asyncpg.Connection = await asyncpg.connect(self.db.url)  # type: ignore[attr-defined]
+    async def listen(self, callback: Callable[[], None]) -> StopListening:
+        """Call `callback` on every NOTIFY a publish or requeue sends, from any process."""
+        conn: asyncpg.Connection = await asyncpg.connect(self.db.url)
 
         def on_notify(*_: Any) -> None:
             callback()

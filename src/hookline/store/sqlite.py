@@ -4,38 +4,39 @@ Every statement runs on a dedicated thread so the event loop never blocks on dis
 lock keeps a transaction's statements together. Several processes (a server and separate
 workers) can share the file: `BEGIN IMMEDIATE` takes the write lock up front and a busy timeout
 waits for it, so a claim is one atomic step.
+
+Statements keep their `$n` placeholders: sqlite3 reads `$1` as a named parameter, so the
+driver binds the arguments as `{"1": v1, "2": v2, ...}`. Nothing rewrites SQL text.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import Conflict, StoreUnavailable
-from ..models import Message
 from ..secretbox import SecretBox
-from .base import Claim, Row, Store, Subscription, new_lease_id
-from .messages import INSERT_DELIVERY, INSERT_MESSAGE, delivery_rows, message_rows
+from .base import Row, StopListening
+from .core import WriteStep
+from .dialect import SQLITE
+from .sql import SqlStore
+from .transactions import OpenTransaction
 
-_PLACEHOLDER = re.compile(r"\$(\d+)")
-_CAST = re.compile(r"::[a-z0-9_]+(\[\])?")  # PostgreSQL type hints; SQLite needs none
 BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 
 
-def _translate(sql: str) -> str:
-    return _PLACEHOLDER.sub(r"?\1", _CAST.sub("", sql))
+def _named(args: Sequence[Any]) -> Mapping[str, Any]:
+    """`$1`, `$2`, ... as sqlite3 binds them: named parameters "1", "2", ..."""
+    return {str(i): value for i, value in enumerate(args, start=1)}
 
 
 class _SqliteConnection:
@@ -43,18 +44,18 @@ class _SqliteConnection:
         self._db = db
 
     async def execute(self, sql: str, *args: Any) -> None:
-        await self._db.run(lambda c: c.execute(_translate(sql), args))
+        await self._db.run(lambda c: c.execute(sql, _named(args)))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = list(rows)
-        if rows:
-            await self._db.run(lambda c: c.executemany(_translate(sql), rows))
+        named = [_named(row) for row in rows]
+        if named:
+            await self._db.run(lambda c: c.executemany(sql, named))
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return await self._db.run(lambda c: c.execute(_translate(sql), args).fetchall())
+        return await self._db.run(lambda c: c.execute(sql, _named(args)).fetchall())
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        return await self._db.run(lambda c: c.execute(_translate(sql), args).fetchone())
+        return await self._db.run(lambda c: c.execute(sql, _named(args)).fetchone())
 
 
 class SqliteDatabase:
@@ -63,11 +64,8 @@ class SqliteDatabase:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookline-sqlite")
         self._lock = asyncio.Lock()
         self._conn: sqlite3.Connection | None = None
-        # The transaction this task has open, which nested store calls join (one
-        # idempotent request is one transaction, whatever it writes).
-        # A task started inside it does not join it (the pair holds the task).
-        self._joined: ContextVar[tuple[object, _SqliteConnection] | None] = ContextVar(
-            f"hookline_sqlite_tx_{id(self)}", default=None)
+        self._held: OpenTransaction[_SqliteConnection] = OpenTransaction(
+            f"hookline_sqlite_tx_{id(self)}")
 
     def _open(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -96,27 +94,14 @@ class SqliteDatabase:
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    async def run_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """`work` as one transaction in one hand-off to the database thread (a savepoint of
-        the transaction this task has open, if any): for a write made of several statements
-        on the hot path, which would otherwise cross threads once per statement."""
-        joined = self._joined.get()
-        if joined is not None and joined[0] is asyncio.current_task():
-            return await self.run(lambda c: _atomically(
-                c, work, "SAVEPOINT nested", "RELEASE nested",
-                ("ROLLBACK TO nested", "RELEASE nested")))
-        async with self._lock:
-            return await self.run(lambda c: _atomically(
-                c, work, "BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",)))
-
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteConnection]:
         """A transaction; inside one (in this task), a savepoint of the one already open."""
-        joined = self._joined.get()
-        if joined is not None and joined[0] is asyncio.current_task():
+        joined = self._held.joined()
+        if joined is not None:
             await self.run(lambda c: c.execute("SAVEPOINT nested"))
             try:
-                yield joined[1]
+                yield joined
             except BaseException:
                 await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK TO nested")))
                 raise
@@ -124,23 +109,37 @@ class SqliteDatabase:
                 await asyncio.shield(self.run(lambda c: c.execute("RELEASE nested")))
             return
         async with self._lock:
-            conn = _SqliteConnection(self)
             await self.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-            token = self._joined.set((asyncio.current_task(), conn))
-            try:
-                yield conn
-            except BaseException:
-                await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK")))
-                raise
-            finally:
-                self._joined.reset(token)
+            with self._held.opened(_SqliteConnection(self)) as conn:
+                try:
+                    yield conn
+                except BaseException:
+                    await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK")))
+                    raise
             await self.run(lambda c: c.execute("COMMIT"))
+
+    async def write_atomically(self, steps: Sequence[WriteStep]) -> None:
+        named = [(statement, [_named(row) for row in rows]) for statement, rows in steps]
+
+        def write(conn: sqlite3.Connection) -> None:
+            for statement, rows in named:
+                conn.executemany(statement, rows)
+
+        # One hand-off to the database thread for the lot, not one per statement.
+        if self._held.joined() is not None:
+            await self.run(lambda c: _atomically(c, write, "SAVEPOINT nested",
+                                                 "RELEASE nested",
+                                                 ("ROLLBACK TO nested", "RELEASE nested")))
+            return
+        async with self._lock:
+            await self.run(lambda c: _atomically(c, write, "BEGIN IMMEDIATE", "COMMIT",
+                                                 ("ROLLBACK",)))
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[_SqliteConnection]:
-        joined = self._joined.get()
-        if joined is not None and joined[0] is asyncio.current_task():
-            yield joined[1]
+        joined = self._held.joined()
+        if joined is not None:
+            yield joined
             return
         async with self._lock:
             yield _SqliteConnection(self)
@@ -152,17 +151,17 @@ class SqliteDatabase:
         self._executor.shutdown(wait=True)
 
 
-def _atomically(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], begin: str,
-                end: str, undo: tuple[str, ...]) -> T:
+def _atomically(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], None],
+                begin: str, end: str, undo: tuple[str, ...]) -> None:
+    """`work` between `begin` and `end`, on the database thread; `undo` if anything fails."""
     conn.execute(begin)
     try:
-        result = work(conn)
+        work(conn)
         conn.execute(end)
     except BaseException:
         for statement in undo:
             conn.execute(statement)
         raise
-    return result
 
 
 def create_private(path: Path) -> None:
@@ -176,14 +175,11 @@ def create_private(path: Path) -> None:
         pass
 
 
-_INSERT_MESSAGE = _translate(INSERT_MESSAGE)
-_INSERT_DELIVERY = _translate(INSERT_DELIVERY)
+async def _stop_nothing() -> None:
+    pass
 
 
-class SqliteStore(Store):
-    dialect = "sqlite"
-    db: SqliteDatabase
-
+class SqliteStore(SqlStore):
     @classmethod
     async def connect(cls, url: str, box: SecretBox) -> SqliteStore:
         # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute.db
@@ -192,34 +188,8 @@ class SqliteStore(Store):
             create_private(Path(path))
         db = SqliteDatabase(path or ":memory:")
         await db.start()
-        return cls(db, box)
+        return cls(db, box, SQLITE)
 
-    def any_of(self, placeholder: str) -> str:
-        return f"IN (SELECT value FROM json_each({placeholder}))"
-
-    async def _write_published(self, messages: Sequence[Message],
-                               targets: dict[str, list[Subscription]]) -> None:
-        m_rows, d_rows = message_rows(messages), delivery_rows(messages, targets)
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.executemany(_INSERT_MESSAGE, m_rows)
-            conn.executemany(_INSERT_DELIVERY, d_rows)
-
-        await self.db.run_transaction(write)
-
-    def list_param(self, values: Sequence[str]) -> Any:
-        return json.dumps(list(values))
-
-    async def claim_due_deliveries(
-        self, owner: str, limit: int, now: float, lease: float,
-        exclude_endpoints: Sequence[str] = (),
-    ) -> list[Claim]:
-        lease_id = new_lease_id()
-        async with self.db.transaction() as tx:
-            rows = await tx.fetch(
-                "UPDATE deliveries SET next_attempt_at = $1 + $3, lease_owner = $4, "
-                "lease_id = $5, attempt_count = attempt_count + 1 "
-                f"WHERE id IN (SELECT d.id {self.due_deliveries_sql()}) "
-                "RETURNING id, message_id, endpoint_id, attempt_count, trigger",
-                now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints))
-            return await self._load_claims(tx, rows, lease_id, owner, now)
+    async def listen(self, callback: Callable[[], None]) -> StopListening:
+        """SQLite cannot tell one process of another's writes: workers poll instead."""
+        return _stop_nothing
