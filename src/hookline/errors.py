@@ -57,6 +57,14 @@ class Forbidden(HooklineError):
     title = "Forbidden"
 
 
+class StaleConfiguration(HooklineError):
+    """The configuration changed while this publish was being checked against it; nothing
+    was stored. Try again."""
+
+    status = 503
+    title = "Service unavailable"
+
+
 class StoreUnavailable(HooklineError):
     """The database is unreachable; try again shortly."""
 

@@ -54,9 +54,20 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 async def authenticate(request: Request) -> Principal:
     """The caller. A read-only token is refused every write method here, once, so no route
     can forget to check it."""
+    return await _authenticate(request, optimistic=False)
+
+
+async def authenticate_publisher(request: Request) -> Principal:
+    """The caller of a single publish, checked against the configuration last seen, unread:
+    the publish's own write checks that it has not moved, and raises `StaleConfiguration`
+    if it has; the route then authenticates again (see `create_message`)."""
+    return await _authenticate(request, optimistic=True)
+
+
+async def _authenticate(request: Request, *, optimistic: bool) -> Principal:
     service: Service = request.app.state.service
     token = bearer_token(request)
-    await service.start_request()
+    await service.start_request(optimistic=optimistic)
     if await service.is_admin_token(token):
         return Principal()
     found = await service.principal_for_token(token)

@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request, Response
 from ..errors import Forbidden
 from ..models import Application
 from ..service import MAX_LIMIT, Service
-from .auth import Principal, authenticate
+from .auth import Principal, authenticate, authenticate_publisher
 
 
 async def get_service(request: Request) -> Service:
@@ -32,6 +32,16 @@ async def app_in_scope(app_id: str, principal: PrincipalDep, service: ServiceDep
 
 
 AppDep = Annotated[Application, Depends(app_in_scope)]
+
+
+async def publishing_app(app_id: str,
+                         principal: Annotated[Principal, Depends(authenticate_publisher)],
+                         service: ServiceDep) -> Application:
+    """`app_in_scope` for a single publish (see `authenticate_publisher`)."""
+    return await app_in_scope(app_id, principal, service)
+
+
+PublishingAppDep = Annotated[Application, Depends(publishing_app)]
 
 
 async def admin_only(principal: PrincipalDep) -> Principal:

@@ -84,9 +84,15 @@ class ServiceCore:
             raise NotFound(f"application {key!r} not found")
         return app
 
-    async def start_request(self) -> None:
-        """Called as an API request starts: its lookups share one configuration version."""
-        await self.config.start_request()
+    async def start_request(self, *, optimistic: bool = False) -> None:
+        """Called as an API request starts: its lookups share one configuration version
+        (`optimistic`: see `ConfigCache.start_request`)."""
+        await self.config.start_request(optimistic=optimistic)
+
+    async def configuration_moved(self) -> bool:
+        """After an optimistic start: whether what this request was checked against changed
+        (see `ConfigCache.assumption_failed`)."""
+        return await self.config.assumption_failed()
 
     async def get_endpoint(self, app_key: AppKey, key: str) -> Endpoint:
         app = await self.get_app(app_key)

@@ -75,7 +75,8 @@ class MessageUseCases(ServiceCore):
                  if isinstance(m, Message)]
         # The routing table as of this request's configuration version (see config_cache).
         routes = await self.config.subscriptions(app.id) if valid else []
-        published = iter(await self.store.publish_batch(valid, _wanted_by, routes))
+        published = iter(await self.store.publish_batch(
+            valid, _wanted_by, routes, expected_version=self.config.unchecked_version()))
         results = [item if isinstance(item, HooklineError) else next(published)
                    for item in checked]
         if any(r.endpoint_ids for r in results if isinstance(r, PublishResult)):

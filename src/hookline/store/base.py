@@ -113,9 +113,12 @@ class Store(Protocol):
     async def publish_batch(self, drafts: Sequence[tuple[Message, str | None]],
                             select: Select | None = None,
                             subscriptions: list[Subscription] | None = None,
+                            expected_version: int | None = None,
                             ) -> list[PublishResult]:
         """`publish` for messages of one application, in one transaction; `subscriptions`
-        is the application's routing table, when the caller holds it."""
+        is the application's routing table, when the caller holds it. If the configuration
+        version is no longer `expected_version` (when given), nothing is written:
+        `StaleConfiguration`."""
         ...
 
     async def list_subscriptions(self, app_id: str) -> list[Subscription]:

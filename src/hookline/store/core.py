@@ -37,6 +37,7 @@ Row = Any  # sqlite3.Row or asyncpg.Record: both index by column name
 
 
 WriteStep = tuple[str, Sequence[Sequence[Any]]]  # a statement and the rows to run it over
+Guard = tuple[str, Any]  # a statement answering one value, and the value a write expects
 
 
 class Connection(Protocol):
@@ -52,10 +53,12 @@ class Database(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
     def connection(self) -> AbstractAsyncContextManager[Connection]: ...
 
-    async def write_atomically(self, steps: Sequence[WriteStep]) -> None:
-        """Run each statement over its rows, all or nothing, as cheaply as the driver can:
-        the hot path's writes (PostgreSQL: one statement is its own transaction; SQLite: one
-        hand-off to the database thread). Joins the transaction this task has open."""
+    async def write_atomically(self, steps: Sequence[WriteStep],
+                               guard: Guard | None = None) -> bool:
+        """Run each statement over its rows, all or nothing, as cheaply as the driver can
+        (SQLite: one hand-off to the database thread); joins the transaction this task has
+        open. With a `guard`, only if its statement's value is still the one expected:
+        returns whether it wrote."""
         ...
 
     async def close(self) -> None: ...

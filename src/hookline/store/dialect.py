@@ -56,7 +56,9 @@ class Dialect(ABC):
     def publish_fanout(self) -> str | None:
         """One statement that stores messages of one application and their deliveries, from
         column arrays (see `fanout_columns`), if the database has one; else the driver runs
-        `insert_message` and `insert_delivery` together (`Database.write_atomically`)."""
+        `insert_message` and `insert_delivery` together (`Database.write_atomically`).
+        Its last parameter is the configuration version the caller assumed (NULL: any); it
+        writes only if that is still the version, and answers `written`."""
         return None
 
     lock_migrations: str | None = None
@@ -114,19 +116,24 @@ class PostgresDialect(Dialect):
 
     def publish_fanout(self) -> str:
         # $1 the application; $2-$8 the message columns but app_id; $9-$13 the delivery
-        # columns but app_id. One statement is atomic alone: no BEGIN and COMMIT round trips.
+        # columns but app_id; $14 the assumed configuration version. One statement is
+        # atomic alone: no BEGIN and COMMIT round trips.
         return (
-            "WITH m AS (INSERT INTO messages (id, app_id, event_type, event_id, payload, "
+            "WITH ok AS (SELECT 1 FROM config_version WHERE id = 1 "
+            "AND ($14::bigint IS NULL OR version = $14)), "
+            "m AS (INSERT INTO messages (id, app_id, event_type, event_id, payload, "
             "channels, created_at, ordering_key) SELECT id, $1, event_type, event_id, payload, "
             "channels, created_at, ordering_key FROM unnest($2::text[], $3::text[], "
             "$4::text[], $5::text[], $6::text[], $7::float8[], $8::text[]) "
-            "AS r(id, event_type, event_id, payload, channels, created_at, ordering_key)) "
-            "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
+            "AS r(id, event_type, event_id, payload, channels, created_at, ordering_key) "
+            "WHERE EXISTS (SELECT 1 FROM ok)), "
+            "d AS (INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
             "attempt_count, next_attempt_at, trigger, created_at, ordering_key) "
             "SELECT id, message_id, endpoint_id, $1, 'pending', 0, created_at, 'scheduled', "
             "created_at, ordering_key FROM unnest($9::text[], $10::text[], $11::text[], "
             "$12::float8[], $13::text[]) AS r(id, message_id, endpoint_id, created_at, "
-            "ordering_key)")
+            "ordering_key) WHERE EXISTS (SELECT 1 FROM ok)) "
+            "SELECT EXISTS (SELECT 1 FROM ok) AS written")
 
     def claim_due(self, due: str) -> str:
         return (f"WITH due AS (SELECT d.id {due} FOR UPDATE OF d SKIP LOCKED) "

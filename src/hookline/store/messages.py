@@ -7,9 +7,10 @@ differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, StaleConfiguration
 from ..models import Attempt, Message
 from .core import (
     IDEMPOTENCY_WINDOW,
@@ -65,13 +66,16 @@ class MessageQueries(StoreCore):
         drafts: Sequence[tuple[Message, str | None]],
         select: Select | None = None,
         subscriptions: list[Subscription] | None = None,
+        expected_version: int | None = None,
     ) -> list[PublishResult]:
         """Store messages of one application and their deliveries in one transaction.
 
         Each message's idempotency key is claimed first; a key already held within the window
         (by an earlier request, or an earlier item of this batch) returns its message instead.
         `subscriptions`, the application's routing table when the caller holds it, saves
-        reading it; with no key either, the write is one step (`Database.write_atomically`).
+        reading it; with no key either, the write is one step (one statement, or one hand-off
+        to SQLite's thread). `expected_version`: the configuration version the caller's
+        checks assumed; if it moved, nothing is written and `StaleConfiguration` is raised.
         """
         if not drafts:
             return []
@@ -84,16 +88,20 @@ class MessageQueries(StoreCore):
         if subscriptions is not None and all(key is None for _, key in drafts):
             fresh = [m for m, _ in drafts]
             targets = route(fresh, subscriptions)
-            await self.db.write_atomically(self._publish_steps(fresh, targets))
+            if not await self._write_published(fresh, targets, expected_version):
+                raise StaleConfiguration()
         else:
             async with self.db.transaction() as tx:
+                if expected_version is not None:
+                    row = await tx.fetchrow(self.q.config_version)
+                    if row is None or row["version"] != expected_version:
+                        raise StaleConfiguration()
                 existing = await self._claim_message_keys(tx, app_id, drafts, now)
                 fresh = [m for m, key in drafts if key is None or existing[key].id == m.id]
                 if subscriptions is None and fresh:
                     subscriptions = await self._subscriptions(tx, app_id)
                 targets = route(fresh, subscriptions or [])
-                for statement, rows in self._publish_steps(fresh, targets):
-                    await tx.executemany(statement, rows)
+                await self._write_published(fresh, targets, None, tx)
         if any(targets.values()):
             self._announce_due()
         results = []
@@ -116,16 +124,30 @@ class MessageQueries(StoreCore):
         return [Subscription(r["id"], load_json(r["filter_types"]), load_json(r["channels"]),
                              bool(r["disabled"])) for r in rows]
 
-    def _publish_steps(self, messages: list[Message], targets: Targets) -> list[WriteStep]:
-        """The statements that store `messages` and their deliveries, with their rows."""
+    async def _write_published(self, messages: list[Message], targets: Targets,
+                               expected_version: int | None,
+                               tx: Connection | None = None) -> bool:
+        """Store `messages` and their deliveries at once (in `tx`, if given), if the
+        configuration version is still `expected_version` (None: whatever it is)."""
         if not messages:
-            return []
+            return True
         deliveries = [(delivery_id_for(m.id, ep.id), m.id, ep.id, m.app_id, m.created_at,
                        m.ordering_key) for m in messages for ep in targets[m.id]]
-        if self.q.publish_fanout:
-            return [(self.q.publish_fanout, [fanout_columns(messages, deliveries)])]
-        return [(self.q.insert_message, [message_values(m) for m in messages]),
-                (self.q.insert_delivery, deliveries)]
+        if self.q.publish_fanout:  # one statement, its own transaction outside `tx`
+            async with (self.db.connection() if tx is None else nullcontext(tx)) as conn:
+                row = await conn.fetchrow(self.q.publish_fanout,
+                                          *fanout_columns(messages, deliveries),
+                                          expected_version)
+            return row is not None and bool(row["written"])
+        steps: list[WriteStep] = [
+            (self.q.insert_message, [message_values(m) for m in messages]),
+            (self.q.insert_delivery, deliveries)]
+        if tx is not None:
+            for statement, rows in steps:
+                await tx.executemany(statement, rows)
+            return True
+        guard = None if expected_version is None else (self.q.config_version, expected_version)
+        return await self.db.write_atomically(steps, guard)
 
     async def _claim_message_keys(
         self, tx: Connection, app_id: str, drafts: Sequence[tuple[Message, str | None]],

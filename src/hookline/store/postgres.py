@@ -16,7 +16,7 @@ import asyncpg
 from ..errors import Conflict, InvalidInput, StoreUnavailable
 from ..secretbox import SecretBox
 from .base import Row, StopListening
-from .core import WriteStep
+from .core import Guard, WriteStep
 from .dialect import NOTIFY_CHANNEL, POSTGRES
 from .sql import SqlStore
 from .transactions import OpenTransaction
@@ -96,16 +96,17 @@ class PostgresDatabase:
     def transaction(self) -> Any:
         return self._acquire(True)
 
-    async def write_atomically(self, steps: Sequence[WriteStep]) -> None:
-        if len(steps) == 1 and len(steps[0][1]) == 1:
-            # One statement is its own transaction: no BEGIN and COMMIT round trips.
-            statement, [row] = steps[0]
-            async with self.connection() as conn:
-                await conn.execute(statement, *row)
-            return
+    async def write_atomically(self, steps: Sequence[WriteStep],
+                               guard: Guard | None = None) -> bool:
+        # The hot path does not come here: `publish_fanout` is one guarded statement.
         async with self.transaction() as tx:
+            if guard is not None:
+                row = await tx.fetchrow(guard[0])
+                if row is None or row[0] != guard[1]:
+                    return False
             for statement, rows in steps:
                 await tx.executemany(statement, rows)
+        return True
 
     def connection(self) -> Any:
         return self._acquire(False)

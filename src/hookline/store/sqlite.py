@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from ..errors import Conflict, StoreUnavailable
 from ..secretbox import SecretBox
 from .base import Row, StopListening
-from .core import WriteStep
+from .core import Guard, WriteStep
 from .dialect import SQLITE
 from .sql import SqlStore
 from .transactions import OpenTransaction
@@ -118,22 +118,27 @@ class SqliteDatabase:
                     raise
             await self.run(lambda c: c.execute("COMMIT"))
 
-    async def write_atomically(self, steps: Sequence[WriteStep]) -> None:
+    async def write_atomically(self, steps: Sequence[WriteStep],
+                               guard: Guard | None = None) -> bool:
         named = [(statement, [_named(row) for row in rows]) for statement, rows in steps]
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: sqlite3.Connection) -> bool:
+            if guard is not None:
+                row = conn.execute(guard[0]).fetchone()
+                if row is None or row[0] != guard[1]:
+                    return False
             for statement, rows in named:
                 conn.executemany(statement, rows)
+            return True
 
         # One hand-off to the database thread for the lot, not one per statement.
         if self._held.joined() is not None:
-            await self.run(lambda c: _atomically(c, write, "SAVEPOINT nested",
-                                                 "RELEASE nested",
-                                                 ("ROLLBACK TO nested", "RELEASE nested")))
-            return
+            return await self.run(lambda c: _atomically(
+                c, write, "SAVEPOINT nested", "RELEASE nested",
+                ("ROLLBACK TO nested", "RELEASE nested")))
         async with self._lock:
-            await self.run(lambda c: _atomically(c, write, "BEGIN IMMEDIATE", "COMMIT",
-                                                 ("ROLLBACK",)))
+            return await self.run(lambda c: _atomically(
+                c, write, "BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",)))
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[_SqliteConnection]:
@@ -151,17 +156,27 @@ class SqliteDatabase:
         self._executor.shutdown(wait=True)
 
 
-def _atomically(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], None],
-                begin: str, end: str, undo: tuple[str, ...]) -> None:
-    """`work` between `begin` and `end`, on the database thread; `undo` if anything fails."""
+def _atomically(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], bool],
+                begin: str, end: str, undo: tuple[str, ...]) -> bool:
+    """`work` between `begin` and `end`, on the database thread; `undo` if anything fails
+    or `work` wrote nothing (its answer: False)."""
     conn.execute(begin)
     try:
-        work(conn)
+        wrote = work(conn)
+        if not wrote:
+            raise _NothingWritten
         conn.execute(end)
-    except BaseException:
+    except BaseException as exc:
         for statement in undo:
             conn.execute(statement)
+        if isinstance(exc, _NothingWritten):
+            return False
         raise
+    return True
+
+
+class _NothingWritten(Exception):
+    """`work` decided not to write: undo what the transaction began."""
 
 
 def create_private(path: Path) -> None:

@@ -1,13 +1,23 @@
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field, SkipValidation, ValidationError
 
-from ...errors import HooklineError
+from ...errors import HooklineError, StaleConfiguration
 from ...service.messages import MAX_BATCH, BatchResult, MessageDraft
-from ..deps import AppDep, Iterator, Limit, ServiceDep, split_csv
+from ..auth import authenticate
+from ..deps import (
+    AppDep,
+    Iterator,
+    Limit,
+    PublishingAppDep,
+    ServiceDep,
+    app_in_scope,
+    split_csv,
+)
 from ..idempotency import IdempotencyDep, IdempotencyKey
 from ..problems import Problem, problem_body
 from ..schemas import (
@@ -29,7 +39,8 @@ WithContent = Annotated[bool, Query(description="false leaves payloads out (Svix
              responses={200: {"model": MessageOut,
                               "description": "the first message for this idempotency-key"}})
 async def create_message(
-    app: AppDep,
+    request: Request,
+    app: PublishingAppDep,
     body: MessageIn,
     service: ServiceDep,
     response: Response,
@@ -38,10 +49,21 @@ async def create_message(
 ) -> MessageOut:
     """Publish an event: stored and fanned out to every matching endpoint before this returns.
     The same `idempotency-key` within 24 h returns the first message and creates nothing."""
-    result = await service.publish(app.id, body.event_type, body.payload,
-                                   event_id=body.event_id, channels=body.channels,
-                                   ordering_key=body.ordering_key,
-                                   idempotency_key=idempotency_key)
+
+    publish = partial(service.publish, event_type=body.event_type, payload=body.payload,
+                      event_id=body.event_id, channels=body.channels,
+                      ordering_key=body.ordering_key, idempotency_key=idempotency_key)
+    try:
+        result = await publish(app.id)
+    except HooklineError as refused:
+        # Checked against configuration last seen (see `authenticate_publisher`): if it has
+        # changed since (a token revoked, a filter or schema edited), nothing was stored and
+        # this answer may be wrong. Decide again, from the database this time.
+        if not isinstance(refused, StaleConfiguration) and not await service.configuration_moved():
+            raise
+        principal = await authenticate(request)
+        app = await app_in_scope(request.path_params["app_id"], principal, service)
+        result = await publish(app.id)
     if not result.created:
         response.status_code = 200
     return MessageOut.of(result.message, with_content)
