@@ -40,9 +40,14 @@ def strict_settings(sqlite_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def start_runtime(guard: NetworkGuard) -> AsyncIterator[StartRuntime]:
+async def start_runtime(guard: NetworkGuard,
+                        request: pytest.FixtureRequest) -> AsyncIterator[StartRuntime]:
     """Start runtimes (with a worker unless told otherwise, and a Sender using `resolver`);
     all are stopped at the end of the test."""
+    if "database_url" in request.fixturenames:
+        # Set up first so it is torn down last: a worker still running must never find its
+        # PostgreSQL schema already dropped, whatever order the test lists its fixtures in.
+        request.getfixturevalue("database_url")
     started: list[Runtime] = []
 
     async def start(settings: Settings, *, resolver: FakeResolver | None = None,

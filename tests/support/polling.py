@@ -1,4 +1,8 @@
-"""Waiting without sleeps: poll for a condition with a deadline."""
+"""Waiting without sleeps: poll for the condition a test expects, with a deadline.
+
+`wait_until` is the one loop (`wait_until_blocking` its twin for threads and synchronous
+tests); the helpers below name the conditions tests wait for most.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from hookline.models import Attempt
+from hookline.runtime import Runtime
 
-async def wait_until(predicate: Callable[[], Any | Awaitable[Any]], timeout: float = 10.0,
+DEADLINE = 10.0
+INTERVAL = 0.05
+
+
+async def wait_until(predicate: Callable[[], Any | Awaitable[Any]], timeout: float = DEADLINE,
                      what: str = "condition") -> Any:
     """Poll `predicate` (sync or async) until it returns something truthy; return it."""
     deadline = time.monotonic() + timeout
@@ -20,4 +30,69 @@ async def wait_until(predicate: Callable[[], Any | Awaitable[Any]], timeout: flo
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(INTERVAL)
+
+
+def wait_until_blocking(predicate: Callable[[], Any], timeout: float = DEADLINE,
+                        what: str = "condition", interval: float = INTERVAL) -> Any:
+    """`wait_until` for code that may block its thread (no event loop there)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+async def attempts_of(runtime: Runtime, app_id: str, *, message_id: str | None = None,
+                      endpoint_id: str | None = None) -> list[Attempt]:
+    """Recorded attempts, oldest first. An attempt in flight is stored as *sending* and is
+    left out: its outcome, and what it did to its delivery and endpoint, is not known yet."""
+    page = await runtime.service.list_attempts(app_id, 250, None, message_id=message_id,
+                                               endpoint_id=endpoint_id)
+    finished = [a for a in page.data if not a.sending]
+    return sorted(finished, key=lambda a: (a.created_at, a.attempt_number))
+
+
+async def attempts_recorded(runtime: Runtime, app_id: str, count: int,
+                            timeout: float = DEADLINE, **filters: str) -> list[Attempt]:
+    """Wait until at least `count` attempts are recorded (outcome, delivery state and the
+    endpoint's failure streak are stored together), and return them oldest first."""
+
+    async def enough() -> list[Attempt] | None:
+        found = await attempts_of(runtime, app_id, **filters)
+        return found if len(found) >= count else None
+
+    result: list[Attempt] = await wait_until(enough, timeout, f"{count} recorded attempts")
+    return result
+
+
+async def deliveries_settled(runtime: Runtime, timeout: float = DEADLINE) -> dict[str, int]:
+    """Wait until no delivery is pending (each succeeded or failed); return the counts."""
+
+    async def settled() -> dict[str, int] | None:
+        counts = await runtime.store.delivery_counts()
+        return counts if not counts.get("pending") else None
+
+    result: dict[str, int] = await wait_until(settled, timeout, "no delivery pending")
+    return result
+
+
+async def wait_while_progressing(progress: Callable[[], Any | Awaitable[Any]], goal: int,
+                                 stall: float, what: str = "progress") -> int:
+    """Wait until `progress()` (a count, sync or async) reaches `goal`. A loaded machine is
+    slow, not stuck: fail only when the count has not moved for `stall` seconds."""
+    last, moved = -1, time.monotonic()
+    while True:
+        current = progress()
+        if asyncio.iscoroutine(current):
+            current = await current
+        if int(current) >= goal:
+            return int(current)
+        if current != last:
+            last, moved = int(current), time.monotonic()
+        elif time.monotonic() - moved > stall:
+            raise AssertionError(f"{what}: stuck at {current} of {goal} for {stall:g} s")
+        await asyncio.sleep(INTERVAL)
