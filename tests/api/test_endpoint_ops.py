@@ -11,7 +11,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from tests.support.api import ApiServer
-from tests.support.polling import wait_until
+from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 
@@ -69,13 +69,15 @@ async def test_health_is_green_yellow_then_red_as_failures_accumulate(
     api: ApiServer, receiver: Receiver
 ) -> None:
     base, ep = await new_endpoint(api, receiver, "/health", retrySchedule=[])
+    app_id = base.rsplit("/", 1)[1]
     receiver.statuses["/health"] = [200]
     assert (await stats(api, base, ep["id"]))["health"] == "green"  # no traffic yet
 
     async def publish_and_wait(count: int) -> dict[str, Any]:
         await api.post(f"{base}/msg", {"eventType": "a.b", "payload": {}})
-        return await wait_until(lambda: _attempts_reach(api, base, ep["id"], count),
-                                what=f"{count} attempts counted")
+        # Counts and streak are stored in one step: once recorded, one read sees both.
+        await attempts_recorded(api.runtime, app_id, count, endpoint_id=ep["id"])
+        return await stats(api, base, ep["id"])
 
     green = await publish_and_wait(1)
     assert green["health"] == "green" and green["success"] == 1
@@ -97,12 +99,6 @@ async def test_health_is_green_yellow_then_red_as_failures_accumulate(
     assert recovered["health"] == "yellow"  # succeeding again, failures still recent
 
 
-async def _attempts_reach(api: ApiServer, base: str, ep_id: str,
-                          count: int) -> dict[str, Any] | None:
-    current = await stats(api, base, ep_id)
-    return current if current["last24h"]["total"] >= count else None
-
-
 async def test_a_disabled_endpoint_is_red(api: ApiServer, receiver: Receiver) -> None:
     base, ep = await new_endpoint(api, receiver, "/off")
     await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": True})
@@ -114,7 +110,7 @@ async def test_hourly_buckets_cover_the_last_day_oldest_first(api: ApiServer,
     base, ep = await new_endpoint(api, receiver, "/hourly")
     for n in range(3):
         await api.post(f"{base}/msg", {"eventType": "a.b", "payload": {"n": n}})
-    await wait_until(lambda: _attempts_reach(api, base, ep["id"], 3), what="3 attempts")
+    await attempts_recorded(api.runtime, base.rsplit("/", 1)[1], 3, endpoint_id=ep["id"])
     hours = (await api.get(f"{base}/endpoint/{ep['id']}/stats/hourly")).body
     assert len(hours) == 24 and hours[0]["start"] < hours[-1]["start"]
     assert hours[-1]["succeeded"] == 3 and sum(h["succeeded"] for h in hours) == 3
