@@ -76,7 +76,7 @@ async def test_health_is_green_yellow_then_red_as_failures_accumulate(
     async def publish_and_wait(count: int) -> dict[str, Any]:
         await api.post(f"{base}/msg", {"eventType": "a.b", "payload": {}})
         # Counts and streak are stored in one step: once recorded, one read sees both.
-        await attempts_recorded(api.runtime, app_id, count, endpoint_id=ep["id"])
+        await attempts_recorded(api.runtime.service, app_id, count, endpoint_id=ep["id"])
         return await stats(api, base, ep["id"])
 
     green = await publish_and_wait(1)
@@ -110,7 +110,7 @@ async def test_hourly_buckets_cover_the_last_day_oldest_first(api: ApiServer,
     base, ep = await new_endpoint(api, receiver, "/hourly")
     for n in range(3):
         await api.post(f"{base}/msg", {"eventType": "a.b", "payload": {"n": n}})
-    await attempts_recorded(api.runtime, base.rsplit("/", 1)[1], 3, endpoint_id=ep["id"])
+    await attempts_recorded(api.runtime.service, base.rsplit("/", 1)[1], 3, endpoint_id=ep["id"])
     hours = (await api.get(f"{base}/endpoint/{ep['id']}/stats/hourly")).body
     assert len(hours) == 24 and hours[0]["start"] < hours[-1]["start"]
     assert hours[-1]["succeeded"] == 3 and sum(h["succeeded"] for h in hours) == 3

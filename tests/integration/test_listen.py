@@ -54,7 +54,7 @@ async def test_listen_verifies_and_summarises_what_hookline_delivers(
         assert "invoice.paid" in good and "bytes" in good
 
         # The listener printed its lines before answering; wait for both outcomes recorded.
-        attempts = await attempts_recorded(runtime, app.id, 2, message_id=msg.id)
+        attempts = await attempts_recorded(runtime.service, app.id, 2, message_id=msg.id)
         codes = sorted(a.status_code or 0 for a in attempts)
         assert codes[0] // 100 == 2 and codes[1] == 401
     finally:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hookline.models import Attempt
-from hookline.runtime import Runtime
+if TYPE_CHECKING:  # the receiver's tests use this module too, and import nothing of the server
+    from hookline.models import Attempt
+    from hookline.runtime import Runtime
+    from hookline.service import Service
 
 DEADLINE = 10.0
 INTERVAL = 0.05
@@ -46,23 +48,21 @@ def wait_until_blocking(predicate: Callable[[], Any], timeout: float = DEADLINE,
         time.sleep(interval)
 
 
-async def attempts_of(runtime: Runtime, app_id: str, *, message_id: str | None = None,
-                      endpoint_id: str | None = None) -> list[Attempt]:
-    """Recorded attempts, oldest first. An attempt in flight is stored as *sending* and is
-    left out: its outcome, and what it did to its delivery and endpoint, is not known yet."""
-    page = await runtime.service.list_attempts(app_id, 250, None, message_id=message_id,
-                                               endpoint_id=endpoint_id)
+async def attempts_of(service: Service, app_id: str, **filters: Any) -> list[Attempt]:
+    """Recorded attempts (filtered like `Service.list_attempts`), oldest first. An attempt in
+    flight is stored as *sending* and left out: what it came to is not known yet."""
+    page = await service.list_attempts(app_id, 250, None, **filters)
     finished = [a for a in page.data if not a.sending]
     return sorted(finished, key=lambda a: (a.created_at, a.attempt_number))
 
 
-async def attempts_recorded(runtime: Runtime, app_id: str, count: int,
-                            timeout: float = DEADLINE, **filters: str) -> list[Attempt]:
+async def attempts_recorded(service: Service, app_id: str, count: int,
+                            timeout: float = DEADLINE, **filters: Any) -> list[Attempt]:
     """Wait until at least `count` attempts are recorded (outcome, delivery state and the
     endpoint's failure streak are stored together), and return them oldest first."""
 
     async def enough() -> list[Attempt] | None:
-        found = await attempts_of(runtime, app_id, **filters)
+        found = await attempts_of(service, app_id, **filters)
         return found if len(found) >= count else None
 
     result: list[Attempt] = await wait_until(enough, timeout, f"{count} recorded attempts")
@@ -86,13 +86,14 @@ async def wait_while_progressing(progress: Callable[[], Any | Awaitable[Any]], g
     slow, not stuck: fail only when the count has not moved for `stall` seconds."""
     last, moved = -1, time.monotonic()
     while True:
-        current = progress()
-        if asyncio.iscoroutine(current):
-            current = await current
-        if int(current) >= goal:
-            return int(current)
+        value: Any = progress()
+        if asyncio.iscoroutine(value):
+            value = await value
+        current = int(value)
+        if current >= goal:
+            return current
         if current != last:
-            last, moved = int(current), time.monotonic()
+            last, moved = current, time.monotonic()
         elif time.monotonic() - moved > stall:
             raise AssertionError(f"{what}: stuck at {current} of {goal} for {stall:g} s")
         await asyncio.sleep(INTERVAL)
