@@ -60,13 +60,33 @@ async def attempts_recorded(service: Service, app_id: str, count: int,
                             timeout: float = DEADLINE, **filters: Any) -> list[Attempt]:
     """Wait until at least `count` attempts are recorded (outcome, delivery state and the
     endpoint's failure streak are stored together), and return them oldest first."""
+    return await attempts_matching(service, app_id, lambda found: len(found) >= count,
+                                   timeout, f"{count} recorded attempts", **filters)
 
-    async def enough() -> list[Attempt] | None:
+
+async def attempts_matching(service: Service, app_id: str,
+                            condition: Callable[[list[Attempt]], bool],
+                            timeout: float = DEADLINE, what: str = "recorded attempts",
+                            **filters: Any) -> list[Attempt]:
+    """Wait until the recorded attempts, oldest first, satisfy `condition`; return them."""
+
+    async def matching() -> list[Attempt] | None:
         found = await attempts_of(service, app_id, **filters)
-        return found if len(found) >= count else None
+        return found if condition(found) else None
 
-    result: list[Attempt] = await wait_until(enough, timeout, f"{count} recorded attempts")
+    result: list[Attempt] = await wait_until(matching, timeout, what)
     return result
+
+
+async def deliveries_failed(service: Service, app_id: str, endpoint_id: str, count: int,
+                            timeout: float = DEADLINE) -> None:
+    """Wait until `count` of the endpoint's deliveries have failed (their schedule ran out)."""
+
+    async def failed() -> bool:
+        stats = await service.endpoint_stats(app_id, endpoint_id)
+        return stats.deliveries["fail"] >= count
+
+    await wait_until(failed, timeout, f"{count} failed deliveries")
 
 
 async def deliveries_settled(runtime: Runtime, timeout: float = DEADLINE) -> dict[str, int]:
