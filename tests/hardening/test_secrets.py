@@ -318,12 +318,17 @@ async def _drive_server(http: aiohttp.ClientSession, known: Secrets,
             "headers": known.headers(), "retrySchedule": []})
     token = (await call("POST", f"/api/v1/app/{app}/token", {}))["token"]
     known.found_later["app token"] = token
-    await call("POST", f"/api/v1/app/{app}/msg", {"eventType": "a.b", "payload": {"n": 1}},
-               authorization=f"Bearer {token}")
+    msg = (await call("POST", f"/api/v1/app/{app}/msg",
+                      {"eventType": "a.b", "payload": {"n": 1}},
+                      authorization=f"Bearer {token}"))["id"]
     await call("GET", f"/api/v1/app/{app}", authorization=f"Bearer {known.endpoint_secret}")
     await call("POST", f"/api/v1/app/{app}/endpoint", {
         "url": "http://169.254.169.254/", "secret": known.endpoint_secret,
         "headers": {"Authorization": f"Bearer {known.bearer}\r\nX: y"}})
     await receiver.wait_for(1, "/ok")
     await receiver.wait_for(1, "/fail")
-    await asyncio.sleep(0.3)  # the attempts get recorded (and logged, if anything logs them)
+
+    async def both_recorded() -> bool:  # and logged, if anything logs them
+        listed = await call("GET", f"/api/v1/app/{app}/attempt/msg/{msg}")
+        return sum(1 for a in listed["data"] if a["status"] in (0, 2)) == 2
+    await wait_until(both_recorded, what="both attempts recorded")
