@@ -3,14 +3,15 @@ custom headers, disable and re-enable."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from tests.support.api import ApiServer
+from hookline.config import Settings
+from tests.support.api import ADMIN_TOKEN, ApiServer
+from tests.support.clock import FakeClock, start_runtime_on
 from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
@@ -164,20 +165,36 @@ async def test_custom_headers_are_sent_and_sensitive_values_are_never_shown(
 
 
 async def test_reenabling_through_the_api_resumes_pending_deliveries(
-    api: ApiServer, receiver: Receiver
+    settings: Settings, receiver: Receiver
 ) -> None:
-    base, ep = await new_endpoint(api, receiver, "/pause", retrySchedule=[0.2])
-    receiver.statuses["/pause"] = [500]
-    msg = (await api.post(f"{base}/msg", {"eventType": "a.b", "payload": {}})).body
-    await receiver.wait_for(1, "/pause")
-    disabled = await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": True})
-    assert disabled.body["disabled"] and disabled.body["disabledReason"] == "disabled manually"
-    receiver.statuses["/pause"] = [200]
-    await asyncio.sleep(0.6)  # the retry falls due, and waits while the endpoint is disabled
-    assert len(receiver.at("/pause")) == 1
-    assert (await stats(api, base, ep["id"]))["pending"] == 1
+    clock = FakeClock()
+    runtime = await start_runtime_on(clock, settings)
+    await runtime.service.ensure_admin_token()
+    api = await ApiServer(runtime, ADMIN_TOKEN).start()
+    try:
+        base, ep = await new_endpoint(api, receiver, "/pause", retrySchedule=[60])
+        app_id = base.rsplit("/", 1)[1]
+        receiver.statuses["/pause"] = [500]
+        msg = (await api.post(f"{base}/msg", {"eventType": "a.b", "payload": {}})).body
+        await attempts_recorded(runtime.service, app_id, 1, endpoint_id=ep["id"])
+        disabled = await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": True})
+        assert disabled.body["disabled"]
+        assert disabled.body["disabledReason"] == "disabled manually"
+        receiver.statuses["/pause"] = [200]
+        clock.advance(120)  # the retry falls due, and waits while the endpoint is disabled
+        # A later message to another endpoint is a barrier: a claim that took it would have
+        # taken the older retry too (storing its attempt, as sending, at once).
+        other_base, _ = await new_endpoint(api, receiver, "/other")
+        await api.post(f"{other_base}/msg", {"eventType": "a.b", "payload": {}})
+        await attempts_recorded(runtime.service, other_base.rsplit("/", 1)[1], 1)
+        listed = await runtime.service.list_attempts(app_id, 10, None, endpoint_id=ep["id"])
+        assert len(listed.data) == 1 and len(receiver.at("/pause")) == 1
+        assert (await stats(api, base, ep["id"]))["pending"] == 1
 
-    enabled = await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": False})
-    assert enabled.body["disabled"] is False and enabled.body["disabledReason"] is None
-    retried = await receiver.wait_for(2, "/pause")
-    assert retried[1].headers["webhook-id"] == msg["id"]
+        enabled = await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": False})
+        assert enabled.body["disabled"] is False and enabled.body["disabledReason"] is None
+        retried = await receiver.wait_for(2, "/pause")
+        assert retried[1].headers["webhook-id"] == msg["id"]
+    finally:
+        await api.stop()
+        await runtime.stop()
