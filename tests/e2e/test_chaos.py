@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import subprocess
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from hookline.errors import StoreUnavailable
 from hookline.runtime import Runtime
 from tests.conftest import fresh_postgres_schema
 from tests.support.api import ADMIN_TOKEN, ApiServer, make_settings
-from tests.support.polling import wait_while_progressing
+from tests.support.polling import wait_until, wait_while_progressing
 from tests.support.processes import WorkerProcess
 from tests.support.receiver import Receiver
 
@@ -87,24 +86,18 @@ async def probe_api_during_outage(api: ApiServer, app_id: str) -> list[tuple[int
     """Stop PostgreSQL, collect what the API answers while it is away, start it again, and
     wait until the API answers 200 by itself."""
     answers: list[tuple[int, Any]] = []
-    await asyncio.to_thread(postgres, "stop")
-    try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            response = await api.get(f"/api/v1/app/{app_id}/msg?limit=1")
-            answers.append((response.status, response.body))
-            if response.status == 503 and len(answers) > 3:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        await asyncio.to_thread(postgres, "start")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    async def answered(status: int) -> bool:
         response = await api.get(f"/api/v1/app/{app_id}/msg?limit=1")
         answers.append((response.status, response.body))
-        if response.status == 200:
-            break
-        await asyncio.sleep(0.2)
+        return response.status == status and len(answers) > 3
+
+    await asyncio.to_thread(postgres, "stop")
+    try:
+        await wait_until(lambda: answered(503), 15, "the API to answer 503")
+    finally:
+        await asyncio.to_thread(postgres, "start")
+    await wait_until(lambda: answered(200), 30, "the API to recover by itself")
     return answers
 
 
