@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 from typing import Any
 
 import pytest
@@ -292,30 +291,35 @@ async def test_an_attempt_the_database_refuses_does_not_hold_back_its_batch(
 
 
 async def test_recover_resends_failed_deliveries_created_within_the_window(
-    runtime: Runtime, receiver: Receiver
+    settings: Settings, receiver: Receiver
 ) -> None:
-    svc = runtime.service
-    app = await svc.create_app("recover")
-    receiver.statuses["/r"] = [500]
-    ep = await svc.create_endpoint(app.id, url=receiver.url("/r"),
-                                   options=DeliveryOptions(retry_schedule=[]))
-    early = (await svc.publish(app.id, "a.b", {"n": 1})).message
-    await receiver.wait_for(1, "/r")
-    cut = time.time()
-    await asyncio.sleep(0.05)
-    await svc.publish(app.id, "a.b", {"n": 2})
-    await receiver.wait_for(2, "/r")
-    assert await deliveries_settled(runtime) == {str(DeliveryStatus.FAILED): 2}
+    clock = FakeClock()
+    runtime = await start_runtime_on(clock, settings)
+    try:
+        svc = runtime.service
+        app = await svc.create_app("recover")
+        receiver.statuses["/r"] = [500]
+        ep = await svc.create_endpoint(app.id, url=receiver.url("/r"),
+                                       options=DeliveryOptions(retry_schedule=[]))
+        early = (await svc.publish(app.id, "a.b", {"n": 1})).message
+        await receiver.wait_for(1, "/r")
+        cut = clock.advance(30)
+        clock.advance(30)
+        await svc.publish(app.id, "a.b", {"n": 2})
+        await receiver.wait_for(2, "/r")
+        assert await deliveries_settled(runtime) == {str(DeliveryStatus.FAILED): 2}
 
-    receiver.statuses["/r"] = [200]
-    assert await svc.recover(app.id, ep.id, since=early.created_at - 1, until=cut) == 1
-    got = await receiver.wait_for(3, "/r")
-    assert got[2].headers["webhook-id"] == early.id
-    # Only the early delivery was resent: once it settles, nothing else is due.
-    await attempts_recorded(svc, app.id, 2, message_id=early.id)
-    assert await deliveries_settled(runtime) == {str(DeliveryStatus.FAILED): 1,
-                                                 str(DeliveryStatus.SUCCEEDED): 1}
-    assert len(receiver.at("/r")) == 3
+        receiver.statuses["/r"] = [200]
+        assert await svc.recover(app.id, ep.id, since=early.created_at - 1, until=cut) == 1
+        got = await receiver.wait_for(3, "/r")
+        assert got[2].headers["webhook-id"] == early.id
+        # Only the early delivery was resent: once it settles, nothing else is due.
+        await attempts_recorded(svc, app.id, 2, message_id=early.id)
+        assert await deliveries_settled(runtime) == {str(DeliveryStatus.FAILED): 1,
+                                                     str(DeliveryStatus.SUCCEEDED): 1}
+        assert len(receiver.at("/r")) == 3
+    finally:
+        await runtime.stop()
 
 
 async def test_an_endpoint_never_gets_more_requests_at_once_than_its_cap(
