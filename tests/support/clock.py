@@ -6,12 +6,10 @@ The worker and the service take a `clock` callable (epoch seconds); give both th
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
 from hookline.config import Settings
-from hookline.delivery.worker import DeliveryWorker
 from hookline.runtime import Runtime
 
 
@@ -45,12 +43,7 @@ class FakeClock:
 async def start_runtime_on(clock: FakeClock, settings: Settings) -> Runtime:
     """A runtime whose service and worker both read `clock`; advancing it wakes the worker,
     so whatever fell due is claimed at once. Stop it with `runtime.stop()`."""
-    runtime = await Runtime.start(settings, with_worker=False)
-    runtime.service.clock = clock
-    worker = DeliveryWorker(runtime.store, settings, runtime.service.sender,
-                            hooks=runtime.service.operational, clock=clock)
-    runtime.service.on_due = worker.wake
-    clock.on_advance(worker.wake)
-    runtime.worker = worker
-    runtime._worker_task = asyncio.create_task(worker.run(), name="hookline-worker-on-fake-clock")
+    runtime = await Runtime.start(settings, clock=clock)
+    assert runtime.worker is not None
+    clock.on_advance(runtime.worker.wake)
     return runtime
