@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp.abc import AbstractResolver
@@ -36,9 +38,11 @@ class Runtime:
     async def start(cls, settings: Settings, *, with_worker: bool = True,
                     migrate: bool = True, hooks: WorkerHooks | None = None,
                     sender: Transport | None = None,
-                    resolver: AbstractResolver | None = None) -> Runtime:
+                    resolver: AbstractResolver | None = None,
+                    clock: Callable[[], float] = time.time) -> Runtime:
         """`sender` replaces the network (a test's `MockTransport`, say); `resolver` is the
-        DNS resolver of the real sender."""
+        DNS resolver of the real sender; `clock` is what the service and the worker read as
+        now (a test's clock that it moves by hand)."""
         box = SecretBox.load(settings.secret_key, settings.data_dir)
         store = await open_store(settings, box)
         if migrate:
@@ -47,13 +51,14 @@ class Runtime:
                 log.info("applied migrations %s", applied)
         policy = EgressPolicy.from_cidrs(settings.egress_allow)
         transport = sender or Sender(settings, policy, resolver=resolver)
-        service = Service(store, settings, transport=transport, policy=policy, box=box)
+        service = Service(store, settings, transport=transport, policy=policy, box=box,
+                          clock=clock)
         runtime = cls(settings, store, service, transport,
                       sender=transport if isinstance(transport, Sender) else None)
         if with_worker:
             # By default the worker reports to operational webhooks (service/operational.py).
             runtime.worker = DeliveryWorker(store, settings, transport,
-                                            hooks=hooks or service.operational)
+                                            hooks=hooks or service.operational, clock=clock)
             runtime.service.on_due = runtime.worker.wake
             runtime._worker_task = asyncio.create_task(runtime.worker.run(),
                                                        name="hookline-worker")

@@ -39,7 +39,17 @@ def strict_settings(sqlite_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def start_runtime(guard: NetworkGuard) -> AsyncIterator[StartRuntime]:
+def database_before_runtimes(request: pytest.FixtureRequest) -> None:
+    """The test's `database_url`, if it uses one, set up before `start_runtime` so it is torn
+    down after it: a worker still running must never find its PostgreSQL schema dropped,
+    whatever order the test lists its fixtures in."""
+    if "database_url" in request.fixturenames:
+        request.getfixturevalue("database_url")
+
+
+@pytest.fixture
+async def start_runtime(guard: NetworkGuard,
+                        database_before_runtimes: None) -> AsyncIterator[StartRuntime]:
     """Start runtimes (with a worker unless told otherwise, and a Sender using `resolver`);
     all are stopped at the end of the test."""
     started: list[Runtime] = []

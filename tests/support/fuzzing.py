@@ -4,7 +4,6 @@ resources for the generated requests to reach past their 404s."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 from urllib.parse import urlsplit
 
 from hookline.config import Settings
@@ -14,7 +13,7 @@ from hookline.delivery.request import PreparedRequest
 from hookline.delivery.sender import Sender
 from hookline.models import ErrorKind
 from tests.support.api import ApiServer
-from tests.support.polling import wait_until
+from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 
@@ -47,13 +46,11 @@ async def real_resources(api: ApiServer, receiver: Receiver) -> tuple[dict[str, 
                          {"url": receiver.url("/fuzz")})).body
     msg = (await api.post(f"/api/v1/app/{app['id']}/msg",
                           {"eventType": "user.created", "payload": {"userId": "u"}})).body
-    attempts = await wait_until(lambda: _attempts(api, app["id"], msg["id"]), what="attempt")
+    await attempts_recorded(api.runtime.service, app["id"], 1, message_id=msg["id"])
+    attempts = (await api.get(f"/api/v1/app/{app['id']}/attempt/msg/{msg['id']}")).body["data"]
     token = (await api.post(f"/api/v1/app/{app['id']}/token", {})).body
     ids = {"app_id": app["id"], "endpoint_id": ep["id"], "msg_id": msg["id"],
            "attempt_id": attempts[0]["id"], "token_id": token["id"],
            "webhook_id": ep["id"], "event_type_name": "user.created"}
     return ids, token["token"]
 
-
-async def _attempts(api: ApiServer, app_id: str, msg_id: str) -> list[Any]:
-    return list((await api.get(f"/api/v1/app/{app_id}/attempt/msg/{msg_id}")).body["data"])
