@@ -31,7 +31,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 async def changer(settings: Settings, tmp_path: Path) -> AsyncIterator[ServeProcess]:
     """The process that changes configuration: API only."""
     server = await ServeProcess(settings, tmp_path, "changer", worker=False,
-                                HOOKLINE_STRICT_EVENT_TYPES="true").start()
+                                strict_event_types="true").start()
     yield server
     await server.stop()
 
@@ -41,7 +41,7 @@ async def publisher(settings: Settings, tmp_path: Path,
                     changer: ServeProcess) -> AsyncIterator[ServeProcess]:
     """The process that publishes and delivers, after the changer has migrated."""
     server = await ServeProcess(settings, tmp_path, "publisher",
-                                HOOKLINE_STRICT_EVENT_TYPES="true").start()
+                                strict_event_types="true").start()
     yield server
     await server.stop()
 

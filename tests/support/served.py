@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,7 @@ import aiohttp
 
 from hookline.config import Settings
 from tests.support.net import free_port
-from tests.support.processes import hookline_env
-
-HOOKLINE = Path(sys.executable).with_name("hookline")
+from tests.support.processes import HOOKLINE, hookline_env
 
 
 class ServeProcess:
@@ -25,12 +22,13 @@ class ServeProcess:
     """
 
     def __init__(self, settings: Settings, log_dir: Path, name: str, *, worker: bool = True,
-                 **env: str) -> None:
+                 **overrides: str) -> None:
+        """`overrides`: more settings by name, as `hookline_env` takes them."""
         self.settings = settings
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"{name}.log"
-        self._env = hookline_env(settings, HOOKLINE_PORT=str(self.port), **env)
+        self._env = hookline_env(settings, port=str(self.port), **overrides)
         self._args = ["serve"] + ([] if worker else ["--no-worker"])
         self.process: asyncio.subprocess.Process | None = None
         self.session: aiohttp.ClientSession | None = None
