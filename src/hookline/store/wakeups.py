@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
-WAKE_INTERVAL = 0.005  # seconds: at most 200 NOTIFYs a second per process
+WAKE_INTERVAL = 0.010  # seconds: at most 100 NOTIFYs a second per process
 
 
 class CoalescedWake:
