@@ -6,6 +6,7 @@ tests guard whatever the delivery side keeps."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from hookline.config import Settings
 from hookline.receiver import verify
 from tests.support.api import make_settings
+from tests.support.processes import HOOKLINE, hookline_env
 from tests.support.receiver import Receiver
 from tests.support.served import ServeProcess
 
@@ -155,3 +157,20 @@ async def test_a_revoked_token_is_refused_by_the_next_request_elsewhere(
     assert status == 204
 
     assert (await _publish(publisher, app_id, "a.b", token=token))[0] == 401
+
+
+async def test_a_reset_admin_token_works_and_the_old_one_stops_at_the_next_request_elsewhere(
+    settings: Settings, changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+) -> None:
+    app_id, _ = await _app_with_endpoint(publisher, receiver)
+    assert (await _publish(publisher, app_id, "a.b"))[0] == 202  # the admin token is cached
+
+    reset = await asyncio.create_subprocess_exec(
+        str(HOOKLINE), "admin-token", env=hookline_env(settings),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await reset.communicate()
+    assert reset.returncode == 0
+    new_token = out.decode().strip().splitlines()[-1]
+
+    assert (await _publish(publisher, app_id, "a.b", token=new_token))[0] == 202
+    assert (await _publish(publisher, app_id, "a.b"))[0] == 401  # the old one, from settings

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ..errors import Forbidden, NotFound, Unauthorized
+from ..errors import Forbidden, HooklineError, NotFound, Unauthorized
 from ..service import Service
 
 
@@ -60,8 +60,15 @@ async def authenticate(request: Request) -> Principal:
 async def authenticate_publisher(request: Request) -> Principal:
     """The caller of a single publish, checked against the configuration last seen, unread:
     the publish's own write checks that it has not moved, and raises `StaleConfiguration`
-    if it has; the route then authenticates again (see `create_message`)."""
-    return await _authenticate(request, optimistic=True)
+    if it has; the route then authenticates again (see `create_message`). A refusal here
+    stands only if that configuration is still current (a new admin token, say)."""
+    try:
+        return await _authenticate(request, optimistic=True)
+    except HooklineError:
+        service: Service = request.app.state.service
+        if not await service.configuration_moved():
+            raise
+        return await _authenticate(request, optimistic=False)
 
 
 async def _authenticate(request: Request, *, optimistic: bool) -> Principal:
