@@ -15,6 +15,7 @@ one round trip, and still never stores a message routed or checked by stale conf
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -46,8 +47,9 @@ class ConfigCache:
         self._version: int | None = None
         self._kinds: dict[str, dict[str, Any]] = {}
         # The version the current request started with, and whether it was read (False:
-        # assumed, to be checked by the publish itself); unset outside `start_request`.
-        self._request: ContextVar[tuple[int, bool] | None] = ContextVar(
+        # assumed, to be checked by the publish itself), with the task that runs the request:
+        # a task it starts does not inherit it. Unset outside `start_request`.
+        self._request: ContextVar[tuple[object, int, bool] | None] = ContextVar(
             f"hookline_config_version_{id(self)}", default=None)
 
     async def admin_token_hash(self, load: Callable[[], Awaitable[str | None]]) -> str | None:
@@ -95,10 +97,11 @@ class ConfigCache:
         the version last seen, unread, for a publish that checks it in its own write and
         raises `StaleConfiguration` if it moved (the caller then starts again, not
         optimistic): one read fewer on the hot path."""
+        task = asyncio.current_task()
         if optimistic and self._version is not None:
-            self._request.set((self._version, False))
+            self._request.set((task, self._version, False))
         else:
-            self._request.set((await self._read_version(), True))
+            self._request.set((task, await self._read_version(), True))
 
     async def assumption_failed(self) -> bool:
         """Whether this request assumed a version (`optimistic`) that has moved since: then
@@ -108,12 +111,18 @@ class ConfigCache:
 
     def unchecked_version(self) -> int | None:
         """The version this request assumed without reading it, if it did."""
-        held = self._request.get()
+        held = self._held()
         return held[0] if held is not None and not held[1] else None
 
     async def _current_version(self) -> int:
-        held = self._request.get()
+        held = self._held()
         return await self._read_version() if held is None else held[0]
+
+    def _held(self) -> tuple[int, bool] | None:
+        held = self._request.get()
+        if held is None or held[0] is not asyncio.current_task():
+            return None
+        return held[1], held[2]
 
     async def _read_version(self) -> int:
         version = await self._store.config_version()
