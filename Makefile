@@ -40,6 +40,7 @@ browser:
 test: $(DEV_STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/pylint src/hookline
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Every phase of schemathesis (examples, coverage, fuzzing, stateful), 100 examples per
