@@ -37,6 +37,7 @@ browser:
 	  fi; \
 	fi
 
+# pylint runs one check (see [tool.pylint] in pyproject.toml): no six lines repeated across src/.
 test: $(DEV_STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
