@@ -1,9 +1,10 @@
 """The delivery worker: claim due deliveries with a lease, send them, record, reschedule.
 
 Shape: capacity is checked before claiming; a batch is leased and committed
-before any request goes out; results are stored in batches, and a slot is freed only once its
-attempt is stored; endpoints at their concurrency cap are left out of the next claim, so a slow
-endpoint never holds back the others. A worker killed mid-request loses nothing: its lease
+before any request goes out; results are stored in batches. An endpoint's slot is freed when its
+request ends, so sending never waits on the database; results not yet stored still count
+against the worker's concurrency, so a database that stalls stops new claims. Endpoints at their
+concurrency cap are left out of the next claim, so a slow endpoint never holds back the others. A worker killed mid-request loses nothing: its lease
 expires and another worker delivers again (at-least-once).
 """
 
@@ -77,6 +78,7 @@ class DeliveryWorker:
         self._per_endpoint: Counter[str] = Counter()
         self._caps: dict[str, int] = {}  # the cap of each endpoint with requests in flight
         self._done: list[_Done] = []
+        self._unrecorded = 0  # results finished but not stored yet (in _done or being written)
         self._done_ready = asyncio.Event()
         self._stop_listening: Callable[[], Awaitable[Any]] | None = None
         self._next_listen_try = 0.0
@@ -104,7 +106,8 @@ class DeliveryWorker:
             while not self._stopping.is_set():
                 self._signal.clear()
                 await self._ensure_listener()
-                free = self.settings.worker_concurrency - len(self._in_flight)
+                free = (self.settings.worker_concurrency - len(self._in_flight)
+                        - self._unrecorded)
                 if free <= 0:
                     await self._pause(self.settings.poll_interval)
                     continue
@@ -223,6 +226,8 @@ class DeliveryWorker:
         result = decide(claim, outcome, started, headers)
         result.attempt.worker = self.name
         self._done.append(_Done(claim, result))
+        self._unrecorded += 1
+        self._end_request(claim)
         if len(self._done) >= RECORD_BATCH or not self._done_ready.is_set():
             self._done_ready.set()
 
@@ -253,7 +258,8 @@ class DeliveryWorker:
                                   "them one by one", self.name, len(batch))
                     disabled = await self._record_one_by_one(batch)
                 failures = 0
-                self._free(batch)
+                self._unrecorded -= len(batch)
+                self._signal.set()
                 if self.hooks is not None:
                     try:
                         await self.hooks.after_record([d.result for d in batch], disabled)
@@ -277,14 +283,15 @@ class DeliveryWorker:
                                   result.attempt.id)
         return disabled
 
-    def _free(self, batch: list[_Done]) -> None:
-        for done in batch:
-            self._in_flight.pop(done.claim.delivery_id, None)
-            endpoint_id = done.claim.endpoint.id
-            self._per_endpoint[endpoint_id] -= 1
-            if self._per_endpoint[endpoint_id] <= 0:
-                del self._per_endpoint[endpoint_id]
-                del self._caps[endpoint_id]
+    def _end_request(self, claim: Claim) -> None:
+        """The request is over: its endpoint may take another one (its result is stored later,
+        and counts against the worker's concurrency until then)."""
+        self._in_flight.pop(claim.delivery_id, None)
+        endpoint_id = claim.endpoint.id
+        self._per_endpoint[endpoint_id] -= 1
+        if self._per_endpoint[endpoint_id] <= 0:
+            del self._per_endpoint[endpoint_id]
+            del self._caps[endpoint_id]
         self._signal.set()
 
     async def _drain(self) -> None:
