@@ -1,11 +1,12 @@
 """The delivery worker: claim due deliveries with a lease, send them, record, reschedule.
 
-Shape: capacity is checked before claiming; a batch is leased and committed
-before any request goes out; results are stored in batches. An endpoint's slot is freed when its
-request ends, so sending never waits on the database; results not yet stored still count
-against the worker's concurrency, so a database that stalls stops new claims. Endpoints at their
-concurrency cap are left out of the next claim, so a slow endpoint never holds back the others. A worker killed mid-request loses nothing: its lease
-expires and another worker delivers again (at-least-once).
+Shape: capacity is checked before claiming, and a claim asks for no more deliveries of an
+endpoint than its cap lets start; a batch is leased and committed before any request goes out;
+results are stored in batches. An endpoint's slot is freed when its request ends, so sending
+never waits on the database; results not yet stored still count against the worker's
+concurrency, so a database that stalls stops new claims. Endpoints at their concurrency cap are
+left out of the next claim, so a slow endpoint never holds back the others. A worker killed
+mid-request loses nothing: its lease expires and another worker delivers again (at-least-once).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 RECORD_BATCH = 128
 RECORD_LINGER = 0.005  # seconds a result waits for company before it is written
 STORE_RETRY_MAX = 5.0
+KNOWN_CAPS_SIZE = 4096  # endpoints whose cap a worker remembers for sizing its claims
 LISTEN_RETRY = 5.0
 
 
@@ -77,6 +79,9 @@ class DeliveryWorker:
         self._in_flight: dict[str, tuple[Claim, asyncio.Task[None]]] = {}
         self._per_endpoint: Counter[str] = Counter()
         self._caps: dict[str, int] = {}  # the cap of each endpoint with requests in flight
+        # The cap of each endpoint claimed lately, in flight or not, so a claim asks for no
+        # more than each endpoint's cap lets start.
+        self._known_caps: dict[str, int] = {}
         self._done: list[_Done] = []
         self._unrecorded = 0  # results finished but not stored yet (in _done or being written)
         self._done_ready = asyncio.Event()
@@ -114,7 +119,8 @@ class DeliveryWorker:
                 try:
                     claims = await self.store.claim_due_deliveries(
                         self.name, min(free, self.settings.claim_batch_size), self.clock(),
-                        self.settings.lease_seconds, self._saturated_endpoints())
+                        self.settings.lease_seconds, self._saturated_endpoints(),
+                        self._room(), self.settings.endpoint_concurrency)
                 except Exception as exc:  # the worker keeps going
                     failures += 1
                     delay = min(0.25 * 2 ** failures, STORE_RETRY_MAX)
@@ -185,15 +191,23 @@ class DeliveryWorker:
         return [endpoint_id for endpoint_id, count in self._per_endpoint.items()
                 if count >= self._caps[endpoint_id]]
 
+    def _room(self) -> dict[str, int]:
+        """Free slots per endpoint this worker knows the cap of (saturated ones excluded)."""
+        room = {endpoint_id: cap - self._per_endpoint[endpoint_id]
+                for endpoint_id, cap in self._known_caps.items()}
+        return {endpoint_id: n for endpoint_id, n in room.items() if n > 0}
+
     def _cap(self, endpoint: Endpoint) -> int:
         return endpoint.options.max_concurrency or self.settings.endpoint_concurrency
 
     async def _start_within_caps(self, claims: list[Claim]) -> None:
-        """Start what each endpoint's cap allows; one batch may hold more deliveries for an
-        endpoint than its cap, and those go straight back to the queue, unsent."""
+        """Start what each endpoint's cap allows. A claim asks for no more than the caps this
+        worker knows of; an endpoint seen for the first time, or whose cap was just lowered,
+        may come with more, and those go straight back to the queue, unsent."""
         overflow = []
         for claim in claims:
             if self._per_endpoint[claim.endpoint.id] >= self._cap(claim.endpoint):
+                self._remember_cap(claim.endpoint)
                 overflow.append(claim)
             else:
                 self._start(claim)
@@ -210,6 +224,15 @@ class DeliveryWorker:
         self._in_flight[claim.delivery_id] = (claim, task)
         self._per_endpoint[claim.endpoint.id] += 1
         self._caps[claim.endpoint.id] = self._cap(claim.endpoint)
+        self._remember_cap(claim.endpoint)
+
+    def _remember_cap(self, endpoint: Endpoint) -> None:
+        if endpoint.id not in self._known_caps and len(self._known_caps) >= KNOWN_CAPS_SIZE:
+            idle = next((e for e in self._known_caps if e not in self._per_endpoint), None)
+            if idle is None:
+                return
+            del self._known_caps[idle]
+        self._known_caps[endpoint.id] = self._cap(endpoint)
 
     async def _deliver(self, claim: Claim) -> None:
         started = self.clock()

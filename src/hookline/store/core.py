@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -143,12 +143,27 @@ class StoreCore:
             "OR (p.created_at = d.created_at AND p.message_id < d.message_id)))) "
             "ORDER BY d.next_attempt_at LIMIT $2")
 
+    # What a claim takes of the candidates in `due` (id, endpoint_id, next_attempt_at): per
+    # endpoint, the oldest up to its room ($7, a JSON object endpoint id -> free slots; $8 for
+    # endpoints not in it), so a worker never leases more than its caps let it start.
+    WITHIN_ROOM_SQL = (
+        "SELECT ranked.id FROM (SELECT due.id, due.endpoint_id, row_number() OVER ("
+        "PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at, due.id) AS n FROM due) "
+        "ranked LEFT JOIN {room} AS room ON room.key = ranked.endpoint_id "
+        "WHERE ranked.n <= COALESCE(room.value::int, $8)")
+
+    @staticmethod
+    def room_param(room: Mapping[str, int]) -> str:
+        return json.dumps(dict(room))
+
     async def claim_due_deliveries(
         self, owner: str, limit: int, now: float, lease: float,
-        exclude_endpoints: Sequence[str] = (),
+        exclude_endpoints: Sequence[str] = (), room: Mapping[str, int] | None = None,
+        default_room: int | None = None,
     ) -> list[Claim]:
         """Lease up to `limit` due deliveries for `lease` seconds, skipping disabled endpoints
-        and `exclude_endpoints` (those this worker already sends to at their cap)."""
+        and `exclude_endpoints` (those this worker already sends to at their cap); at most
+        `room[endpoint id]` (else `default_room`) for any one endpoint."""
         raise NotImplementedError
 
     # -- lifecycle -----------------------------------------------------------------------

@@ -7,7 +7,7 @@ never wait on each other; the lease is committed before any HTTP request is made
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -131,17 +131,22 @@ class PostgresStore(Store):
 
     async def claim_due_deliveries(
         self, owner: str, limit: int, now: float, lease: float,
-        exclude_endpoints: Sequence[str] = (),
+        exclude_endpoints: Sequence[str] = (), room: Mapping[str, int] | None = None,
+        default_room: int | None = None,
     ) -> list[Claim]:
         lease_id = new_lease_id()
+        within_room = self.WITHIN_ROOM_SQL.format(room="jsonb_each_text($7::jsonb)")
         async with self.db.transaction() as tx:
             rows = await tx.fetch(
-                f"WITH due AS (SELECT d.id {self.due_deliveries_sql()} "
-                "FOR UPDATE OF d SKIP LOCKED) "
+                "WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at "
+                f"{self.due_deliveries_sql()} FOR UPDATE OF d SKIP LOCKED), "
+                f"taken AS ({within_room}) "
                 "UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
-                "lease_id = $5, attempt_count = d.attempt_count + 1 FROM due WHERE d.id = due.id "
+                "lease_id = $5, attempt_count = d.attempt_count + 1 FROM taken "
+                "WHERE d.id = taken.id "
                 "RETURNING d.id, d.message_id, d.endpoint_id, d.attempt_count, d.trigger",
-                now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints))
+                now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints),
+                self.room_param(room or {}), default_room or limit)
             return await self._load_claims(tx, rows, lease_id, owner, now)
 
     async def _notify_due(self, conn: Connection) -> None:

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -169,14 +169,19 @@ class SqliteStore(Store):
 
     async def claim_due_deliveries(
         self, owner: str, limit: int, now: float, lease: float,
-        exclude_endpoints: Sequence[str] = (),
+        exclude_endpoints: Sequence[str] = (), room: Mapping[str, int] | None = None,
+        default_room: int | None = None,
     ) -> list[Claim]:
         lease_id = new_lease_id()
+        within_room = self.WITHIN_ROOM_SQL.format(room="json_each($7)")
         async with self.db.transaction() as tx:
             rows = await tx.fetch(
+                "WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at "
+                f"{self.due_deliveries_sql()}) "
                 "UPDATE deliveries SET next_attempt_at = $1 + $3, lease_owner = $4, "
                 "lease_id = $5, attempt_count = attempt_count + 1 "
-                f"WHERE id IN (SELECT d.id {self.due_deliveries_sql()}) "
+                f"WHERE id IN ({within_room}) "
                 "RETURNING id, message_id, endpoint_id, attempt_count, trigger",
-                now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints))
+                now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints),
+                self.room_param(room or {}), default_room or limit)
             return await self._load_claims(tx, rows, lease_id, owner, now)
