@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ..ids import ATTEMPT, new_id
 from ..models import AttemptTrigger, Endpoint
@@ -10,6 +11,7 @@ from .core import (
     Claim,
     Connection,
     DeliveryResult,
+    FailureStreak,
     Row,
     StoreCore,
     attempt_values,
@@ -17,6 +19,21 @@ from .core import (
     failure_streaks,
     message_from_row,
 )
+
+# An endpoint's failure streak after a batch ($2 a success in it, $3 failures since the last
+# success, $4 failing since, $5 last success, $6 last attempt).
+STREAK_SET = (
+    "consecutive_failures = CASE WHEN $2 THEN $3 ELSE consecutive_failures + $3 END, "
+    "failing_since = CASE WHEN $2 THEN $4 ELSE COALESCE(failing_since, $4) END, "
+    "last_success_at = COALESCE($5, last_success_at), last_attempt_at = $6")
+
+
+def delivery_values(results: Sequence[DeliveryResult]) -> list[tuple[Any, ...]]:
+    """(id, status, attempt count, next attempt, last attempt, lease) of each delivery a batch
+    of results moves on (test sends belong to no delivery's schedule)."""
+    return [(r.attempt.delivery_id, str(r.status), r.attempt.attempt_number,
+             r.next_attempt_at, r.attempt.created_at, r.lease_id)
+            for r in results if r.attempt.trigger != AttemptTrigger.TEST]
 
 
 class DeliveryQueries(StoreCore):
@@ -59,50 +76,55 @@ class DeliveryQueries(StoreCore):
         auto-disable rule (they are disabled here)."""
         from ..retry import should_disable
 
+        streaks = failure_streaks(results)
         disabled: list[Endpoint] = []
         async with self.db.transaction() as tx:
-            await tx.executemany(
-                "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
-                "created_at, succeeded, trigger, status_code, response_body, duration_ms, "
-                "error_kind, error_detail, request_headers, attempt_number, worker, sending) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-                "$17, FALSE) ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
-                "succeeded = excluded.succeeded, status_code = excluded.status_code, "
-                "response_body = excluded.response_body, duration_ms = excluded.duration_ms, "
-                "error_kind = excluded.error_kind, error_detail = excluded.error_detail, "
-                "request_headers = excluded.request_headers, sending = FALSE",
-                [attempt_values(r.attempt) for r in results])
-            await tx.executemany(
-                "UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4, "
-                "last_attempt_at = $5, lease_owner = NULL, lease_id = NULL, "
-                "trigger = 'scheduled' "
-                "WHERE id = $1 AND ($6::text IS NULL OR lease_id = $6 OR lease_id IS NULL)",
-                [(r.attempt.delivery_id, str(r.status), r.attempt.attempt_number,
-                  r.next_attempt_at, r.attempt.created_at, r.lease_id)
-                 for r in results if r.attempt.trigger != AttemptTrigger.TEST])
-            for endpoint_id, streak in failure_streaks(results).items():
-                row = await tx.fetchrow(
-                    "UPDATE endpoints SET "
-                    "consecutive_failures = CASE WHEN $2 THEN $3 "
-                    "  ELSE consecutive_failures + $3 END, "
-                    "failing_since = CASE WHEN $2 THEN $4 "
-                    "  ELSE COALESCE(failing_since, $4) END, "
-                    "last_success_at = COALESCE($5, last_success_at), last_attempt_at = $6 "
-                    "WHERE id = $1 RETURNING *",
-                    endpoint_id, streak.succeeded, streak.failures, streak.failing_since,
-                    streak.last_success_at, streak.last_attempt_at)
-                if row is None or bool(row["disabled"]):
+            rows = await self._store_results(tx, results, streaks)
+            for row in rows:
+                if bool(row["disabled"]):
                     continue
                 endpoint = self._endpoint(row)
-                reason = should_disable(endpoint, streak.last_attempt_at)
+                last_attempt_at = streaks[endpoint.id].last_attempt_at
+                reason = should_disable(endpoint, last_attempt_at)
                 if reason:
                     await tx.execute(
                         "UPDATE endpoints SET disabled = TRUE, disabled_reason = $2, "
                         "updated_at = $3 WHERE id = $1",
-                        endpoint_id, reason, streak.last_attempt_at)
+                        endpoint.id, reason, last_attempt_at)
                     endpoint.disabled, endpoint.disabled_reason = True, reason
                     disabled.append(endpoint)
         return disabled
+
+    async def _store_results(self, tx: Connection, results: Sequence[DeliveryResult],
+                             streaks: dict[str, FailureStreak]) -> list[Row]:
+        """Write the attempts, the deliveries' new state and the endpoints' streaks; returns
+        the endpoint rows updated."""
+        await tx.executemany(
+            "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
+            "created_at, succeeded, trigger, status_code, response_body, duration_ms, "
+            "error_kind, error_detail, request_headers, attempt_number, worker, sending) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+            "$17, FALSE) ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
+            "succeeded = excluded.succeeded, status_code = excluded.status_code, "
+            "response_body = excluded.response_body, duration_ms = excluded.duration_ms, "
+            "error_kind = excluded.error_kind, error_detail = excluded.error_detail, "
+            "request_headers = excluded.request_headers, sending = FALSE",
+            [attempt_values(r.attempt) for r in results])
+        await tx.executemany(
+            "UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4, "
+            "last_attempt_at = $5, lease_owner = NULL, lease_id = NULL, "
+            "trigger = 'scheduled' "
+            "WHERE id = $1 AND ($6::text IS NULL OR lease_id = $6 OR lease_id IS NULL)",
+            delivery_values(results))
+        rows = []
+        for endpoint_id, streak in streaks.items():
+            row = await tx.fetchrow(
+                f"UPDATE endpoints SET {STREAK_SET} WHERE id = $1 RETURNING *",
+                endpoint_id, streak.succeeded, streak.failures, streak.failing_since,
+                streak.last_success_at, streak.last_attempt_at)
+            if row is not None:
+                rows.append(row)
+        return rows
 
     async def release_deliveries(self, claims: Sequence[Claim], at: float) -> None:
         """Hand claimed deliveries back unsent (shutdown, endpoint saturated): no attempt counts."""

@@ -16,7 +16,9 @@ import asyncpg
 
 from ..errors import Conflict, InvalidInput, StoreUnavailable
 from ..secretbox import SecretBox
-from .base import Claim, Connection, Row, Store, new_lease_id
+from .base import Claim, Connection, DeliveryResult, Row, Store, new_lease_id
+from .core import FailureStreak, attempt_values
+from .deliveries import delivery_values
 
 NOTIFY_CHANNEL = "hookline_deliveries"
 _UNAVAILABLE = (
@@ -29,6 +31,41 @@ _UNAVAILABLE = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
 )
+
+
+# Attempts upserted, deliveries moved on and endpoints' failure streaks updated in one
+# statement from arrays ($1-$17 attempts, $18-$23 deliveries, $24-$29 streaks); returns the
+# endpoints updated, for the auto-disable rule.
+RECORD_RESULTS = (
+    "WITH stored_attempts AS (INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, "
+    "app_id, url, created_at, succeeded, trigger, status_code, response_body, duration_ms, "
+    "error_kind, error_detail, request_headers, attempt_number, worker, sending) "
+    "SELECT *, FALSE FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::text[], $7::float8[], $8::bool[], $9::text[], $10::int[], $11::text[], $12::int[], "
+    "$13::text[], $14::text[], $15::text[], $16::int[], $17::text[]) "
+    "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
+    "succeeded = excluded.succeeded, status_code = excluded.status_code, "
+    "response_body = excluded.response_body, duration_ms = excluded.duration_ms, "
+    "error_kind = excluded.error_kind, error_detail = excluded.error_detail, "
+    "request_headers = excluded.request_headers, sending = FALSE), "
+    "moved_on AS (UPDATE deliveries d SET status = r.status, attempt_count = r.attempt_number, "
+    "next_attempt_at = r.next_attempt_at, last_attempt_at = r.created_at, lease_owner = NULL, "
+    "lease_id = NULL, trigger = 'scheduled' FROM unnest($18::text[], $19::text[], $20::int[], "
+    "$21::float8[], $22::float8[], $23::text[]) AS r(id, status, attempt_number, "
+    "next_attempt_at, created_at, lease_id) WHERE d.id = r.id "
+    "AND (r.lease_id IS NULL OR d.lease_id = r.lease_id OR d.lease_id IS NULL)) "
+    "UPDATE endpoints e SET consecutive_failures = CASE WHEN s.succeeded THEN s.failures "
+    "ELSE e.consecutive_failures + s.failures END, failing_since = CASE WHEN s.succeeded "
+    "THEN s.failing_since ELSE COALESCE(e.failing_since, s.failing_since) END, "
+    "last_success_at = COALESCE(s.last_success_at, e.last_success_at), "
+    "last_attempt_at = s.last_attempt_at FROM unnest($24::text[], $25::bool[], $26::int[], "
+    "$27::float8[], $28::float8[], $29::float8[]) AS s(id, succeeded, failures, "
+    "failing_since, last_success_at, last_attempt_at) WHERE e.id = s.id RETURNING e.*")
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list per column, for `unnest`."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
 
 
 class _PgConnection:
@@ -148,6 +185,16 @@ class PostgresStore(Store):
                 now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints),
                 self.room_param(room or {}), default_room or limit)
             return await self._load_claims(tx, rows, lease_id, owner, now)
+
+    async def _store_results(self, tx: Connection, results: Sequence[DeliveryResult],
+                             streaks: dict[str, FailureStreak]) -> list[Row]:
+        """One statement for the whole batch (arrays unnested), not one per row."""
+        attempts = _columns([attempt_values(r.attempt) for r in results], 17)
+        deliveries = _columns(delivery_values(results), 6)
+        streak_rows = _columns(
+            [(endpoint_id, s.succeeded, s.failures, s.failing_since, s.last_success_at,
+              s.last_attempt_at) for endpoint_id, s in streaks.items()], 6)
+        return await tx.fetch(RECORD_RESULTS, *attempts, *deliveries, *streak_rows)
 
     async def _notify_due(self, conn: Connection) -> None:
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
