@@ -15,9 +15,11 @@ from typing import Any
 import asyncpg
 
 from ..errors import Conflict, InvalidInput, StoreUnavailable
+from ..ids import ATTEMPT, new_id
+from ..models import AttemptTrigger
 from ..secretbox import SecretBox
 from .base import Claim, Connection, DeliveryResult, Row, Store, new_lease_id
-from .core import FailureStreak, attempt_values
+from .core import FailureStreak, attempt_values, message_from_row
 from .deliveries import delivery_values
 
 NOTIFY_CHANNEL = "hookline_deliveries"
@@ -61,6 +63,26 @@ RECORD_RESULTS = (
     "last_attempt_at = s.last_attempt_at FROM unnest($24::text[], $25::bool[], $26::int[], "
     "$27::float8[], $28::float8[], $29::float8[]) AS s(id, succeeded, failures, "
     "failing_since, last_success_at, last_attempt_at) WHERE e.id = s.id RETURNING e.*")
+
+
+# The rest of a claim after `taken` (the deliveries to lease): lease them ($1 now, $3 lease,
+# $4 owner, $5 lease id), mark attempts a dead worker left *sending* as lost, and open this
+# worker's attempts ($9: fresh attempt ids, one per delivery at most).
+CLAIM_AND_OPEN_ATTEMPTS = (
+    "claimed AS (UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
+    "lease_id = $5, attempt_count = d.attempt_count + 1 FROM taken WHERE d.id = taken.id "
+    "RETURNING d.id, d.message_id, d.endpoint_id, d.app_id, d.attempt_count, d.trigger), "
+    "numbered AS (SELECT claimed.*, ($9::text[])[row_number() OVER (ORDER BY claimed.id)] "
+    "AS attempt_id FROM claimed), "
+    "lost AS (UPDATE attempts SET sending = FALSE, error_kind = 'worker_lost', "
+    "error_detail = 'the worker stopped before recording an outcome; sent again' "
+    "WHERE sending AND delivery_id IN (SELECT id FROM claimed)), "
+    "opened AS (INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
+    "created_at, succeeded, sending, trigger, duration_ms, attempt_number, worker) "
+    "SELECT n.attempt_id, n.id, n.message_id, n.endpoint_id, n.app_id, e.url, $1, FALSE, "
+    "TRUE, n.trigger, 0, n.attempt_count, $4 FROM numbered n "
+    "JOIN endpoints e ON e.id = n.endpoint_id) "
+    "SELECT id, message_id, endpoint_id, attempt_count, trigger, attempt_id FROM numbered")
 
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -171,20 +193,32 @@ class PostgresStore(Store):
         exclude_endpoints: Sequence[str] = (), room: Mapping[str, int] | None = None,
         default_room: int | None = None,
     ) -> list[Claim]:
+        """One statement leases the deliveries, closes attempts a dead worker left open and
+        stores this worker's attempts as *sending* (atomic without a transaction around it);
+        then the messages and endpoints are read."""
         lease_id = new_lease_id()
+        attempt_ids = [new_id(ATTEMPT) for _ in range(limit)]
         within_room = self.WITHIN_ROOM_SQL.format(room="jsonb_each_text($7::jsonb)")
-        async with self.db.transaction() as tx:
-            rows = await tx.fetch(
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(
                 "WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at "
                 f"{self.due_deliveries_sql()} FOR UPDATE OF d SKIP LOCKED), "
-                f"taken AS ({within_room}) "
-                "UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
-                "lease_id = $5, attempt_count = d.attempt_count + 1 FROM taken "
-                "WHERE d.id = taken.id "
-                "RETURNING d.id, d.message_id, d.endpoint_id, d.attempt_count, d.trigger",
+                f"taken AS ({within_room}), {CLAIM_AND_OPEN_ATTEMPTS}",
                 now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints),
-                self.room_param(room or {}), default_room or limit)
-            return await self._load_claims(tx, rows, lease_id, owner, now)
+                self.room_param(room or {}), default_room or limit, attempt_ids)
+            if not rows:
+                return []
+            messages = {r["id"]: message_from_row(r) for r in await conn.fetch(
+                "SELECT * FROM messages WHERE id = ANY($1::text[])",
+                sorted({r["message_id"] for r in rows}))}
+            endpoints = {r["id"]: self._endpoint(r) for r in await conn.fetch(
+                "SELECT * FROM endpoints WHERE id = ANY($1::text[])",
+                sorted({r["endpoint_id"] for r in rows}))}
+        return [
+            Claim(r["id"], r["attempt_count"], r["attempt_id"], AttemptTrigger(r["trigger"]),
+                  lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]])
+            for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
+        ]
 
     async def _store_results(self, tx: Connection, results: Sequence[DeliveryResult],
                              streaks: dict[str, FailureStreak]) -> list[Row]:
