@@ -28,7 +28,7 @@ from ..models import Attempt, DeliveryStatus, Endpoint, ErrorKind
 from ..retry import RetrySchedule
 from ..store.base import Claim, DeliveryResult, Store
 from .outcome import Outcome
-from .request import prepare_request, request_deadline
+from .request import RecentBodies, prepare_request, request_deadline
 from .sender import Sender
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class DeliveryWorker:
         # The cap of each endpoint claimed lately, in flight or not, so a claim asks for no
         # more than each endpoint's cap lets start.
         self._known_caps: dict[str, int] = {}
+        self._bodies = RecentBodies()
         self._done: list[_Done] = []
         self._unrecorded = 0  # results finished but not stored yet (in _done or being written)
         self._done_ready = asyncio.Event()
@@ -237,7 +238,7 @@ class DeliveryWorker:
     async def _deliver(self, claim: Claim) -> None:
         started = self.clock()
         try:
-            request = prepare_request(claim.message, claim.endpoint, started)
+            request = prepare_request(claim.message, claim.endpoint, started, self._bodies)
             deadline = request_deadline(claim.endpoint, self.settings.lease_seconds)
             outcome = await self.sender.send(request.url, request.body, request.headers,
                                              deadline)
