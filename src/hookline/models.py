@@ -130,19 +130,6 @@ class Message:
 
 
 @dataclass
-class Delivery:
-    id: str
-    message_id: str
-    endpoint_id: str
-    app_id: str
-    status: DeliveryStatus = DeliveryStatus.PENDING
-    attempt_count: int = 0
-    next_attempt_at: float | None = None
-    last_attempt_at: float | None = None
-    created_at: float = 0.0
-
-
-@dataclass
 class Attempt:
     id: str
     delivery_id: str

@@ -1,13 +1,20 @@
-"""Wiring: one place that turns settings into a running store, service and worker."""
+"""Wiring: the one place that turns settings into a running store, egress policy, transport,
+service and worker."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aiohttp.abc import AbstractResolver
+
 from .config import Settings
+from .delivery.egress import EgressPolicy
 from .delivery.sender import Sender
+from .delivery.transport import Transport
 from .delivery.worker import DeliveryWorker, WorkerHooks
 from .secretbox import SecretBox
 from .service import Service
@@ -21,26 +28,37 @@ class Runtime:
     settings: Settings
     store: Store
     service: Service
+    transport: Transport
     worker: DeliveryWorker | None = None
+    # The transport when it is the real one, which holds a connection pool to close.
     sender: Sender | None = None
     _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, with_worker: bool = True,
                     migrate: bool = True, hooks: WorkerHooks | None = None,
-                    sender: Sender | None = None) -> Runtime:
+                    sender: Transport | None = None,
+                    resolver: AbstractResolver | None = None,
+                    clock: Callable[[], float] = time.time) -> Runtime:
+        """`sender` replaces the network (a test's `MockTransport`, say); `resolver` is the
+        DNS resolver of the real sender; `clock` is what the service and the worker read as
+        now (a test's clock that it moves by hand)."""
         box = SecretBox.load(settings.secret_key, settings.data_dir)
         store = await open_store(settings, box)
         if migrate:
             applied = await store.migrate()
             if applied:
                 log.info("applied migrations %s", applied)
-        runtime = cls(settings, store, Service(store, settings, box=box, sender=sender))
-        runtime.sender = runtime.service.sender
+        policy = EgressPolicy.from_cidrs(settings.egress_allow)
+        transport = sender or Sender(settings, policy, resolver=resolver)
+        service = Service(store, settings, transport=transport, policy=policy, box=box,
+                          clock=clock)
+        runtime = cls(settings, store, service, transport,
+                      sender=transport if isinstance(transport, Sender) else None)
         if with_worker:
-            # By default the worker reports to operational webhooks (hookline.operational).
-            runtime.worker = DeliveryWorker(store, settings, runtime.sender,
-                                            hooks=hooks or runtime.service.operational)
+            # By default the worker reports to operational webhooks (service/operational.py).
+            runtime.worker = DeliveryWorker(store, settings, transport,
+                                            hooks=hooks or service.operational, clock=clock)
             runtime.service.on_due = runtime.worker.wake
             runtime._worker_task = asyncio.create_task(runtime.worker.run(),
                                                        name="hookline-worker")

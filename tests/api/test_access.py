@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.api.test_svix_sdk import call, svix_client
-from tests.hardening.support import attempts_recorded
 from tests.support.api import ApiServer, Response
+from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 CREDENTIAL_HEADERS = {"x-bearer": "b-1", "X-HMAC": "h-1", "x-jwt": "eyJ-1", "X-Pass": "p-1",
@@ -140,7 +140,7 @@ async def test_every_credential_like_header_is_masked_in_the_api_and_in_attempts
     shown = (await api.get(f"/api/v1/app/{app_id}/endpoint/{ep['id']}/headers")).body
     await api.post(f"/api/v1/app/{app_id}/msg", {"eventType": "a.b", "payload": {}})
     [request] = await receiver.wait_for(1, "/hook")
-    [attempt] = await attempts_recorded(api.runtime, app_id, 1)
+    [attempt] = await attempts_recorded(api.runtime.service, app_id, 1)
 
     assert shown == {"headers": {"X-Tenant": "t-1"}, "sensitive": sorted(CREDENTIAL_HEADERS)}
     recorded = attempt.request_headers

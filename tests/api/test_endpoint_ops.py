@@ -3,15 +3,16 @@ custom headers, disable and re-enable."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from tests.support.api import ApiServer
-from tests.support.polling import wait_until
+from hookline.config import Settings
+from tests.support.api import ADMIN_TOKEN, ApiServer
+from tests.support.clock import FakeClock, start_runtime_on
+from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 
@@ -69,13 +70,15 @@ async def test_health_is_green_yellow_then_red_as_failures_accumulate(
     api: ApiServer, receiver: Receiver
 ) -> None:
     base, ep = await new_endpoint(api, receiver, "/health", retrySchedule=[])
+    app_id = base.rsplit("/", 1)[1]
     receiver.statuses["/health"] = [200]
     assert (await stats(api, base, ep["id"]))["health"] == "green"  # no traffic yet
 
     async def publish_and_wait(count: int) -> dict[str, Any]:
         await api.post(f"{base}/msg", {"eventType": "a.b", "payload": {}})
-        return await wait_until(lambda: _attempts_reach(api, base, ep["id"], count),
-                                what=f"{count} attempts counted")
+        # Counts and streak are stored in one step: once recorded, one read sees both.
+        await attempts_recorded(api.runtime.service, app_id, count, endpoint_id=ep["id"])
+        return await stats(api, base, ep["id"])
 
     green = await publish_and_wait(1)
     assert green["health"] == "green" and green["success"] == 1
@@ -97,12 +100,6 @@ async def test_health_is_green_yellow_then_red_as_failures_accumulate(
     assert recovered["health"] == "yellow"  # succeeding again, failures still recent
 
 
-async def _attempts_reach(api: ApiServer, base: str, ep_id: str,
-                          count: int) -> dict[str, Any] | None:
-    current = await stats(api, base, ep_id)
-    return current if current["last24h"]["total"] >= count else None
-
-
 async def test_a_disabled_endpoint_is_red(api: ApiServer, receiver: Receiver) -> None:
     base, ep = await new_endpoint(api, receiver, "/off")
     await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": True})
@@ -114,7 +111,7 @@ async def test_hourly_buckets_cover_the_last_day_oldest_first(api: ApiServer,
     base, ep = await new_endpoint(api, receiver, "/hourly")
     for n in range(3):
         await api.post(f"{base}/msg", {"eventType": "a.b", "payload": {"n": n}})
-    await wait_until(lambda: _attempts_reach(api, base, ep["id"], 3), what="3 attempts")
+    await attempts_recorded(api.runtime.service, base.rsplit("/", 1)[1], 3, endpoint_id=ep["id"])
     hours = (await api.get(f"{base}/endpoint/{ep['id']}/stats/hourly")).body
     assert len(hours) == 24 and hours[0]["start"] < hours[-1]["start"]
     assert hours[-1]["succeeded"] == 3 and sum(h["succeeded"] for h in hours) == 3
@@ -168,20 +165,36 @@ async def test_custom_headers_are_sent_and_sensitive_values_are_never_shown(
 
 
 async def test_reenabling_through_the_api_resumes_pending_deliveries(
-    api: ApiServer, receiver: Receiver
+    settings: Settings, receiver: Receiver
 ) -> None:
-    base, ep = await new_endpoint(api, receiver, "/pause", retrySchedule=[0.2])
-    receiver.statuses["/pause"] = [500]
-    msg = (await api.post(f"{base}/msg", {"eventType": "a.b", "payload": {}})).body
-    await receiver.wait_for(1, "/pause")
-    disabled = await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": True})
-    assert disabled.body["disabled"] and disabled.body["disabledReason"] == "disabled manually"
-    receiver.statuses["/pause"] = [200]
-    await asyncio.sleep(0.6)  # the retry falls due, and waits while the endpoint is disabled
-    assert len(receiver.at("/pause")) == 1
-    assert (await stats(api, base, ep["id"]))["pending"] == 1
+    clock = FakeClock()
+    runtime = await start_runtime_on(clock, settings)
+    await runtime.service.ensure_admin_token()
+    api = await ApiServer(runtime, ADMIN_TOKEN).start()
+    try:
+        base, ep = await new_endpoint(api, receiver, "/pause", retrySchedule=[60])
+        app_id = base.rsplit("/", 1)[1]
+        receiver.statuses["/pause"] = [500]
+        msg = (await api.post(f"{base}/msg", {"eventType": "a.b", "payload": {}})).body
+        await attempts_recorded(runtime.service, app_id, 1, endpoint_id=ep["id"])
+        disabled = await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": True})
+        assert disabled.body["disabled"]
+        assert disabled.body["disabledReason"] == "disabled manually"
+        receiver.statuses["/pause"] = [200]
+        clock.advance(120)  # the retry falls due, and waits while the endpoint is disabled
+        # A later message to another endpoint is a barrier: a claim that took it would have
+        # taken the older retry too (storing its attempt, as sending, at once).
+        other_base, _ = await new_endpoint(api, receiver, "/other")
+        await api.post(f"{other_base}/msg", {"eventType": "a.b", "payload": {}})
+        await attempts_recorded(runtime.service, other_base.rsplit("/", 1)[1], 1)
+        listed = await runtime.service.list_attempts(app_id, 10, None, endpoint_id=ep["id"])
+        assert len(listed.data) == 1 and len(receiver.at("/pause")) == 1
+        assert (await stats(api, base, ep["id"]))["pending"] == 1
 
-    enabled = await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": False})
-    assert enabled.body["disabled"] is False and enabled.body["disabledReason"] is None
-    retried = await receiver.wait_for(2, "/pause")
-    assert retried[1].headers["webhook-id"] == msg["id"]
+        enabled = await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": False})
+        assert enabled.body["disabled"] is False and enabled.body["disabledReason"] is None
+        retried = await receiver.wait_for(2, "/pause")
+        assert retried[1].headers["webhook-id"] == msg["id"]
+    finally:
+        await api.stop()
+        await runtime.stop()

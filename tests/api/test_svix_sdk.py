@@ -41,9 +41,9 @@ from svix.api.errors.http_validation_error import HTTPValidationError
 from svix.api.event_type import EventTypeDeleteOptions, EventTypeListOptions
 
 from hookline.models import DeliveryOptions
-from hookline.portal.access import verify_portal_token
+from hookline.tokens import verify_portal_token
 from tests.support.api import ApiServer
-from tests.support.polling import wait_until
+from tests.support.polling import attempts_recorded, deliveries_failed
 from tests.support.receiver import Receiver
 
 T = TypeVar("T")
@@ -184,11 +184,12 @@ async def test_messages_attempts_and_resend(api: ApiServer, receiver: Receiver) 
     [request] = [r for r in delivered if r.headers["webhook-id"] == msg.id]
     secret = (await call(svix.endpoint.get_secret, app.id, ep.id)).key
     Webhook(secret).verify(request.body, request.headers)
-    by_msg = await wait_until(lambda: _attempts(svix, app.id, msg.id), what="attempt listed")
+    await attempts_recorded(api.runtime.service, app.id, 2, endpoint_id=ep.id)
+    by_msg = await _attempts(svix, app.id, msg.id)
     assert by_msg[0].status == 0 and by_msg[0].status_text == "success"
     assert by_msg[0].response_status_code == 200
-    by_endpoint = await wait_until(lambda: _endpoint_attempts(svix, app.id, ep.id, 2),
-                                   what="2 attempts to the endpoint")
+    by_endpoint = (await call(svix.message_attempt.list_by_endpoint, app.id, ep.id,
+                              MessageAttemptListByEndpointOptions(status=0))).data
     assert msg.id in {a.msg_id for a in by_endpoint} and len(by_endpoint) == 2
     failed = await call(svix.message_attempt.list_by_endpoint, app.id, ep.id,
                         MessageAttemptListByEndpointOptions(status=2))
@@ -205,12 +206,6 @@ async def _attempts(svix: Svix, app_id: str, msg_id: str) -> list[Any]:
     return page.data
 
 
-async def _endpoint_attempts(svix: Svix, app_id: str, ep_id: str, n: int) -> list[Any]:
-    page = await call(svix.message_attempt.list_by_endpoint, app_id, ep_id,
-                      MessageAttemptListByEndpointOptions(status=0))
-    return page.data if len(page.data) >= n else []
-
-
 async def test_recover_resends_failures_since_a_time(api: ApiServer, receiver: Receiver) -> None:
     svc = api.runtime.service
     svix = svix_client(api)
@@ -221,7 +216,7 @@ async def test_recover_resends_failures_since_a_time(api: ApiServer, receiver: R
     for n in range(2):
         await svc.publish(app.id, "a.b", {"n": n})
     await receiver.wait_for(2, "/r")
-    await wait_until(lambda: _failed(api, app.id, ep.id, 2), what="2 failed deliveries")
+    await deliveries_failed(svc, app.id, ep.id, 2)
     receiver.statuses["/r"] = [200]
 
     since = datetime.now(UTC) - timedelta(hours=1)
@@ -229,11 +224,6 @@ async def test_recover_resends_failures_since_a_time(api: ApiServer, receiver: R
     assert task.status == "finished" and task.task == "endpoint.recover"
     got = await receiver.wait_for(4, "/r")
     assert len({r.headers["webhook-id"] for r in got}) == 2
-
-
-async def _failed(api: ApiServer, app_id: str, ep_id: str, n: int) -> bool:
-    stats = await api.runtime.service.endpoint_stats(app_id, ep_id)
-    return stats.deliveries["fail"] >= n
 
 
 async def test_send_example_and_stats(api: ApiServer, receiver: Receiver) -> None:

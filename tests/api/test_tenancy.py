@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from tests.support.api import ApiServer
-from tests.support.polling import wait_until
+from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
@@ -44,17 +43,13 @@ async def make_tenant(api: ApiServer, receiver: Receiver, name: str) -> Tenant:
                          {"url": receiver.url(f"/{name}")})).body
     msg = (await api.post(f"/api/v1/app/{app['id']}/msg",
                           {"eventType": "a.b", "payload": {"tenant": name}})).body
-    attempts = await wait_until(lambda: _attempts(api, app["id"], msg["id"]), what="attempt")
+    await attempts_recorded(api.runtime.service, app["id"], 1, message_id=msg["id"])
+    attempts = (await api.get(f"/api/v1/app/{app['id']}/attempt/msg/{msg['id']}")).body["data"]
     token = (await api.post(f"/api/v1/app/{app['id']}/token", {"name": "rw"})).body
     read_only = (await api.post(f"/api/v1/app/{app['id']}/token",
                                 {"name": "ro", "readOnly": True})).body
     return Tenant(app["id"], ep["id"], msg["id"], attempts[0]["id"], token["id"],
                   token["token"], read_only["token"])
-
-
-async def _attempts(api: ApiServer, app_id: str, msg_id: str) -> list[dict[str, Any]]:
-    response = await api.get(f"/api/v1/app/{app_id}/attempt/msg/{msg_id}")
-    return list(response.body["data"])
 
 
 async def operations(api: ApiServer) -> list[tuple[str, str]]:

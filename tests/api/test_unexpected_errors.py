@@ -16,6 +16,7 @@ from hookline.runtime import Runtime
 from tests.support.api import ADMIN_TOKEN
 from tests.support.keepalive import KeepAliveClient
 from tests.support.net import free_port
+from tests.support.polling import wait_until
 
 
 @pytest.fixture
@@ -35,8 +36,7 @@ async def port_of_a_broken_api(runtime: Runtime) -> AsyncIterator[int]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="critical", lifespan="on"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: server.started, what="the broken API to start")
     yield port
     server.should_exit = True
     await task

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hookline.models import Endpoint
-from hookline.portal.access import PORTAL_KEY_LABEL, sign_portal_token
+from hookline.tokens import PORTAL_KEY_LABEL, sign_portal_token
 from tests.e2e.portal import PortalClient, csrf_token, portal_link, seed_catalogue
 from tests.support.api import ADMIN_TOKEN, ApiServer
 from tests.support.receiver import Receiver

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from hookline.portal.access import PORTAL_KEY_LABEL, verify_portal_token
 from hookline.runtime import Runtime
+from hookline.tokens import PORTAL_KEY_LABEL, verify_portal_token
 from tests.support.api import make_settings
 
 

@@ -5,32 +5,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from hookline.errors import NotFound
-from hookline.models import Attempt, AttemptTrigger
-from hookline.service import Service
+from hookline.models import AttemptTrigger
 from tests.e2e.portal import seed_catalogue
 from tests.support.api import ApiServer
+from tests.support.polling import attempts_matching
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.timeout(90)
-
-
-async def attempts_until(service: Service, app_id: str, endpoint_id: str,
-                         wanted: Any, timeout: float = 10.0) -> list[Attempt]:
-    """Poll the endpoint's attempts until `wanted(attempts)` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        page = await service.list_attempts(app_id, 50, None, endpoint_id=endpoint_id)
-        if wanted(page.data):
-            return list(page.data)
-        assert time.monotonic() < deadline, f"attempts never matched: {page.data}"
-        await asyncio.sleep(0.05)
 
 
 async def test_partner_creates_tests_debugs_and_removes_a_webhook(
@@ -88,8 +75,8 @@ async def test_partner_creates_tests_debugs_and_removes_a_webhook(
     receiver.statuses["/hook"] = [500]
     result = await service.publish(app.id, "customer.created",
                                    {"id": "cust_1", "email": "a@example.com"})
-    await attempts_until(service, app.id, endpoint_id,
-                         lambda got: any(not a.succeeded for a in got))
+    await attempts_matching(service, app.id, lambda got: any(not a.succeeded for a in got),
+                            what="a failed attempt", endpoint_id=endpoint_id)
     await page.get_by_role("link", name="Logs").click()
     await page.locator("#f-status").select_option("failed")
     await page.get_by_role("button", name="Filter").click()
@@ -108,8 +95,9 @@ async def test_partner_creates_tests_debugs_and_removes_a_webhook(
     await page.goto(f"{api.base_url}/portal/endpoints/{endpoint_id}/logs?status=failed")
     await page.locator(".log-entry.is-bad").first.get_by_role("button", name="Resend").click()
     await expect(page.locator(".notice")).to_contain_text("queued again")
-    await attempts_until(service, app.id, endpoint_id, lambda got: any(
-        a.succeeded and a.trigger == AttemptTrigger.MANUAL for a in got))
+    await attempts_matching(service, app.id, lambda got: any(
+        a.succeeded and a.trigger == AttemptTrigger.MANUAL for a in got),
+        what="a manual attempt that succeeded", endpoint_id=endpoint_id)
     await page.goto(f"{api.base_url}/portal/endpoints/{endpoint_id}/logs?status=succeeded")
     await expect(page.locator(".log-entry.is-ok").filter(has_text="manual")).to_have_count(1)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +11,7 @@ from aiohttp import web
 from hookline.models import DeliveryOptions
 from tests.e2e.portal import PortalClient, portal_link, seed_catalogue
 from tests.support.api import ApiServer
+from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 _OLDER = re.compile(r'href="\?([^"]*iterator=[^"]+)">Older')
@@ -29,18 +28,6 @@ def attempt_count(html: str) -> int:
     return html.count('class="log-entry ')
 
 
-async def delivered(api: ApiServer, app_id: str, endpoint_id: str, count: int,
-                    succeeded: bool | None = None) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        page = await api.runtime.service.list_attempts(app_id, 250, None, succeeded=succeeded,
-                                                       endpoint_id=endpoint_id)
-        if len(page.data) >= count:
-            return
-        assert time.monotonic() < deadline, f"{len(page.data)} attempts, wanted {count}"
-        await asyncio.sleep(0.05)
-
-
 async def test_logs_come_in_pages_and_filter_by_result_and_event_type(
         api: ApiServer, receiver: Receiver, client: PortalClient) -> None:
     service = api.runtime.service
@@ -53,7 +40,7 @@ async def test_logs_come_in_pages_and_filter_by_result_and_event_type(
     for index in range(24):
         event_type = "customer.created" if index % 2 else "partner.approved"
         await service.publish(app.id, event_type, {"id": f"x{index}", "email": "e"})
-    await delivered(api, app.id, endpoint.id, 24)
+    await attempts_recorded(api.runtime.service, app.id, 24, endpoint_id=endpoint.id)
     await client.open(await portal_link(api, app.id))
     logs = f"/portal/endpoints/{endpoint.id}/logs"
 
@@ -81,7 +68,8 @@ async def test_recover_sends_failed_deliveries_again(
                                              options=DeliveryOptions(retry_schedule=[]))
     for index in range(3):
         await service.publish(app.id, "order.paid", {"n": index})
-    await delivered(api, app.id, endpoint.id, 3, succeeded=False)
+    await attempts_recorded(api.runtime.service, app.id, 3, endpoint_id=endpoint.id,
+                            succeeded=False)
     await client.open(await portal_link(api, app.id))
 
     receiver.statuses["/hook"] = [200]
@@ -89,4 +77,5 @@ async def test_recover_sends_failed_deliveries_again(
                                {"since_hours": "1"}, await client.token())
 
     assert status == 303
-    await delivered(api, app.id, endpoint.id, 3, succeeded=True)
+    await attempts_recorded(api.runtime.service, app.id, 3, endpoint_id=endpoint.id,
+                            succeeded=True)

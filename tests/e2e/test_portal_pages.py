@@ -3,8 +3,6 @@ screenshots of it under test-artifacts/portal/ for a person to look at."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -14,22 +12,12 @@ from hookline.service import Service
 from tests.e2e.browser import screenshot
 from tests.e2e.portal import CATALOGUE, portal_link, seed_catalogue
 from tests.support.api import ADMIN_TOKEN, ApiServer
+from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.timeout(90)
 EVENTS = ["customer.created", "transaction.created", "customer.updated", "reward.approved",
           "partner.approved", "transaction.created"]
-
-
-async def settled(service: Service, app_id: str, endpoint_id: str, count: int) -> None:
-    """Wait until the endpoint has `count` attempts."""
-    deadline = time.monotonic() + 15
-    while True:
-        page = await service.list_attempts(app_id, 250, None, endpoint_id=endpoint_id)
-        if len(page.data) >= count:
-            return
-        assert time.monotonic() < deadline, f"{len(page.data)} attempts, wanted {count}"
-        await asyncio.sleep(0.05)
 
 
 async def busy_application(service: Service, receiver: Receiver) -> dict[str, Any]:
@@ -58,9 +46,9 @@ async def busy_application(service: Service, receiver: Receiver) -> dict[str, An
     for index, event_type in enumerate(EVENTS):
         example = next(et.example for et in CATALOGUE if et.name == event_type)
         await service.publish(app.id, event_type, {**(example or {}), "seq": index})
-    await settled(service, app.id, orders.id, len(EVENTS))
-    await settled(service, app.id, crm.id, len(EVENTS))
-    await settled(service, app.id, legacy.id, 3)
+    await attempts_recorded(service, app.id, len(EVENTS), timeout=15, endpoint_id=orders.id)
+    await attempts_recorded(service, app.id, len(EVENTS), timeout=15, endpoint_id=crm.id)
+    await attempts_recorded(service, app.id, 3, timeout=15, endpoint_id=legacy.id)
     return {"app": app, "orders": orders, "crm": crm, "legacy": legacy}
 
 

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from hookline.config import Settings
-from hookline.delivery.sender import Sender
 from hookline.runtime import Runtime
 from tests.hardening.support import FakeResolver, NetworkGuard
 from tests.support.api import ApiServer, make_settings
@@ -40,15 +39,24 @@ def strict_settings(sqlite_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def start_runtime(guard: NetworkGuard) -> AsyncIterator[StartRuntime]:
+def database_before_runtimes(request: pytest.FixtureRequest) -> None:
+    """The test's `database_url`, if it uses one, set up before `start_runtime` so it is torn
+    down after it: a worker still running must never find its PostgreSQL schema dropped,
+    whatever order the test lists its fixtures in."""
+    if "database_url" in request.fixturenames:
+        request.getfixturevalue("database_url")
+
+
+@pytest.fixture
+async def start_runtime(guard: NetworkGuard,
+                        database_before_runtimes: None) -> AsyncIterator[StartRuntime]:
     """Start runtimes (with a worker unless told otherwise, and a Sender using `resolver`);
     all are stopped at the end of the test."""
     started: list[Runtime] = []
 
     async def start(settings: Settings, *, resolver: FakeResolver | None = None,
                     **kwargs: Any) -> Runtime:
-        runtime = await Runtime.start(settings, sender=Sender(settings, resolver=resolver),
-                                      **kwargs)
+        runtime = await Runtime.start(settings, resolver=resolver, **kwargs)
         started.append(runtime)
         return runtime
 

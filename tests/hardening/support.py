@@ -18,10 +18,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from hookline import ids
-from hookline.models import Attempt, DeliveryOptions, Endpoint
+from hookline.models import DeliveryOptions, Endpoint
 from hookline.runtime import Runtime
 from hookline.signing import generate_secret
-from tests.support.polling import wait_until
 
 Answers = list[list[str]] | BaseException
 
@@ -91,27 +90,6 @@ def _is_loopback(host: str) -> bool:
     if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_loopback
-
-
-async def attempts_of(runtime: Runtime, app_id: str, *, message_id: str | None = None,
-                      endpoint_id: str | None = None) -> list[Attempt]:
-    """Finished attempts, oldest first (an attempt in flight is stored as *sending*)."""
-    page = await runtime.service.list_attempts(app_id, 250, None, message_id=message_id,
-                                               endpoint_id=endpoint_id)
-    finished = [a for a in page.data if not getattr(a, "sending", False)]
-    return sorted(finished, key=lambda a: (a.created_at, a.attempt_number))
-
-
-async def attempts_recorded(runtime: Runtime, app_id: str, count: int,
-                            timeout: float = 10.0, **filters: str) -> list[Attempt]:
-    """Wait until at least `count` attempts are stored, and return them oldest first."""
-
-    async def enough() -> list[Attempt] | None:
-        found = await attempts_of(runtime, app_id, **filters)
-        return found if len(found) >= count else None
-
-    result: list[Attempt] = await wait_until(enough, timeout, f"{count} attempts")
-    return result
 
 
 async def store_endpoint_unchecked(runtime: Runtime, app_id: str, url: str,

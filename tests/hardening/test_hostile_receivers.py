@@ -22,11 +22,11 @@ from tests.hardening.support import (
     FakeResolver,
     RawServer,
     StreamHandler,
-    attempts_recorded,
     closed_port,
     read_request_head,
 )
 from tests.support.api import make_settings
+from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 LOOPBACK = ("127.0.0.0/8",)
@@ -73,7 +73,7 @@ async def test_endpoint_timeout_is_a_total_deadline(
             app.id, url=server.url(), options=DeliveryOptions(retry_schedule=[], timeout=1.0))
 
         message = (await runtime.service.publish(app.id, "invoice.paid", {"n": 1})).message
-        [attempt] = await attempts_recorded(runtime, app.id, 1, message_id=message.id)
+        [attempt] = await attempts_recorded(runtime.service, app.id, 1, message_id=message.id)
     finally:
         await server.stop()
 
@@ -90,7 +90,7 @@ async def test_only_the_first_4_kib_of_a_response_body_is_kept(
     await runtime.service.create_endpoint(app.id, url=receiver.url("/chatty"))
 
     message = (await runtime.service.publish(app.id, "invoice.paid", {"n": 1})).message
-    [attempt] = await attempts_recorded(runtime, app.id, 1, message_id=message.id)
+    [attempt] = await attempts_recorded(runtime.service, app.id, 1, message_id=message.id)
 
     assert attempt.succeeded and attempt.response_body == "a" * 4096
 
@@ -119,7 +119,7 @@ async def test_each_network_failure_is_recorded_as_its_own_error_kind(
                 app.id, url=url, options=DeliveryOptions(retry_schedule=[], timeout=1.0))
 
         message = (await runtime.service.publish(app.id, "invoice.paid", {"n": 1})).message
-        attempts = await attempts_recorded(runtime, app.id, len(expected),
+        attempts = await attempts_recorded(runtime.service, app.id, len(expected),
                                            message_id=message.id)
     finally:
         await resets.stop()
@@ -184,6 +184,6 @@ async def test_response_body_with_bytes_a_database_refuses_is_stored_all_the_sam
                                           options=DeliveryOptions(retry_schedule=[]))
 
     message = (await runtime.service.publish(app.id, "invoice.paid", {"n": 1})).message
-    [attempt] = await attempts_recorded(runtime, app.id, 1, message_id=message.id)
+    [attempt] = await attempts_recorded(runtime.service, app.id, 1, message_id=message.id)
 
     assert attempt.status_code == 500 and attempt.response_body.startswith("nope")

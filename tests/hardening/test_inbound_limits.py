@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 
 from hookline.config import Settings
-from tests.hardening.processes import HooklineProcess, hookline_env
 from tests.support.net import free_port
 from tests.support.polling import wait_until
+from tests.support.processes import HooklineProcess, hookline_env
 
 DEFAULTS = Settings()
 SLOW_CLIENTS = 100

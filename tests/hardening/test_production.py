@@ -11,7 +11,8 @@ import pytest
 from hookline.config import Settings
 from hookline.models import DeliveryOptions
 from tests.hardening.conftest import ServeApi, StartRuntime
-from tests.hardening.support import FakeResolver, TlsReceiver, attempts_recorded
+from tests.hardening.support import FakeResolver, TlsReceiver
+from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 
@@ -41,7 +42,7 @@ async def test_untrusted_certificate_in_production_is_a_tls_failure(
         app.id, url=receiver.url().replace("http://", "https://"), options=options)
 
     message = (await runtime.service.publish(app.id, "invoice.paid", {"n": 1})).message
-    attempts = await attempts_recorded(runtime, app.id, 2, message_id=message.id)
+    attempts = await attempts_recorded(runtime.service, app.id, 2, message_id=message.id)
 
     assert [a.error_kind for a in attempts] == ["tls", "tls"]
     details = " ".join(a.error_detail or "" for a in attempts)
@@ -57,7 +58,7 @@ async def test_development_mode_accepts_a_self_signed_receiver(
     await runtime.service.create_endpoint(app.id, url=tls_receiver.url())
 
     message = (await runtime.service.publish(app.id, "invoice.paid", {"n": 1})).message
-    [attempt] = await attempts_recorded(runtime, app.id, 1, message_id=message.id)
+    [attempt] = await attempts_recorded(runtime.service, app.id, 1, message_id=message.id)
 
     assert attempt.succeeded and len(tls_receiver.requests) == 1
 
@@ -95,13 +96,13 @@ async def test_an_http_endpoint_saved_before_production_mode_is_refused_when_sen
     await development.service.create_endpoint(app.id, url=url,
                                               options=DeliveryOptions(retry_schedule=[]))
     first = (await development.service.publish(app.id, "invoice.paid", {"n": 1})).message
-    await attempts_recorded(development, app.id, 1, message_id=first.id)
+    await attempts_recorded(development.service, app.id, 1, message_id=first.id)
     assert len(receiver.requests) == 1  # development mode delivers it
     await development.stop()
 
     runtime = await start_runtime(production, resolver=dns)
     message = (await runtime.service.publish(app.id, "invoice.paid", {"n": 2})).message
-    [attempt] = await attempts_recorded(runtime, app.id, 1, message_id=message.id)
+    [attempt] = await attempts_recorded(runtime.service, app.id, 1, message_id=message.id)
 
     assert attempt.error_kind == "blocked"
     assert "https://" in (attempt.error_detail or "")

@@ -23,15 +23,11 @@ from hookline.models import DeliveryOptions
 from hookline.runtime import Runtime
 from hookline.signing import generate_secret
 from tests.hardening.conftest import ServeApi, StartRuntime
-from tests.hardening.processes import HooklineProcess, hookline_env
-from tests.hardening.support import (
-    attempts_of,
-    attempts_recorded,
-    store_endpoint_unchecked,
-    wait_until,
-)
+from tests.hardening.support import store_endpoint_unchecked
 from tests.support.api import ApiServer, Response, make_settings
 from tests.support.net import free_port
+from tests.support.polling import attempts_of, attempts_recorded, wait_until
+from tests.support.processes import HooklineProcess, hookline_env
 from tests.support.receiver import Receiver
 
 SENSITIVE_HEADERS = ("Authorization", "X-Api-Key", "Cookie")
@@ -129,7 +125,7 @@ async def test_secrets_tokens_and_header_values_are_never_stored_in_clear(
     known.found_later["app token"] = app_token
     configured = await database_text(database_url, tmp_path)
     message = (await service.publish(app.id, "invoice.paid", {"n": 1})).message
-    await attempts_recorded(runtime, app.id, 2, message_id=message.id)
+    await attempts_recorded(runtime.service, app.id, 2, message_id=message.id)
     assert receiver.requests[0].headers["Authorization"] == f"Bearer {known.bearer}"
 
     delivered = await database_text(database_url, tmp_path)
@@ -246,7 +242,7 @@ async def test_no_log_error_attempt_or_response_shows_a_secret(
     every_log_record.set_level(logging.DEBUG)
 
     app, endpoint = await hostile_and_ordinary_calls(api, known, receiver, runtime)
-    attempts = await attempts_recorded(runtime, app, 5)
+    attempts = await attempts_recorded(runtime.service, app, 5)
     for path in ("/ok", "/fail", "/slow", "/hex"):
         await receiver.wait_for(1, path)
     await api.call("GET", f"/api/v1/app/{app}/endpoint")
@@ -257,7 +253,7 @@ async def test_no_log_error_attempt_or_response_shows_a_secret(
     await api.call("GET", f"/api/v1/app/{app}/attempt/msg/{message}")
     await api.call("GET", f"/api/v1/app/{app}/msg/{message}/attempt/{attempts[0].id}")
     secret = await api.call("GET", f"/api/v1/app/{app}/endpoint/{endpoint}/secret")
-    attempts = await attempts_of(runtime, app)
+    attempts = await attempts_of(runtime.service, app)
 
     assert {a.error_kind for a in attempts} == {None, "http_status", "timeout", "blocked"}
     assert secret.body["key"] == known.rotated_secret  # the dedicated endpoint shows it
@@ -322,12 +318,17 @@ async def _drive_server(http: aiohttp.ClientSession, known: Secrets,
             "headers": known.headers(), "retrySchedule": []})
     token = (await call("POST", f"/api/v1/app/{app}/token", {}))["token"]
     known.found_later["app token"] = token
-    await call("POST", f"/api/v1/app/{app}/msg", {"eventType": "a.b", "payload": {"n": 1}},
-               authorization=f"Bearer {token}")
+    msg = (await call("POST", f"/api/v1/app/{app}/msg",
+                      {"eventType": "a.b", "payload": {"n": 1}},
+                      authorization=f"Bearer {token}"))["id"]
     await call("GET", f"/api/v1/app/{app}", authorization=f"Bearer {known.endpoint_secret}")
     await call("POST", f"/api/v1/app/{app}/endpoint", {
         "url": "http://169.254.169.254/", "secret": known.endpoint_secret,
         "headers": {"Authorization": f"Bearer {known.bearer}\r\nX: y"}})
     await receiver.wait_for(1, "/ok")
     await receiver.wait_for(1, "/fail")
-    await asyncio.sleep(0.3)  # the attempts get recorded (and logged, if anything logs them)
+
+    async def both_recorded() -> bool:  # and logged, if anything logs them
+        listed = await call("GET", f"/api/v1/app/{app}/attempt/msg/{msg}")
+        return sum(1 for a in listed["data"] if a["status"] in (0, 2)) == 2
+    await wait_until(both_recorded, what="both attempts recorded")

@@ -12,9 +12,10 @@ from aiohttp import web
 
 from hookline.models import DeliveryOptions
 from hookline.runtime import Runtime
-from tests.hardening.processes import HooklineProcess, hookline_env
-from tests.hardening.support import attempts_recorded, site_port
+from tests.hardening.support import site_port
 from tests.support.api import make_settings
+from tests.support.polling import attempts_recorded
+from tests.support.processes import HooklineProcess, hookline_env
 
 HUGE = 300 * 1024 * 1024
 CHUNK = b"x" * (1024 * 1024)
@@ -84,11 +85,11 @@ async def test_worker_memory_stays_flat_while_a_receiver_sends_300_mb(
         await worker.start()
         await worker.wait_for_output("delivering from")
         warm_up = (await service.publish(app.id, "warm.up", {"n": 1})).message
-        await attempts_recorded(publisher, app.id, 1, message_id=warm_up.id)
+        await attempts_recorded(publisher.service, app.id, 1, message_id=warm_up.id)
         before = worker.memory_kib("VmRSS")
 
         message = (await service.publish(app.id, "flood", {"n": 2})).message
-        [attempt] = await attempts_recorded(publisher, app.id, 1, timeout=30,
+        [attempt] = await attempts_recorded(publisher.service, app.id, 1, timeout=30,
                                             message_id=message.id)
         peak = worker.memory_kib("VmHWM")
     finally:

@@ -15,6 +15,7 @@ from hookline.config import Settings
 from hookline.models import DeliveryOptions
 from hookline.runtime import Runtime
 from tests.support.api import make_settings
+from tests.support.polling import attempts_recorded
 from tests.support.processes import WorkerProcess
 from tests.support.receiver import Receiver
 
@@ -32,17 +33,6 @@ async def control(settings: Settings) -> AsyncIterator[Runtime]:
     rt = await Runtime.start(settings, with_worker=False)
     yield rt
     await rt.stop()
-
-
-async def eventually(check: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_worker_killed_while_receiver_holds_the_request_loses_nothing(
@@ -78,12 +68,7 @@ async def test_worker_killed_while_receiver_holds_the_request_loses_nothing(
         # Redelivered only once the lease ran out: the killed worker's claim was honoured.
         assert got[1].at >= got[0].at + settings.lease_seconds * 0.9
 
-        async def recorded() -> list[Any]:
-            page = await svc.list_attempts(app.id, 10, None, message_id=msg.id)
-            done = [a for a in page.data if not a.sending]
-            return sorted(done, key=lambda a: a.created_at) if len(done) == 2 else []
-
-        lost, delivered = await eventually(recorded)
+        lost, delivered = await attempts_recorded(svc, app.id, 2, timeout=20, message_id=msg.id)
         # The attempts say so: the first worker's was stored when claimed, and closed as lost
         # by the worker that took the delivery over once the lease ran out.
         assert str(first.pid) in (lost.worker or "") and lost.error_kind == "worker_lost"

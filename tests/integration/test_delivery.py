@@ -6,22 +6,17 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 
+from hookline.config import Settings
 from hookline.models import DeliveryOptions, DeliveryStatus
 from hookline.runtime import Runtime
-from tests.support.polling import wait_until
+from tests.support.clock import FakeClock, start_runtime_on
+from tests.support.polling import attempts_recorded, deliveries_settled, wait_until
 from tests.support.receiver import Receiver
-
-
-async def attempts_of(rt: Runtime, app_id: str, msg_id: str) -> list[Any]:
-    """Finished attempts (not those still sending), oldest first."""
-    page = await rt.service.list_attempts(app_id, 250, None, message_id=msg_id)
-    return sorted((a for a in page.data if not a.sending), key=lambda a: a.created_at)
 
 
 @pytest.mark.slow
@@ -126,33 +121,43 @@ async def test_receiver_that_fails_twice_gets_three_attempts_spaced_by_the_sched
     msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
     got = await receiver.wait_for(3, "/flaky", timeout=15)
 
-    await wait_until(lambda: _count(runtime, app.id, msg.id, 3), what="3 attempts recorded")
-    attempts = await attempts_of(runtime, app.id, msg.id)
+    attempts = await attempts_recorded(svc, app.id, 3, message_id=msg.id)
     assert [a.status_code for a in attempts] == [500, 503, 200]
     assert [a.succeeded for a in attempts] == [False, False, True]
     assert [a.attempt_number for a in attempts] == [1, 2, 3]
     gaps = [got[1].at - got[0].at, got[2].at - got[1].at]
     assert gaps[0] >= 0.5 * 0.9 and gaps[1] >= 1.0 * 0.9, gaps
-    await asyncio.sleep(1.0)
-    assert len(receiver.at("/flaky")) == 3  # success ends it: no further attempts
+    # Success ends it: nothing is left to send.
+    assert await runtime.store.delivery_counts() == {str(DeliveryStatus.SUCCEEDED): 1}
+    assert await runtime.store.next_due_at() is None
 
 
-async def _count(rt: Runtime, app_id: str, msg_id: str, n: int) -> bool:
-    return len(await attempts_of(rt, app_id, msg_id)) >= n
-
-
-async def test_exhausted_schedule_fails_the_delivery(runtime: Runtime, receiver: Receiver) -> None:
-    svc = runtime.service
-    app = await svc.create_app("exhaust")
-    receiver.statuses["/down"] = [500]
-    await svc.create_endpoint(app.id, url=receiver.url("/down"),
-                              options=DeliveryOptions(retry_schedule=[0.1, 0.1]))
-    msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
-    await wait_until(lambda: _count(runtime, app.id, msg.id, 3), what="3 attempts")
-    await asyncio.sleep(0.6)
-    assert len(receiver.at("/down")) == 3
-    counts = await runtime.store.delivery_counts()
-    assert counts == {str(DeliveryStatus.FAILED): 1}
+async def test_exhausted_schedule_fails_the_delivery(settings: Settings,
+                                                     receiver: Receiver) -> None:
+    clock = FakeClock()
+    runtime = await start_runtime_on(clock, settings)
+    try:
+        svc = runtime.service
+        app = await svc.create_app("exhaust")
+        receiver.statuses["/down"] = [500]
+        await svc.create_endpoint(app.id, url=receiver.url("/down"),
+                                  options=DeliveryOptions(retry_schedule=[300, 1800]))
+        msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
+        for number, delay in enumerate([300, 1800], start=1):
+            [*_, last] = await attempts_recorded(svc, app.id, number, message_id=msg.id)
+            due = await runtime.store.next_due_at()
+            assert due is not None  # the schedule's delay (±10 %) after the attempt ended
+            ended = last.created_at + last.duration_ms / 1000
+            assert delay * 0.9 <= due - ended <= delay * 1.1
+            clock.advance(due - clock.now())
+        attempts = await attempts_recorded(svc, app.id, 3, message_id=msg.id)
+        assert [a.attempt_number for a in attempts] == [1, 2, 3]
+        assert len(receiver.at("/down")) == 3
+        # The third failure was the last: the delivery failed and nothing is due any more.
+        assert await runtime.store.delivery_counts() == {str(DeliveryStatus.FAILED): 1}
+        assert await runtime.store.next_due_at() is None
+    finally:
+        await runtime.stop()
 
 
 async def test_redirects_are_failures_and_not_followed(runtime: Runtime,
@@ -166,8 +171,7 @@ async def test_redirects_are_failures_and_not_followed(runtime: Runtime,
     await svc.create_endpoint(app.id, url=receiver.url("/moved"),
                               options=DeliveryOptions(retry_schedule=[]))
     msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
-    await wait_until(lambda: _count(runtime, app.id, msg.id, 1), what="attempt")
-    [attempt] = await attempts_of(runtime, app.id, msg.id)
+    [attempt] = await attempts_recorded(svc, app.id, 1, message_id=msg.id)
     assert attempt.status_code == 302 and not attempt.succeeded
     assert receiver.at("/target") == []
 
@@ -183,8 +187,7 @@ async def test_timeout_is_recorded_as_its_own_error_kind(runtime: Runtime,
     await svc.create_endpoint(app.id, url=receiver.url("/slow"),
                               options=DeliveryOptions(retry_schedule=[], timeout=0.5))
     msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
-    await wait_until(lambda: _count(runtime, app.id, msg.id, 1), what="attempt")
-    [attempt] = await attempts_of(runtime, app.id, msg.id)
+    [attempt] = await attempts_recorded(svc, app.id, 1, message_id=msg.id)
     assert attempt.error_kind == "timeout" and 400 <= attempt.duration_ms < 2000
 
 
@@ -214,25 +217,33 @@ async def _disabled(rt: Runtime, app_id: str, ep_id: str) -> bool:
 
 
 async def test_disabled_endpoint_receives_nothing_until_reenabled(
-    runtime: Runtime, receiver: Receiver
+    settings: Settings, receiver: Receiver
 ) -> None:
-    svc = runtime.service
-    app = await svc.create_app("paused")
-    ep = await svc.create_endpoint(app.id, url=receiver.url("/p"))
-    await svc.create_endpoint(app.id, url=receiver.url("/other"))
-    receiver.statuses["/p"] = [500]
-    await svc.update_endpoint(app.id, ep.id, options=DeliveryOptions(retry_schedule=[0.2]))
-    first = (await svc.publish(app.id, "a.b", {"x": 1})).message
-    await receiver.wait_for(1, "/p")
-    await svc.update_endpoint(app.id, ep.id, disabled=True)
-    await svc.publish(app.id, "a.b", {"x": 2})
-    await receiver.wait_for(2, "/other")
-    await asyncio.sleep(0.6)
-    assert len(receiver.at("/p")) == 1  # the retry waits while disabled
-    receiver.statuses["/p"] = [200]
-    await svc.update_endpoint(app.id, ep.id, disabled=False)
-    got = await receiver.wait_for(2, "/p")
-    assert got[-1].headers["webhook-id"] == first.id
+    clock = FakeClock()
+    runtime = await start_runtime_on(clock, settings)
+    try:
+        svc = runtime.service
+        app = await svc.create_app("paused")
+        ep = await svc.create_endpoint(app.id, url=receiver.url("/p"))
+        other = await svc.create_endpoint(app.id, url=receiver.url("/other"))
+        receiver.statuses["/p"] = [500]
+        await svc.update_endpoint(app.id, ep.id, options=DeliveryOptions(retry_schedule=[60]))
+        first = (await svc.publish(app.id, "a.b", {"x": 1})).message
+        await attempts_recorded(svc, app.id, 1, endpoint_id=ep.id)
+        await svc.update_endpoint(app.id, ep.id, disabled=True)
+        clock.advance(120)  # the retry is due, but the endpoint is disabled
+        # A later message to the other endpoint is a barrier: a claim that took it would
+        # have taken the older retry too (and stored its attempt, as sending, at once).
+        await svc.publish(app.id, "a.b", {"x": 2})
+        await attempts_recorded(svc, app.id, 2, endpoint_id=other.id)
+        held = await svc.list_attempts(app.id, 10, None, endpoint_id=ep.id)
+        assert len(held.data) == 1 and len(receiver.at("/p")) == 1
+        receiver.statuses["/p"] = [200]
+        await svc.update_endpoint(app.id, ep.id, disabled=False)
+        got = await receiver.wait_for(2, "/p")
+        assert got[-1].headers["webhook-id"] == first.id
+    finally:
+        await runtime.stop()
 
 
 async def test_idempotency_key_returns_the_first_message_and_creates_nothing(
@@ -246,7 +257,8 @@ async def test_idempotency_key_returns_the_first_message_and_creates_nothing(
     assert first.created and not again.created
     assert again.message.id == first.message.id and again.message.payload == {"x": 1}
     await receiver.wait_for(1, "/i")
-    await asyncio.sleep(0.3)
+    # One delivery was created, and it is done: nothing more will arrive.
+    assert await deliveries_settled(runtime) == {str(DeliveryStatus.SUCCEEDED): 1}
     assert len(receiver.at("/i")) == 1
     page = await svc.list_messages(app.id, 10, None)
     assert len(page.data) == 1
@@ -259,10 +271,10 @@ async def test_an_attempt_the_database_refuses_does_not_hold_back_its_batch(
 
     real_record = runtime.store.record_results
 
-    async def refuse_poison(results: Any) -> Any:
+    async def refuse_poison(results: Any, should_disable: Any) -> Any:
         if any("poison" in r.attempt.response_body for r in results):
             raise ValueError("the database refuses this row")
-        return await real_record(results)
+        return await real_record(results, should_disable)
 
     runtime.store.record_results = refuse_poison  # type: ignore[method-assign]
     receiver.on("/poison", lambda r: web.Response(text="poison"))
@@ -271,8 +283,7 @@ async def test_an_attempt_the_database_refuses_does_not_hold_back_its_batch(
     await svc.create_endpoint(app.id, url=receiver.url("/poison"))
     await svc.create_endpoint(app.id, url=receiver.url("/fine"))
     msg = (await svc.publish(app.id, "a.b", {"x": 1})).message
-    await wait_until(lambda: _count(runtime, app.id, msg.id, 2), what="both attempts stored")
-    attempts = {a.url: a for a in await attempts_of(runtime, app.id, msg.id)}
+    attempts = {a.url: a for a in await attempts_recorded(svc, app.id, 2, message_id=msg.id)}
     assert attempts[receiver.url("/fine")].response_body == "ok"
     poisoned = attempts[receiver.url("/poison")]
     assert poisoned.succeeded and poisoned.response_body == ""
@@ -280,31 +291,35 @@ async def test_an_attempt_the_database_refuses_does_not_hold_back_its_batch(
 
 
 async def test_recover_resends_failed_deliveries_created_within_the_window(
-    runtime: Runtime, receiver: Receiver
+    settings: Settings, receiver: Receiver
 ) -> None:
-    svc = runtime.service
-    app = await svc.create_app("recover")
-    receiver.statuses["/r"] = [500]
-    ep = await svc.create_endpoint(app.id, url=receiver.url("/r"),
-                                   options=DeliveryOptions(retry_schedule=[]))
-    early = (await svc.publish(app.id, "a.b", {"n": 1})).message
-    await receiver.wait_for(1, "/r")
-    cut = time.time()
-    await asyncio.sleep(0.05)
-    await svc.publish(app.id, "a.b", {"n": 2})
-    await receiver.wait_for(2, "/r")
-    await wait_until(lambda: _failed_count(runtime, 2), what="both deliveries failed")
+    clock = FakeClock()
+    runtime = await start_runtime_on(clock, settings)
+    try:
+        svc = runtime.service
+        app = await svc.create_app("recover")
+        receiver.statuses["/r"] = [500]
+        ep = await svc.create_endpoint(app.id, url=receiver.url("/r"),
+                                       options=DeliveryOptions(retry_schedule=[]))
+        early = (await svc.publish(app.id, "a.b", {"n": 1})).message
+        await receiver.wait_for(1, "/r")
+        cut = clock.advance(30)
+        clock.advance(30)
+        await svc.publish(app.id, "a.b", {"n": 2})
+        await receiver.wait_for(2, "/r")
+        assert await deliveries_settled(runtime) == {str(DeliveryStatus.FAILED): 2}
 
-    receiver.statuses["/r"] = [200]
-    assert await svc.recover(app.id, ep.id, since=early.created_at - 1, until=cut) == 1
-    got = await receiver.wait_for(3, "/r")
-    assert got[2].headers["webhook-id"] == early.id
-    await asyncio.sleep(0.3)
-    assert len(receiver.at("/r")) == 3
-
-
-async def _failed_count(rt: Runtime, n: int) -> bool:
-    return (await rt.store.delivery_counts()).get("failed", 0) == n
+        receiver.statuses["/r"] = [200]
+        assert await svc.recover(app.id, ep.id, since=early.created_at - 1, until=cut) == 1
+        got = await receiver.wait_for(3, "/r")
+        assert got[2].headers["webhook-id"] == early.id
+        # Only the early delivery was resent: once it settles, nothing else is due.
+        await attempts_recorded(svc, app.id, 2, message_id=early.id)
+        assert await deliveries_settled(runtime) == {str(DeliveryStatus.FAILED): 1,
+                                                     str(DeliveryStatus.SUCCEEDED): 1}
+        assert len(receiver.at("/r")) == 3
+    finally:
+        await runtime.stop()
 
 
 async def test_an_endpoint_never_gets_more_requests_at_once_than_its_cap(

@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from hookline.models import DeliveryOptions
 from hookline.runtime import Runtime
 from hookline.signing import generate_secret
 from tests.support.net import free_port
+from tests.support.polling import attempts_recorded, wait_until_blocking
 
 
 def read_until(path: Path, needle: str, proc: subprocess.Popen[bytes], timeout: float = 15.0
                ) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
+    def printed() -> str | None:
         text = path.read_text(errors="replace")
-        if needle in text:
-            return text
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"{needle!r} not printed; output:\n{text}")
-        time.sleep(0.05)
+        if needle not in text and proc.poll() is not None:
+            raise AssertionError(f"listen exited before printing {needle!r}:\n{text}")
+        return text if needle in text else None
+
+    result: str = wait_until_blocking(printed, timeout, f"{needle!r} printed")
+    return result
 
 
 async def test_listen_verifies_and_summarises_what_hookline_delivers(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    import asyncio
-
     secret = generate_secret()
     port = free_port()
     out = tmp_path / "listen.out"
@@ -54,13 +53,9 @@ async def test_listen_verifies_and_summarises_what_hookline_delivers(
         good = next(line for line in lines if "NOT VERIFIED" not in line)
         assert "invoice.paid" in good and "bytes" in good
 
-        deadline = time.monotonic() + 10
-        while True:
-            page = await svc.list_attempts(app.id, 10, None, message_id=msg.id)
-            if len(page.data) == 2 or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
-        codes = sorted(a.status_code or 0 for a in page.data)
+        # The listener printed its lines before answering; wait for both outcomes recorded.
+        attempts = await attempts_recorded(runtime.service, app.id, 2, message_id=msg.id)
+        codes = sorted(a.status_code or 0 for a in attempts)
         assert codes[0] // 100 == 2 and codes[1] == 401
     finally:
         proc.terminate()

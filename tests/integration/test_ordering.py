@@ -11,6 +11,7 @@ from aiohttp import web
 
 from hookline.models import DeliveryOptions
 from hookline.runtime import Runtime
+from tests.support.polling import wait_until
 from tests.support.receiver import Receiver
 
 STATES = ("CREATED", "PENDING", "ACTIVE")
@@ -72,9 +73,8 @@ async def test_many_objects_each_arrive_in_order_under_concurrency(
             await svc.publish(app.id, "object.state", {"id": f"obj_{n}", "state": state},
                               ordering_key=f"obj_{n}")
     await receiver.wait_for(180, "/objects", timeout=30)
-    for _ in range(100):  # the last answers are still sleeping their jitter
-        if sum(len(states) for states in seen.values()) == 180:
-            break
-        await asyncio.sleep(0.02)
+    # The last answers may still be sleeping their jitter.
+    await wait_until(lambda: sum(len(states) for states in seen.values()) == 180,
+                     what="every state answered")
     wrong = {doc: states for doc, states in seen.items() if states != list(STATES)}
     assert not wrong

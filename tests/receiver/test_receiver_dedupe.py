@@ -22,7 +22,7 @@ from hookline.receiver import (
     RedisStore,
     SqliteStore,
 )
-from tests.receiver.support import poll
+from tests.support.polling import wait_until_blocking
 
 DELIVERIES = 50
 WAIT = 10.0
@@ -234,8 +234,8 @@ def test_a_redis_claim_whose_holder_died_expires_after_its_lease(
     assert consumer.claim("evt_crash") is ClaimResult.CLAIMED
 
     assert consumer.claim("evt_crash") is ClaimResult.IN_PROGRESS
-    assert poll(lambda: consumer.claim("evt_crash") is ClaimResult.CLAIMED, timeout=5,
-                what="the lease to expire")
+    assert wait_until_blocking(lambda: consumer.claim("evt_crash") is ClaimResult.CLAIMED,
+                               timeout=5, what="the lease to expire")
 
 
 def test_a_redis_store_keeps_done_ids_for_its_retention(redis_store: RedisStore) -> None:

@@ -12,16 +12,17 @@ import pytest
 
 from hookline.receiver import sign
 from tests.receiver.support import (
+    DEADLINE,
     EXAMPLES,
     SECRET,
     Child,
     accepts_connections,
     child,
     child_env,
-    poll,
     post,
 )
 from tests.support.net import free_port
+from tests.support.polling import wait_until_blocking
 
 
 @dataclass
@@ -42,8 +43,9 @@ def example(request: pytest.FixtureRequest) -> Iterator[RunningExample]:
     port = free_port()
     script = EXAMPLES / f"{request.param}_receiver.py"
     with child([str(script), str(port)], child_env(HOOKLINE_SECRET=SECRET)) as process:
-        poll(lambda: accepts_connections(port) or process.process.poll() is not None,
-             what=f"{script.name} to listen")
+        wait_until_blocking(
+            lambda: accepts_connections(port) or process.process.poll() is not None,
+            DEADLINE, f"{script.name} to listen")
         assert process.process.poll() is None, process.stderr.lines
         yield RunningExample(f"http://127.0.0.1:{port}/webhooks", process)
 

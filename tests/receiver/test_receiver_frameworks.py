@@ -19,8 +19,9 @@ import pytest
 import uvicorn
 
 from hookline.receiver import MemoryStore, sign
-from tests.receiver.support import SECRET, poll, post, serving
+from tests.receiver.support import DEADLINE, SECRET, post, serving
 from tests.support.net import free_port
+from tests.support.polling import wait_until_blocking
 
 FRAMEWORKS = ["fastapi", "flask", "django"]
 WAIT = 10.0
@@ -49,7 +50,7 @@ def serve_fastapi(on_event: Handler, run_async: bool, **options: Any) -> Iterato
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        poll(lambda: server.started, what="uvicorn to start")
+        wait_until_blocking(lambda: server.started, DEADLINE, "uvicorn to start")
         yield f"http://127.0.0.1:{port}/hook"
     finally:
         server.should_exit = True

@@ -14,6 +14,7 @@ from hookline.api.serving import server_config
 from hookline.config import Settings
 from hookline.runtime import Runtime
 from tests.support.net import free_port
+from tests.support.polling import wait_until
 
 
 @dataclass
@@ -37,11 +38,14 @@ class ApiServer:
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> ApiServer:
-        self._task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
+        task = self._task = asyncio.create_task(self.server.serve())
+
+        def started() -> bool:
+            if task.done():
+                task.result()  # it stopped before it started: raise why
+            return bool(self.server.started)
+
+        await wait_until(started, what="the API to start")
         self.session = aiohttp.ClientSession()
         return self
 

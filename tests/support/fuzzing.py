@@ -4,15 +4,16 @@ resources for the generated requests to reach past their 404s."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
+from hookline.config import Settings
+from hookline.delivery.egress import EgressPolicy
 from hookline.delivery.outcome import Outcome
+from hookline.delivery.request import PreparedRequest
 from hookline.delivery.sender import Sender
 from hookline.models import ErrorKind
 from tests.support.api import ApiServer
-from tests.support.polling import wait_until
+from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 
@@ -21,16 +22,18 @@ class LoopbackOnlySender(Sender):
     name any host, and neither the worker nor a test send may leave this machine (not even
     for a DNS lookup)."""
 
-    async def send(self, url: str, body: bytes, headers: Mapping[str, str],
-                   deadline: float) -> Outcome:
-        host = urlsplit(url).hostname or ""
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, EgressPolicy.from_cidrs(settings.egress_allow))
+
+    async def send(self, request: PreparedRequest, deadline: float) -> Outcome:
+        host = urlsplit(request.url).hostname or ""
         try:
             loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:
             loopback = False
         if not loopback:
             return Outcome.error(ErrorKind.BLOCKED, "tests send to loopback only", 0)
-        return await super().send(url, body, headers, deadline)
+        return await super().send(request, deadline)
 
 
 async def real_resources(api: ApiServer, receiver: Receiver) -> tuple[dict[str, str], str]:
@@ -43,13 +46,11 @@ async def real_resources(api: ApiServer, receiver: Receiver) -> tuple[dict[str, 
                          {"url": receiver.url("/fuzz")})).body
     msg = (await api.post(f"/api/v1/app/{app['id']}/msg",
                           {"eventType": "user.created", "payload": {"userId": "u"}})).body
-    attempts = await wait_until(lambda: _attempts(api, app["id"], msg["id"]), what="attempt")
+    await attempts_recorded(api.runtime.service, app["id"], 1, message_id=msg["id"])
+    attempts = (await api.get(f"/api/v1/app/{app['id']}/attempt/msg/{msg['id']}")).body["data"]
     token = (await api.post(f"/api/v1/app/{app['id']}/token", {})).body
     ids = {"app_id": app["id"], "endpoint_id": ep["id"], "msg_id": msg["id"],
            "attempt_id": attempts[0]["id"], "token_id": token["id"],
            "webhook_id": ep["id"], "event_type_name": "user.created"}
     return ids, token["token"]
 
-
-async def _attempts(api: ApiServer, app_id: str, msg_id: str) -> list[Any]:
-    return list((await api.get(f"/api/v1/app/{app_id}/attempt/msg/{msg_id}")).body["data"])

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.support.polling import DEADLINE, wait_until
+
 Behaviour = Callable[["Received"], Awaitable[web.StreamResponse] | web.StreamResponse]
 
 
@@ -73,14 +75,14 @@ class Receiver:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def wait_for(self, count: int, path: str | None = None, timeout: float = 10.0
+    async def wait_for(self, count: int, path: str | None = None, timeout: float = DEADLINE
                        ) -> list[Received]:
-        """Poll until `count` requests (at `path`) arrived, or fail after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while True:
+        """Wait until `count` requests (at `path`) arrived; return them all."""
+
+        def arrived() -> list[Received] | None:
             got = self.at(path) if path else self.requests
-            if len(got) >= count:
-                return got
-            if time.monotonic() > deadline:
-                raise AssertionError(f"receiver got {len(got)} requests, expected {count}")
-            await asyncio.sleep(0.02)
+            return got if len(got) >= count else None
+
+        result: list[Received] = await wait_until(
+            arrived, timeout, f"{count} requests at {path or 'the receiver'}")
+        return result

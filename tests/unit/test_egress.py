@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -23,9 +24,12 @@ from hookline.delivery.egress import (
     EgressPolicy,
     PolicyResolver,
     egress_block_reason,
-    egress_middleware,
     resolve_and_check,
 )
+from hookline.delivery.request import PreparedRequest
+from hookline.delivery.sender import Sender
+from hookline.models import ErrorKind
+from tests.support.api import make_settings
 
 LOOPBACK = EgressPolicy.from_cidrs("127.0.0.0/8")
 
@@ -180,7 +184,6 @@ async def policy_session(
     policy: EgressPolicy,
     inner: AbstractResolver,
     *,
-    with_middleware: bool = False,
     use_dns_cache: bool = True,
 ) -> AsyncIterator[aiohttp.ClientSession]:
     connector = aiohttp.TCPConnector(
@@ -189,7 +192,6 @@ async def policy_session(
     async with aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=5),
-        middlewares=(egress_middleware(policy),) if with_middleware else (),
     ) as session:
         yield session
 
@@ -603,31 +605,37 @@ async def test_rebinding_name_is_connected_to_the_checked_address_only(
     assert len(inner.lookups) == 2
 
 
+def egress_sender(policy: EgressPolicy, tmp_path: Path) -> Sender:
+    """The real sender, as the runtime builds it, with DNS answered by an empty fake."""
+    settings = make_settings("sqlite:///unused.db", tmp_path)
+    return Sender(settings, policy, resolver=FakeResolver({}))
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "2130706433", "127.1", "[::ffff:127.0.0.1]"])
-async def test_middleware_refuses_ip_literal_urls_the_resolver_never_sees(
-    start_receiver: StartReceiver, host: str
+async def test_sender_refuses_ip_literal_urls_the_resolver_never_sees(
+    start_receiver: StartReceiver, host: str, tmp_path: Path
 ) -> None:
     receiver = await start_receiver()
 
-    async with policy_session(EgressPolicy(), FakeResolver({}), with_middleware=True) as session:
-        with pytest.raises(aiohttp.ClientOSError) as failed:
-            await session.post(receiver.url(host), data=b"{}")
+    async with egress_sender(EgressPolicy(), tmp_path) as sender:
+        outcome = await sender.send(PreparedRequest(receiver.url(host), b"{}", {}), 5.0)
 
-    assert egress_block_reason(failed.value) is not None
+    assert outcome.error_kind is ErrorKind.BLOCKED
+    assert not outcome.retryable
     assert receiver.bodies == []
 
 
-async def test_middleware_refuses_a_redirect_to_a_blocked_literal(
-    start_receiver: StartReceiver,
+async def test_sender_never_follows_a_redirect_to_a_blocked_literal(
+    start_receiver: StartReceiver, tmp_path: Path
 ) -> None:
     internal = await start_receiver("127.0.0.2")
     redirecting = await start_receiver("127.0.0.1", redirect_to=internal.url())
     policy = EgressPolicy.from_cidrs("127.0.0.1/32")
 
-    async with policy_session(policy, FakeResolver({}), with_middleware=True) as session:
-        with pytest.raises(aiohttp.ClientOSError) as failed:
-            await session.post(redirecting.url(), data=b"{}")
+    async with egress_sender(policy, tmp_path) as sender:
+        outcome = await sender.send(PreparedRequest(redirecting.url(), b"{}", {}), 5.0)
 
     assert redirecting.bodies == [b"{}"]
     assert internal.bodies == []
-    assert "127.0.0.2 is a loopback address" in (egress_block_reason(failed.value) or "")
+    assert outcome.status_code == 307
+    assert not outcome.succeeded

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hookline.errors import Unauthorized
-from hookline.portal.access import sign_portal_token, verify_portal_token
 from hookline.portal.session import PortalSession, SessionCodec, new_session_id
+from hookline.tokens import sign_portal_token, verify_portal_token
 
 KEY = b"k" * 32
 NOW = 1_700_000_000.0

@@ -163,7 +163,7 @@ def create_app(
     @app.get("/api/v1/health", tags=["Health"],
              responses={503: problems.ERROR_RESPONSES[503]})
     async def health() -> dict[str, str]:
-        await app.state.service.store.ping()
+        await app.state.service.ping()
         return {"status": "ok"}
 
     mount_portal(app, settings)

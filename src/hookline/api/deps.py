@@ -8,7 +8,7 @@ from fastapi import Depends, Query, Request, Response
 
 from ..errors import Forbidden
 from ..models import Application
-from ..service import Service
+from ..service import MAX_LIMIT, Service
 from .auth import Principal, authenticate
 
 
@@ -19,7 +19,7 @@ def get_service(request: Request) -> Service:
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
-Limit = Annotated[int | None, Query(ge=1, le=250, description="page size (default 50)")]
+Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="page size (default 50)")]
 Iterator = Annotated[str | None, Query(max_length=256, description="cursor from a last page")]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar, get_args
 
@@ -13,6 +13,7 @@ from pydantic.alias_generators import to_camel
 from ..envelopes import ENVELOPES, JSON_STYLES
 from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
 from ..retry import MAX_DELAY, MAX_RETRIES
+from ..service import Page
 from ..signing import SCHEMES
 from ..validation import MAX_TIMEOUT, MAX_URL_LENGTH, check_json, check_text
 
@@ -129,6 +130,12 @@ class ListResponse(Schema, Generic[T]):
     iterator: str | None
     prev_iterator: str | None = None
     done: bool
+
+    @classmethod
+    def of(cls, page: Page, shown: Callable[[Any], T]) -> ListResponse[T]:
+        """One page of a list, each item as `shown` makes it."""
+        return cls(data=[shown(item) for item in page.data], iterator=page.iterator,
+                   done=page.done)
 
 
 # -- applications --------------------------------------------------------------------------

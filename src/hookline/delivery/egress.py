@@ -7,13 +7,12 @@ Two doors lead out of aiohttp and both need guarding:
   name resolves to and hands aiohttp only those checked addresses, so a DNS answer cannot
   change between the check and the connect (rebinding).
 - IP literals (``127.0.0.1``, ``[::1]``) never reach the resolver: aiohttp connects to them
-  directly, and follows redirects to them too. Check each URL before sending it with
-  `EgressPolicy.check_url_literal`, or add `egress_middleware` to the session, which runs
-  for every request including redirect hops.
+  directly, and would follow redirects to them too. `Sender` checks each URL before sending
+  it with `EgressPolicy.check_url_literal`, and never follows a redirect.
 
 `EgressBlocked` is an `OSError`, so aiohttp wraps it like any connection failure
-(`ClientConnectorDNSError` from the resolver, `ClientOSError` from a middleware) and keeps it
-as the cause; `egress_block_reason` digs it out to classify the outcome as blocked.
+(`ClientConnectorDNSError` from the resolver) and keeps it as the cause; `egress_block_reason`
+digs it out to classify the outcome as blocked.
 """
 
 from __future__ import annotations
@@ -31,15 +30,10 @@ from ipaddress import (
     ip_address,
     ip_network,
 )
-from typing import TYPE_CHECKING
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
-
-if TYPE_CHECKING:
-    from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
-    from aiohttp.client_middlewares import ClientMiddlewareType
 
 __all__ = [
     "ALLOW_SETTING",
@@ -50,7 +44,6 @@ __all__ = [
     "IPNetwork",
     "PolicyResolver",
     "egress_block_reason",
-    "egress_middleware",
     "is_localhost",
     "resolve_and_check",
 ]
@@ -297,19 +290,6 @@ async def resolve_and_check(
         if resolver is None:
             await policy_resolver.close()
     return [ip_address(answer["host"]) for answer in answers]
-
-
-def egress_middleware(policy: EgressPolicy) -> ClientMiddlewareType:
-    """An aiohttp (3.12+) client middleware that checks IP-literal hosts on every request,
-    redirect hops included, since those never reach `PolicyResolver`."""
-
-    async def check_literal_destination(
-        request: ClientRequest, handler: ClientHandlerType
-    ) -> ClientResponse:
-        policy.check_url_literal(request.url)
-        return await handler(request)
-
-    return check_literal_destination
 
 
 def egress_block_reason(exc: BaseException) -> str | None:

@@ -13,7 +13,6 @@ import email.utils
 import errno
 import ssl
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 
 import aiohttp
@@ -31,6 +30,7 @@ from .egress import (
     resolve_and_check,
 )
 from .outcome import Outcome
+from .request import PreparedRequest
 
 USER_AGENT = f"Hookline/{__version__} (webhook delivery; +https://github.com/hookline/hookline)"
 _READ_CHUNK = 1024
@@ -41,17 +41,18 @@ URL_VERDICTS_SIZE = 4096
 
 
 class Sender:
-    """Pooled HTTP client for deliveries: one connection pool, sized from the concurrency."""
+    """The real `Transport`: a pooled HTTP client, one connection pool sized from the
+    concurrency, sending only where `policy` allows."""
 
     def __init__(
         self,
         settings: Settings,
+        policy: EgressPolicy,
         *,
-        policy: EgressPolicy | None = None,
         resolver: AbstractResolver | None = None,
     ) -> None:
         self.settings = settings
-        self.policy = policy or EgressPolicy.from_cidrs(settings.egress_allow)
+        self.policy = policy
         self._inner_resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         self._url_verdicts: dict[str, Exception | None] = {}
@@ -90,22 +91,21 @@ class Sender:
             await self._session.close()
             self._session = None
 
-    async def send(
-        self, url: str, body: bytes, headers: Mapping[str, str], deadline: float
-    ) -> Outcome:
-        """POST `body` to `url`; never raises for anything the receiver or network does."""
+    async def send(self, request: PreparedRequest, deadline: float) -> Outcome:
+        """POST the request; never raises for anything the receiver or network does."""
+        url = request.url
         started = time.monotonic()
 
         def elapsed() -> int:
             return int((time.monotonic() - started) * 1000)
 
         request_headers = {"content-type": "application/json", "user-agent": USER_AGENT,
-                           **headers}
+                           **request.headers}
         try:
             async with asyncio.timeout(deadline):
                 await self._check_destination(url)
                 async with self._client().post(
-                    url, data=body, headers=request_headers, allow_redirects=False,
+                    url, data=request.body, headers=request_headers, allow_redirects=False,
                     proxy=self.settings.proxy_url,
                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=deadline),
                 ) as response:
@@ -207,8 +207,6 @@ def _classify(exc: BaseException, duration_ms: int) -> Outcome:
     if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
         return Outcome.error(ErrorKind.INVALID_RESPONSE, f"invalid HTTP response: {exc}",
                              duration_ms)
-    if isinstance(exc, EgressBlocked):
-        return Outcome.error(ErrorKind.BLOCKED, exc.reason, duration_ms)
     if isinstance(exc, ValueError | aiohttp.InvalidURL):
         return Outcome.error(ErrorKind.CONNECTION, f"invalid URL: {exc}", duration_ms)
     return Outcome.error(ErrorKind.CONNECTION, f"{type(exc).__name__}: {exc}", duration_ms)

@@ -24,12 +24,12 @@ from typing import Any, Protocol
 from .. import ids
 from ..config import Settings
 from ..errors import StoreUnavailable
-from ..models import Attempt, DeliveryStatus, Endpoint, ErrorKind
-from ..retry import RetrySchedule
+from ..models import DeliveryStatus, Endpoint, ErrorKind
+from ..retry import RetrySchedule, should_disable
 from ..store.base import Claim, DeliveryResult, Store
 from .outcome import Outcome
-from .request import RecentBodies, prepare_request, request_deadline
-from .sender import Sender
+from .request import RecentBodies
+from .transport import Transport, send_message
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class DeliveryWorker:
         self,
         store: Store,
         settings: Settings,
-        sender: Sender,
+        transport: Transport,
         *,
         hooks: WorkerHooks | None = None,
         clock: Callable[[], float] = time.time,
@@ -70,7 +70,7 @@ class DeliveryWorker:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.sender = sender
+        self.transport = transport
         self.hooks = hooks
         self.clock = clock
         self.name = name or worker_name()
@@ -168,14 +168,13 @@ class DeliveryWorker:
         await self._pause(wait)
 
     async def _ensure_listener(self) -> None:
-        listen = getattr(self.store, "listen", None)
-        if listen is None or self._stop_listening is not None:
+        if self._stop_listening is not None:
             return
         if self.clock() < self._next_listen_try:
             return
         self._next_listen_try = self.clock() + LISTEN_RETRY
         try:
-            self._stop_listening = await listen(self.wake)
+            self._stop_listening = await self.store.listen(self.wake)
         except Exception as exc:
             log.warning("worker %s: cannot LISTEN for new deliveries (%s); polling", self.name,
                         exc)
@@ -238,11 +237,9 @@ class DeliveryWorker:
     async def _deliver(self, claim: Claim) -> None:
         started = self.clock()
         try:
-            request = prepare_request(claim.message, claim.endpoint, started, self._bodies)
-            deadline = request_deadline(claim.endpoint, self.settings.lease_seconds)
-            outcome = await self.sender.send(request.url, request.body, request.headers,
-                                             deadline)
-            headers = request.redacted_headers()
+            sent = await send_message(self.transport, claim.message, claim.endpoint, started,
+                                      self.settings.lease_seconds, self._bodies)
+            outcome, headers = sent.outcome, sent.request_headers
         except Exception as exc:
             log.exception("worker %s: cannot send %s", self.name, claim.delivery_id)
             outcome = Outcome.error(ErrorKind.INTERNAL, f"{type(exc).__name__}", 0)
@@ -266,7 +263,8 @@ class DeliveryWorker:
             batch, self._done = self._done, []
             if batch:
                 try:
-                    disabled = await self.store.record_results([d.result for d in batch])
+                    disabled = await self.store.record_results([d.result for d in batch],
+                                                                should_disable)
                 except StoreUnavailable as exc:
                     # Nothing counts until stored: keep the slots, try again. If the lease
                     # runs out first, another worker sends again (at-least-once).
@@ -300,7 +298,7 @@ class DeliveryWorker:
         for done in batch:
             for result in (done.result, _without_response(done.result)):
                 try:
-                    disabled += await self.store.record_results([result])
+                    disabled += await self.store.record_results([result], should_disable)
                     break
                 except Exception:
                     log.exception("worker %s: cannot record attempt %s", self.name,
@@ -352,15 +350,10 @@ def decide(claim: Claim, outcome: Outcome, started: float,
            request_headers: dict[str, str]) -> DeliveryResult:
     """What an attempt's outcome means for its delivery: done, retry later, or failed."""
     number = claim.attempt_number
-    attempt = Attempt(
-        id=claim.attempt_id, delivery_id=claim.delivery_id,
-        message_id=claim.message.id, endpoint_id=claim.endpoint.id,
-        app_id=claim.message.app_id, url=claim.endpoint.url, created_at=started,
-        succeeded=outcome.succeeded, trigger=claim.trigger, status_code=outcome.status_code,
-        response_body=outcome.body, duration_ms=outcome.duration_ms,
-        error_kind=str(outcome.error_kind) if outcome.error_kind else None,
-        error_detail=outcome.error_detail, request_headers=request_headers,
-        attempt_number=number)
+    attempt = outcome.as_attempt(
+        attempt_id=claim.attempt_id, delivery_id=claim.delivery_id, message=claim.message,
+        endpoint=claim.endpoint, started=started, trigger=claim.trigger,
+        request_headers=request_headers, attempt_number=number)
     if outcome.succeeded:
         return DeliveryResult(attempt, claim.lease_id, DeliveryStatus.SUCCEEDED, None)
     delay = None

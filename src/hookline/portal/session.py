@@ -16,15 +16,12 @@ import secrets
 from dataclasses import dataclass, replace
 
 from ..errors import Unauthorized
-from ..tokens import PortalGrant
-from .access import sign_payload, verify_payload
+from ..tokens import SESSION_SECONDS, PortalGrant, sign_payload, verify_payload
 
 COOKIE_NAME = "hookline_portal"
 COOKIE_PATH = "/portal"
 SESSION_KEY_LABEL = "portal-session"
 CSRF_KEY_LABEL = "portal-csrf"
-# Long enough for a working day; a partner comes back through a fresh link after that.
-SESSION_SECONDS = 8 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 

@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from .. import __version__
 from ..errors import Forbidden, HooklineError, NotFound, Unauthorized
 from ..service import Service
+from ..tokens import SESSION_SECONDS
 from . import filters
 from .session import (
     COOKIE_NAME,
@@ -28,7 +29,6 @@ from .session import (
     CSRF_HEADER,
     CSRF_KEY_LABEL,
     SESSION_KEY_LABEL,
-    SESSION_SECONDS,
     PortalSession,
     SessionCodec,
 )

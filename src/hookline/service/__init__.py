@@ -1,11 +1,20 @@
 """Hookline's use cases. The API, the portal and the CLI call these; none of them writes SQL.
 
 One `Service`, written by subject: `access.py`, `sessions.py`, `catalogue.py`, `endpoints.py`,
-`messages.py`, `idempotency.py`, over the shared state and checks in `core.py`.
+`messages.py`, `idempotency.py`, over the shared state and checks in `core.py`; operational
+webhooks (`operational.py`) publish through it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from ..config import Settings
+from ..delivery.egress import EgressPolicy
+from ..delivery.transport import Transport
+from ..secretbox import SecretBox
+from ..store.base import Page, Store
 from .access import AccessUseCases
 from .catalogue import CatalogueUseCases
 from .core import (
@@ -19,12 +28,35 @@ from .core import (
 from .endpoints import EndpointUseCases
 from .idempotency import IdempotencyUseCases
 from .messages import MessageUseCases
+from .operational import OperationalEvents
 
 
 class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,
               IdempotencyUseCases):
-    """Every use case of Hookline, over one store."""
+    """Every use case of Hookline, over one store. `Runtime` builds it."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        transport: Transport,
+        policy: EgressPolicy,
+        on_due: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        box: SecretBox | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.box = box or store.box
+        self.transport = transport
+        self.policy = policy
+        self.on_due = on_due or (lambda: None)
+        self.clock = clock
+        # Operational events are ordinary publishes into the internal application.
+        self.operational = OperationalEvents(store, clock, publisher=self)
 
 
-__all__ = ["ADMIN_TOKEN_KEY", "ALL_EVENTS", "DEFAULT_ROTATION_GRACE", "MAX_LIMIT", "Service",
-           "clamp_limit", "endpoint_wants"]
+# `Page` is what every list use case returns.
+__all__ = ["ADMIN_TOKEN_KEY", "ALL_EVENTS", "DEFAULT_ROTATION_GRACE", "MAX_LIMIT", "Page",
+           "Service", "clamp_limit", "endpoint_wants"]

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from ..config import Settings
 from ..delivery.egress import EgressPolicy
-from ..delivery.sender import Sender
+from ..delivery.transport import Transport
 from ..errors import InvalidInput, NotFound
 from ..models import Application, Endpoint, EventType, Message
-from ..operational import RESERVED_UID_PREFIX, OperationalEvents
 from ..secretbox import SecretBox
 from ..store.base import Store, Subscription
 from ..validation import check_json, check_text
-
-if TYPE_CHECKING:
-    from . import Service
+from .operational import RESERVED_UID_PREFIX, OperationalEvents
 
 ALL_EVENTS = "ALL_EVENTS"
 ADMIN_TOKEN_KEY = "admin_token_sha256"
@@ -32,6 +28,12 @@ DEFAULT_ROTATION_GRACE = 24 * 3600.0
 MAX_ROTATION_GRACE = 7 * 24 * 3600.0
 PORTAL_ACCESS_MIN_TTL = 60
 PORTAL_ACCESS_MAX_TTL = 7 * 24 * 3600
+
+
+# How a use case names an application: an id or uid from a caller, which never finds the
+# internal operational application, or the `Application` itself, which only the operational
+# code holds for its own application.
+AppKey = str | Application
 
 
 def endpoint_wants(endpoint: Endpoint | Subscription, message: Message) -> bool:
@@ -58,39 +60,35 @@ def clamp_limit(limit: int | None) -> int:
 
 
 class ServiceCore:
-    """The store, settings and collaborators every use case needs."""
+    """The store, settings and collaborators every use case needs; `Service` sets them."""
 
-    def __init__(
-        self,
-        store: Store,
-        settings: Settings,
-        *,
-        on_due: Callable[[], None] | None = None,
-        clock: Callable[[], float] = time.time,
-        box: SecretBox | None = None,
-        sender: Sender | None = None,
-    ) -> None:
-        self.store = store
-        self.settings = settings
-        self.box = box or store.box
-        self.sender = sender or Sender(settings)
-        self.policy = EgressPolicy.from_cidrs(settings.egress_allow)
-        self.on_due = on_due or (lambda: None)
-        self.clock = clock
-        # Every ServiceCore is the base of a full Service, which operational events publish into.
-        self.operational = OperationalEvents(cast("Service", self))
+    store: Store
+    settings: Settings
+    box: SecretBox
+    transport: Transport
+    policy: EgressPolicy
+    on_due: Callable[[], None]
+    clock: Callable[[], float]
+    operational: OperationalEvents
 
     # -- lookups every use case needs --------------------------------------------------
-    async def get_app(self, key: str) -> Application:
-        """An application by id or uid. The internal operational application is not one."""
+    async def get_app(self, key: AppKey) -> Application:
+        """The one application lookup of every use case. By id or uid, the internal
+        operational application does not exist; its own code passes it in (see `AppKey`)."""
+        if isinstance(key, Application):
+            return key
         app = await self.store.get_app(key)
         if self.operational.is_internal(app):
             raise NotFound(f"application {key!r} not found")
         return app
 
-    async def get_endpoint(self, app_key: str, key: str) -> Endpoint:
-        app = await self.store.get_app(app_key)
+    async def get_endpoint(self, app_key: AppKey, key: str) -> Endpoint:
+        app = await self.get_app(app_key)
         return await self.store.get_endpoint(app.id, key)
+
+    async def ping(self) -> None:
+        """Whether the database answers (StoreUnavailable if not): the health check."""
+        await self.store.ping()
 
     async def _check_against_catalogue(self, event_type: str, payload: dict[str, Any]) -> None:
         et = await self.store.find_event_type(event_type)

@@ -6,10 +6,9 @@ from dataclasses import replace
 from typing import Any
 
 from .. import ids
-from ..delivery.request import prepare_request, request_deadline
+from ..delivery.transport import send_message
 from ..errors import InvalidInput
 from ..models import Attempt, AttemptTrigger, DeliveryOptions, Endpoint, Message
-from ..operational import ENDPOINT_CREATED, ENDPOINT_DELETED, ENDPOINT_UPDATED
 from ..signing import generate_secret, validate_secret
 from ..stats import (
     DAY,
@@ -29,11 +28,13 @@ from ..validation import check_headers, check_json, check_options, check_text, c
 from .core import (
     DEFAULT_ROTATION_GRACE,
     MAX_ROTATION_GRACE,
+    AppKey,
     ServiceCore,
     check_event_type_name,
     check_uid,
     clamp_limit,
 )
+from .operational import ENDPOINT_CREATED, ENDPOINT_DELETED, ENDPOINT_UPDATED
 
 MAX_FILTER_TYPES = 1000
 
@@ -70,14 +71,14 @@ class EndpointUseCases(ServiceCore):
 
     async def create_endpoint(
         self,
-        app_key: str,
+        app_key: AppKey,
         *,
         url: str,
         secret: str | None = None,
         options: DeliveryOptions | None = None,
         **fields: Any,
     ) -> Endpoint:
-        app = await self.store.get_app(app_key)
+        app = await self.get_app(app_key)
         now = self.clock()
         ep = Endpoint(id=ids.new_id(ids.ENDPOINT), app_id=app.id, url=url,
                       secret=secret or generate_secret(), options=options or DeliveryOptions(),
@@ -86,12 +87,12 @@ class EndpointUseCases(ServiceCore):
         await self.operational.endpoint_changed(ENDPOINT_CREATED, ep)
         return ep
 
-    async def list_endpoints(self, app_key: str, limit: int | None,
+    async def list_endpoints(self, app_key: AppKey, limit: int | None,
                              iterator: str | None) -> Page:
-        app = await self.store.get_app(app_key)
+        app = await self.get_app(app_key)
         return await self.store.list_endpoints(app.id, clamp_limit(limit), iterator)
 
-    async def update_endpoint(self, app_key: str, key: str, **changes: Any) -> Endpoint:
+    async def update_endpoint(self, app_key: AppKey, key: str, **changes: Any) -> Endpoint:
         """Change an endpoint. Re-enabling clears its failure streak and wakes its pending
         deliveries, which were kept while it was disabled."""
         ep = await self.get_endpoint(app_key, key)
@@ -109,14 +110,14 @@ class EndpointUseCases(ServiceCore):
             await self.operational.endpoint_disabled(ep, "manual")
         return ep
 
-    async def delete_endpoint(self, app_key: str, key: str) -> Endpoint:
+    async def delete_endpoint(self, app_key: AppKey, key: str) -> Endpoint:
         ep = await self.get_endpoint(app_key, key)
         await self.store.delete_endpoint(ep.app_id, ep.id)
         await self.operational.endpoint_changed(ENDPOINT_DELETED, ep)
         return ep
 
     # -- endpoint operations -------------------------------------------------------------
-    async def rotate_endpoint_secret(self, app_key: str, endpoint_key: str,
+    async def rotate_endpoint_secret(self, app_key: AppKey, endpoint_key: str,
                                      key: str | None = None,
                                      grace_seconds: float = DEFAULT_ROTATION_GRACE) -> Endpoint:
         """Sign with a new secret at once; the old one keeps signing beside it for
@@ -135,7 +136,8 @@ class EndpointUseCases(ServiceCore):
         await self.store.update_endpoint(ep)
         return ep
 
-    async def endpoint_stats(self, app_key: str, endpoint_key: str, since: float | None = None,
+    async def endpoint_stats(self, app_key: AppKey, endpoint_key: str,
+                             since: float | None = None,
                              until: float | None = None) -> EndpointHealth:
         """Delivery counts over [since, until] (default: the last 28 days), attempt outcomes
         over the last 24 h and 7 days, and the endpoint's health colour."""
@@ -155,7 +157,7 @@ class EndpointUseCases(ServiceCore):
             consecutive_failures=ep.consecutive_failures, disabled=ep.disabled,
             health=health_colour(ep.disabled, ep.consecutive_failures, last_24h))
 
-    async def endpoint_hourly(self, app_key: str, endpoint_key: str,
+    async def endpoint_hourly(self, app_key: AppKey, endpoint_key: str,
                               hours: int = 24) -> list[HourBucket]:
         """Attempts per hour, oldest first, ending with the current hour (for charts)."""
         if not 1 <= hours <= MAX_HOURS:
@@ -166,7 +168,7 @@ class EndpointUseCases(ServiceCore):
             ep.app_id, ep.id, hour_start(now) - (hours - 1) * HOUR)
         return fill_hours(counts, now, hours)
 
-    async def send_example(self, app_key: str, endpoint_key: str, event_type: str,
+    async def send_example(self, app_key: AppKey, endpoint_key: str, event_type: str,
                            payload: dict[str, Any] | None = None) -> Attempt:
         """Send the event type's example (or `payload`) to one endpoint now and wait for the
         answer. The attempt is stored as a test: it never retries and never counts against
@@ -187,16 +189,11 @@ class EndpointUseCases(ServiceCore):
         now = self.clock()
         message = Message(id=ids.new_id(ids.MESSAGE), app_id=endpoint.app_id,
                           event_type=event_type, payload=payload, created_at=now)
-        request = prepare_request(message, endpoint, now)
-        deadline = request_deadline(endpoint, self.settings.lease_seconds)
-        outcome = await self.sender.send(request.url, request.body, request.headers, deadline)
-        attempt = Attempt(
-            id=ids.new_id(ids.ATTEMPT), delivery_id=ids.new_id(ids.DELIVERY),
-            message_id=message.id, endpoint_id=endpoint.id, app_id=endpoint.app_id,
-            url=endpoint.url, created_at=now, succeeded=outcome.succeeded,
-            trigger=AttemptTrigger.TEST, status_code=outcome.status_code,
-            response_body=outcome.body, duration_ms=outcome.duration_ms,
-            error_kind=str(outcome.error_kind) if outcome.error_kind else None,
-            error_detail=outcome.error_detail, request_headers=request.redacted_headers())
+        sent = await send_message(self.transport, message, endpoint, now,
+                                  self.settings.lease_seconds)
+        attempt = sent.outcome.as_attempt(
+            attempt_id=ids.new_id(ids.ATTEMPT), delivery_id=ids.new_id(ids.DELIVERY),
+            message=message, endpoint=endpoint, started=now, trigger=AttemptTrigger.TEST,
+            request_headers=sent.request_headers)
         await self.store.record_test_send(message, attempt)
         return attempt

@@ -11,7 +11,7 @@ from ..errors import HooklineError, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Application, Attempt, AttemptTrigger, Message
 from ..store.base import Page, PublishResult, Subscription
 from ..validation import json_bytes
-from .core import ServiceCore, check_event_type_name, clamp_limit, endpoint_wants
+from .core import AppKey, ServiceCore, check_event_type_name, clamp_limit, endpoint_wants
 
 MAX_BATCH = 100  # messages per batch publish
 BatchResult = PublishResult | HooklineError  # one item's: published, or why it was refused
@@ -39,7 +39,7 @@ class MessageUseCases(ServiceCore):
     # -- messages ------------------------------------------------------------------------
     async def publish(
         self,
-        app_key: str,
+        app_key: AppKey,
         event_type: str,
         payload: Any,
         *,
@@ -50,7 +50,7 @@ class MessageUseCases(ServiceCore):
     ) -> PublishResult:
         """Store a message and fan it out in one transaction; once this returns, every
         matching delivery exists durably."""
-        app = await self.store.get_app(app_key)
+        app = await self.get_app(app_key)
         draft = MessageDraft(event_type, payload, event_id=event_id, channels=channels,
                              idempotency_key=idempotency_key, ordering_key=ordering_key)
         message = await self._checked_message(app, draft)
@@ -60,11 +60,11 @@ class MessageUseCases(ServiceCore):
         return result
 
     async def publish_batch(
-        self, app_key: str, drafts: Sequence[MessageDraft],
+        self, app_key: AppKey, drafts: Sequence[MessageDraft],
     ) -> list[BatchResult]:
         """Publish many messages in one transaction with their fan-out; one result per draft,
         in order. A draft that is not valid refuses only itself (its error is its result)."""
-        app = await self.store.get_app(app_key)
+        app = await self.get_app(app_key)
         if len(drafts) > MAX_BATCH:
             raise InvalidInput(f"a batch holds at most {MAX_BATCH} messages", field="messages")
         checked: list[Message | HooklineError] = []
@@ -99,19 +99,19 @@ class MessageUseCases(ServiceCore):
                        payload=draft.payload, event_id=draft.event_id, channels=draft.channels,
                        created_at=self.clock(), ordering_key=draft.ordering_key)
 
-    async def get_message(self, app_key: str, key: str) -> Message:
-        app = await self.store.get_app(app_key)
+    async def get_message(self, app_key: AppKey, key: str) -> Message:
+        app = await self.get_app(app_key)
         return await self.store.get_message(app.id, key)
 
-    async def list_messages(self, app_key: str, limit: int | None, iterator: str | None,
+    async def list_messages(self, app_key: AppKey, limit: int | None, iterator: str | None,
                             **filters: Any) -> Page:
-        app = await self.store.get_app(app_key)
+        app = await self.get_app(app_key)
         return await self.store.list_messages(app.id, clamp_limit(limit), iterator, **filters)
 
     # -- attempts, resend, recover ---------------------------------------------------------
-    async def list_attempts(self, app_key: str, limit: int | None, iterator: str | None,
+    async def list_attempts(self, app_key: AppKey, limit: int | None, iterator: str | None,
                             **filters: Any) -> Page:
-        app = await self.store.get_app(app_key)
+        app = await self.get_app(app_key)
         if filters.get("message_id"):
             filters["message_id"] = (await self.store.get_message(app.id,
                                                                   filters["message_id"])).id
@@ -120,15 +120,15 @@ class MessageUseCases(ServiceCore):
                                                                     filters["endpoint_id"])).id
         return await self.store.list_attempts(app.id, clamp_limit(limit), iterator, **filters)
 
-    async def resend(self, app_key: str, message_key: str, endpoint_key: str) -> None:
-        app = await self.store.get_app(app_key)
+    async def resend(self, app_key: AppKey, message_key: str, endpoint_key: str) -> None:
+        app = await self.get_app(app_key)
         message = await self.store.get_message(app.id, message_key)
         endpoint = await self.store.get_endpoint(app.id, endpoint_key)
         await self.store.requeue_delivery(app.id, message.id, endpoint.id, self.clock(),
                                           AttemptTrigger.MANUAL)
         self.on_due()
 
-    async def recover(self, app_key: str, endpoint_key: str, since: float,
+    async def recover(self, app_key: AppKey, endpoint_key: str, since: float,
                       until: float | None = None) -> int:
         """Send again every failed delivery of the endpoint created between since and until."""
         if until is not None and until < since:
@@ -140,7 +140,7 @@ class MessageUseCases(ServiceCore):
             self.on_due()
         return count
 
-    async def get_attempt(self, app_key: str, message_key: str, attempt_id: str) -> Attempt:
+    async def get_attempt(self, app_key: AppKey, message_key: str, attempt_id: str) -> Attempt:
         message = await self.get_message(app_key, message_key)
         attempt = await self.store.get_attempt(message.app_id, attempt_id)
         if attempt.message_id != message.id:

@@ -8,9 +8,15 @@ from collections.abc import Sequence
 
 from .. import ids
 from ..errors import InvalidInput, Unauthorized
-from ..portal.access import PORTAL_KEY_LABEL, read_portal_token, sign_portal_token
-from ..portal.session import SESSION_SECONDS
-from ..tokens import PortalGrant, PortalLink, hash_token
+from ..tokens import (
+    PORTAL_KEY_LABEL,
+    SESSION_SECONDS,
+    PortalGrant,
+    PortalLink,
+    hash_token,
+    read_portal_token,
+    sign_portal_token,
+)
 from .core import ADMIN_TOKEN_KEY, PORTAL_ACCESS_MAX_TTL, PORTAL_ACCESS_MIN_TTL, ServiceCore
 
 LINK_SPENT = "this portal link has already been used or was withdrawn; ask for a new one"

@@ -1,4 +1,9 @@
-"""Storage: one `Store` interface, a SQLite and a PostgreSQL implementation."""
+"""Storage: one `Store` interface (base.py), a SQLite and a PostgreSQL implementation.
+
+A statement goes in `queries.py`, a difference between the databases in `dialect.py`, and the
+method that runs it in the subject module (`resources.py`, `messages.py`, `deliveries.py`,
+`attempts.py`, `access.py`, `idempotency.py`). `open_store` picks the database from the URL.
+"""
 
 from __future__ import annotations
 

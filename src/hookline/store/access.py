@@ -2,6 +2,9 @@
 
 To end a link or a session is to move its expiry to now (or to a chosen moment): one column
 says whether it still works. Rows long expired are purged whenever new ones are written.
+
+The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
+differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
 """
 
 from __future__ import annotations
@@ -33,15 +36,14 @@ class AccessQueries(StoreCore):
     """The server's record of who holds portal access."""
 
     async def _purge_expired(self, tx: Connection, table: str, now: float) -> None:
-        await tx.execute(f"DELETE FROM {table} WHERE expires_at < $1", now - PURGE_AFTER)
+        await tx.execute(self.q.purge_expired[table], now - PURGE_AFTER)
 
     # -- links ---------------------------------------------------------------------------
     async def insert_portal_link(self, link: PortalLink) -> None:
         async with self.db.transaction() as tx:
             await self._purge_expired(tx, "portal_links", link.created_at)
             await tx.execute(
-                "INSERT INTO portal_links (id, app_id, read_only, session_tag, created_at, "
-                "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                self.q.insert_portal_link,
                 link.id, link.app_id, link.read_only, link.session_tag, link.created_at,
                 link.expires_at)
 
@@ -49,27 +51,21 @@ class AccessQueries(StoreCore):
         """Mark the link used, in one step, if it was unused and unexpired; None otherwise.
         Of two simultaneous uses of one link, exactly one gets it."""
         async with self.db.transaction() as tx:
-            row = await tx.fetchrow(
-                "UPDATE portal_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL "
-                "AND expires_at > $2 RETURNING *", link_id, now)
+            row = await tx.fetchrow(self.q.use_portal_link, link_id, now)
         return None if row is None else _link(row)
 
     async def end_portal_link(self, link_id: str, now: float) -> None:
         """The link stops working, and so does the session it opened."""
         async with self.db.transaction() as tx:
-            await tx.execute("UPDATE portal_links SET expires_at = $2 WHERE id = $1 "
-                             "AND expires_at > $2", link_id, now)
-            await tx.execute("UPDATE portal_sessions SET expires_at = $2 WHERE link_id = $1 "
-                             "AND expires_at > $2", link_id, now)
+            for statement in self.q.end_portal_link:
+                await tx.execute(statement, link_id, now)
 
     # -- sessions ------------------------------------------------------------------------
     async def insert_portal_session(self, grant: PortalGrant) -> None:
         async with self.db.transaction() as tx:
             await self._purge_expired(tx, "portal_sessions", grant.created_at)
             await tx.execute(
-                "INSERT INTO portal_sessions (id, app_id, admin_token_sha256, link_id, "
-                "read_only, session_tag, created_at, expires_at) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                self.q.insert_portal_session,
                 grant.id, grant.app_id, grant.admin_token_sha256, grant.link_id,
                 grant.read_only, grant.session_tag, grant.created_at, grant.expires_at)
 
@@ -78,25 +74,18 @@ class AccessQueries(StoreCore):
         """The live session with this id. An administrator's is live only while the admin
         token hash stored under `admin_key` is still the one it signed in with."""
         async with self.db.connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM portal_sessions WHERE id = $1 AND expires_at > $2 "
-                "AND (admin_token_sha256 IS NULL OR admin_token_sha256 = "
-                "(SELECT value FROM meta WHERE key = $3))", grant_id, now, admin_key)
+            row = await conn.fetchrow(self.q.find_portal_session, grant_id, now, admin_key)
         return None if row is None else _grant(row)
 
     async def end_portal_session(self, grant_id: str, now: float) -> None:
         async with self.db.transaction() as tx:
-            await tx.execute("UPDATE portal_sessions SET expires_at = $2 WHERE id = $1 "
-                             "AND expires_at > $2", grant_id, now)
+            await tx.execute(self.q.end_portal_session, grant_id, now)
 
     async def expire_portal_access(self, app_id: str, at: float,
                                    session_tags: Sequence[str] | None) -> None:
         """Every link and partner session of the application stops working at `at` (those
         already ending sooner are left alone); with `session_tags`, only those tagged so."""
-        tags: Any = None if session_tags is None else self.list_param(session_tags)
-        condition = ("app_id = $1 AND expires_at > $2 "
-                     f"AND ($3::text[] IS NULL OR session_tag {self.any_of('$3')})")
+        tags: Any = None if session_tags is None else self.dialect.list_param(session_tags)
         async with self.db.transaction() as tx:
-            for table in ("portal_links", "portal_sessions"):
-                await tx.execute(f"UPDATE {table} SET expires_at = $2 WHERE {condition}",
-                                 app_id, at, tags)
+            for statement in self.q.expire_portal_access:
+                await tx.execute(statement, app_id, at, tags)

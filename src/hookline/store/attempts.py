@@ -1,4 +1,8 @@
-"""Attempts and the endpoint statistics computed from them."""
+"""Attempts and the endpoint statistics computed from them.
+
+The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
+differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
+"""
 
 from __future__ import annotations
 
@@ -26,30 +30,20 @@ class AttemptQueries(StoreCore):
         before: float | None = None,
         after: float | None = None,
     ) -> Page:
-        types = self.list_param(event_types) if event_types else None
+        types = self.dialect.list_param(event_types) if event_types else None
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT a.*, m.event_type FROM attempts a JOIN messages m ON m.id = a.message_id "
-                "WHERE a.app_id = $1 AND ($2::text IS NULL OR a.id < $2) "
-                "AND ($3::text IS NULL OR a.message_id = $3) "
-                "AND ($4::text IS NULL OR a.endpoint_id = $4) "
-                "AND ($5::boolean IS NULL OR a.succeeded = $5) "
-                f"AND ($6::text[] IS NULL OR m.event_type {self.any_of('$6')}) "
-                "AND ($7::float8 IS NULL OR a.created_at < $7) "
-                "AND ($8::float8 IS NULL OR a.created_at > $8) "
-                "ORDER BY a.id DESC LIMIT $9",
+                self.q.list_attempts,
                 app_id, iterator, message_id, endpoint_id, succeeded, types, before, after,
                 limit + 1)
         return make_page([attempt_from_row(r) for r in rows], limit, lambda a: a.id)
 
     async def get_attempt(self, app_id: str, attempt_id: str) -> Attempt:
         async with self.db.connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM attempts WHERE app_id = $1 AND id = $2", app_id, attempt_id)
+            row = await conn.fetchrow(self.q.get_attempt, app_id, attempt_id)
         if row is None:
             raise NotFound(f"attempt {attempt_id!r} not found")
         return attempt_from_row(row)
-
 
     # -- endpoint statistics ------------------------------------------------------------
     async def endpoint_delivery_counts(self, app_id: str, endpoint_id: str, since: float,
@@ -58,13 +52,7 @@ class AttemptQueries(StoreCore):
         (pending and leased by a worker right now)."""
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT CASE WHEN status = 'succeeded' THEN 'success' "
-                "WHEN status = 'failed' THEN 'fail' "
-                "WHEN lease_id IS NOT NULL AND next_attempt_at > $5 THEN 'sending' "
-                "ELSE 'pending' END AS state, COUNT(*) AS n FROM deliveries "
-                "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
-                "AND created_at <= $4 GROUP BY 1",
-                app_id, endpoint_id, since, until, now)
+                self.q.endpoint_delivery_counts, app_id, endpoint_id, since, until, now)
         counts = {"success": 0, "fail": 0, "pending": 0, "sending": 0}
         counts.update({r["state"]: int(r["n"]) for r in rows})
         return counts
@@ -73,14 +61,9 @@ class AttemptQueries(StoreCore):
                                       starts: Sequence[float]) -> list[tuple[int, int]]:
         """(succeeded, failed) finished attempts since each time in `starts`; test sends
         excluded."""
-        sums = ", ".join(
-            f"SUM(CASE WHEN succeeded AND created_at >= ${i + 4} THEN 1 ELSE 0 END) AS ok{i}, "
-            f"SUM(CASE WHEN NOT succeeded AND created_at >= ${i + 4} THEN 1 ELSE 0 END) "
-            f"AS bad{i}" for i in range(len(starts)))
         async with self.db.connection() as conn:
             [row] = await conn.fetch(
-                f"SELECT {sums} FROM attempts WHERE app_id = $1 AND endpoint_id = $2 "
-                "AND created_at >= $3 AND trigger <> 'test' AND NOT sending",
+                self.q.endpoint_attempt_counts(len(starts)),
                 app_id, endpoint_id, min(starts), *starts)
         return [(int(row[f"ok{i}"] or 0), int(row[f"bad{i}"] or 0)) for i in range(len(starts))]
 
@@ -88,13 +71,6 @@ class AttemptQueries(StoreCore):
                                      since: float) -> list[tuple[int, int, int]]:
         """(hour number since the epoch, succeeded, failed) for hours with attempts since
         `since`; test sends excluded."""
-        # FLOOR is not in every SQLite build; a cast truncates, which floors positive times.
-        hour = ("FLOOR(created_at / 3600)" if self.dialect == "postgres"
-                else "CAST(created_at / 3600 AS INTEGER)")
         async with self.db.connection() as conn:
-            rows = await conn.fetch(
-                f"SELECT {hour} AS hour, SUM(CASE WHEN succeeded THEN 1 ELSE 0 END) AS ok, "
-                "SUM(CASE WHEN succeeded THEN 0 ELSE 1 END) AS bad FROM attempts "
-                "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
-                "AND trigger <> 'test' AND NOT sending GROUP BY 1", app_id, endpoint_id, since)
+            rows = await conn.fetch(self.q.endpoint_hourly_counts, app_id, endpoint_id, since)
         return [(int(r["hour"]), int(r["ok"]), int(r["bad"])) for r in rows]

@@ -1,37 +1,193 @@
-"""The `Store`: every query Hookline makes, written once over a small async driver.
+"""The `Store` interface: everything Hookline keeps, as the rest of the code may ask for it.
 
-SQLite and PostgreSQL share this SQL (`$n` placeholders; the SQLite driver rewrites them to
-`?n`). What differs between them, such as how due deliveries are claimed, is overridden in
-`sqlite.py` and `postgres.py`. Times are epoch seconds (float); JSON is stored as text.
-The queries live by subject in `resources.py`, `messages.py`, `deliveries.py`,
-`attempts.py`, `access.py` and `idempotency.py`; `core.py` holds what they share.
+Callers (the service, the worker, the runtime) type against `Store` and nothing else.
+`SqliteStore` (sqlite.py) and `PostgresStore` (postgres.py) implement it over one shared body
+of code, `SqlStore` (sql.py), whose methods live by subject in `resources.py`, `messages.py`,
+`deliveries.py`, `attempts.py`, `access.py` and `idempotency.py`.
+
+Where things go: a new statement is a named attribute in `queries.py`; a difference between
+SQLite and PostgreSQL is a method of the `Dialect` (dialect.py); a business rule (who gets a
+message, when an endpoint is disabled) is not here at all: the caller passes it in.
+Times are epoch seconds (float); JSON is stored as text.
 """
 
 from __future__ import annotations
 
-from .access import AccessQueries
-from .attempts import AttemptQueries
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
+from ..secretbox import SecretBox
+from ..tokens import ApiToken, PortalGrant, PortalLink
 from .core import (
     Claim,
     Connection,
     Database,
     DeliveryResult,
+    DisableRule,
     Page,
     PublishResult,
     Row,
+    Select,
     Subscription,
     new_lease_id,
 )
-from .deliveries import DeliveryQueries
-from .idempotency import IdempotencyQueries, IdempotentRequest, StoredAnswer
-from .messages import MessageQueries
-from .resources import ResourceQueries
+from .idempotency import IdempotentRequest, StoredAnswer
+
+StopListening = Callable[[], Awaitable[None]]
 
 
-class Store(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries, AccessQueries,
-            IdempotencyQueries):
-    """Hookline's persistence. Subclasses supply the driver and the dialect's differences."""
+class Store(Protocol):
+    """Hookline's persistence: SQLite or PostgreSQL, chosen from the database URL."""
+
+    box: SecretBox
+    """Seals the secrets kept at rest; the service seals and opens with the same one."""
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def migrate(self) -> list[int]:
+        """Apply the numbered migrations not applied yet; returns the versions applied."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailable` unless the database answers."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def listen(self, callback: Callable[[], None]) -> StopListening:
+        """Call `callback` whenever another process makes deliveries due; returns how to
+        stop. Where the database cannot tell (SQLite), it never calls: workers poll."""
+        ...
+
+    async def get_meta(self, key: str) -> str | None: ...
+    async def set_meta(self, key: str, value: str) -> None: ...
+
+    # -- applications, event types, endpoints, tokens ------------------------------------
+    async def insert_app(self, app: Application) -> Application: ...
+    async def get_app(self, key: str) -> Application:
+        """By id or uid; `NotFound` if neither."""
+        ...
+
+    async def list_apps(self, limit: int, iterator: str | None) -> Page: ...
+    async def update_app(self, app: Application) -> Application: ...
+    async def delete_app(self, app_id: str) -> None:
+        """The application and everything that belongs to it."""
+        ...
+
+    async def upsert_event_type(self, et: EventType) -> EventType: ...
+    async def upsert_event_types(self, types: Sequence[EventType]) -> int:
+        """Create or replace many in one transaction; returns how many were new."""
+        ...
+
+    async def get_event_type(self, name: str) -> EventType: ...
+    async def find_event_type(self, name: str) -> EventType | None: ...
+    async def list_event_types(self, limit: int, iterator: str | None,
+                               include_archived: bool = False) -> Page: ...
+    async def all_event_types(self) -> list[EventType]: ...
+    async def delete_event_type(self, name: str) -> None: ...
+
+    async def insert_endpoint(self, ep: Endpoint) -> Endpoint: ...
+    async def update_endpoint(self, ep: Endpoint) -> Endpoint:
+        """Write its configuration; a re-enabled endpoint's failure streak starts afresh."""
+        ...
+
+    async def get_endpoint(self, app_id: str, key: str) -> Endpoint: ...
+    async def list_endpoints(self, app_id: str, limit: int, iterator: str | None) -> Page: ...
+    async def delete_endpoint(self, app_id: str, endpoint_id: str) -> None: ...
+
+    async def insert_api_token(self, token: ApiToken) -> None: ...
+    async def find_api_token(self, token_hash: str) -> ApiToken | None:
+        """The live (not revoked) application token with this hash."""
+        ...
+
+    async def list_api_tokens(self, app_id: str) -> list[ApiToken]: ...
+    async def revoke_api_token(self, app_id: str, token_id: str, now: float) -> bool: ...
+
+    # -- messages ------------------------------------------------------------------------
+    async def publish(self, message: Message, idempotency_key: str | None,
+                      select: Select | None = None) -> PublishResult:
+        """Store a message and its deliveries (to the endpoints `select` picks) at once."""
+        ...
+
+    async def publish_batch(self, drafts: Sequence[tuple[Message, str | None]],
+                            select: Select | None = None) -> list[PublishResult]:
+        """`publish` for messages of one application, in one transaction."""
+        ...
+
+    async def get_message(self, app_id: str, key: str) -> Message: ...
+    async def list_messages(self, app_id: str, limit: int, iterator: str | None,
+                            event_types: Sequence[str] | None = None,
+                            before: float | None = None, after: float | None = None,
+                            channel: str | None = None) -> Page: ...
+    async def record_test_send(self, message: Message, attempt: Attempt) -> None:
+        """A test send's message and its one attempt; nothing retries it."""
+        ...
+
+    # -- the delivery queue --------------------------------------------------------------
+    async def claim_due_deliveries(self, owner: str, limit: int, now: float, lease: float,
+                                   exclude_endpoints: Sequence[str] = (),
+                                   room: Mapping[str, int] | None = None,
+                                   default_room: int | None = None) -> list[Claim]:
+        """Lease up to `limit` due deliveries for `lease` seconds (see `Claim`), none of
+        `exclude_endpoints`, and at most `room[endpoint id]` (else `default_room`) of any one
+        endpoint."""
+        ...
+
+    async def record_results(self, results: Sequence[DeliveryResult],
+                             should_disable: DisableRule) -> list[Endpoint]:
+        """Store finished attempts and their deliveries' new state at once; returns the
+        endpoints `should_disable` just disabled."""
+        ...
+
+    async def release_deliveries(self, claims: Sequence[Claim], at: float) -> None:
+        """Hand claimed deliveries back unsent: no attempt counts."""
+        ...
+
+    async def next_due_at(self) -> float | None: ...
+    async def requeue_delivery(self, app_id: str, message_id: str, endpoint_id: str,
+                               now: float,
+                               trigger: AttemptTrigger = AttemptTrigger.MANUAL) -> None: ...
+    async def requeue_failed_since(self, app_id: str, endpoint_id: str, since: float,
+                                   now: float, until: float | None = None) -> int: ...
+    async def delivery_counts(self) -> dict[str, int]: ...
+
+    # -- attempts and statistics ---------------------------------------------------------
+    async def list_attempts(self, app_id: str, limit: int, iterator: str | None, *,
+                            message_id: str | None = None, endpoint_id: str | None = None,
+                            succeeded: bool | None = None,
+                            event_types: Sequence[str] | None = None,
+                            before: float | None = None,
+                            after: float | None = None) -> Page: ...
+    async def get_attempt(self, app_id: str, attempt_id: str) -> Attempt: ...
+    async def endpoint_delivery_counts(self, app_id: str, endpoint_id: str, since: float,
+                                       until: float, now: float) -> dict[str, int]: ...
+    async def endpoint_attempt_counts(self, app_id: str, endpoint_id: str,
+                                      starts: Sequence[float]) -> list[tuple[int, int]]: ...
+    async def endpoint_hourly_counts(self, app_id: str, endpoint_id: str,
+                                     since: float) -> list[tuple[int, int, int]]: ...
+
+    # -- portal access -------------------------------------------------------------------
+    async def insert_portal_link(self, link: PortalLink) -> None: ...
+    async def use_portal_link(self, link_id: str, now: float) -> PortalLink | None:
+        """Mark the link used if it was unused and unexpired; of two uses, one gets it."""
+        ...
+
+    async def end_portal_link(self, link_id: str, now: float) -> None: ...
+    async def insert_portal_session(self, grant: PortalGrant) -> None: ...
+    async def find_portal_session(self, grant_id: str, now: float,
+                                  admin_key: str) -> PortalGrant | None: ...
+    async def end_portal_session(self, grant_id: str, now: float) -> None: ...
+    async def expire_portal_access(self, app_id: str, at: float,
+                                   session_tags: Sequence[str] | None) -> None: ...
+
+    # -- idempotent requests -------------------------------------------------------------
+    def idempotent(self, scope: str, key: str, request: str,
+                   now: float) -> AbstractAsyncContextManager[IdempotentRequest]:
+        """A transaction holding the key, which the caller's writes join (see idempotency.py)."""
+        ...
 
 
-__all__ = ["Claim", "Connection", "Database", "DeliveryResult", "IdempotentRequest", "Page",
-           "PublishResult", "Row", "Store", "StoredAnswer", "Subscription", "new_lease_id"]
+__all__ = ["Claim", "Connection", "Database", "DeliveryResult", "DisableRule",
+           "IdempotentRequest", "Page", "PublishResult", "Row", "Select", "StopListening",
+           "Store", "StoredAnswer", "Subscription", "new_lease_id"]

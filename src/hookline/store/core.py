@@ -1,10 +1,16 @@
-"""Store internals shared by the query modules: driver protocols, records, row mapping."""
+"""Store internals shared by the query modules: driver protocols, records, row mapping.
+
+What every subject module needs lives here: the `Connection`/`Database` driver protocols each
+database implements, the records the store returns, and the functions that turn a domain
+object into a statement's values and a row back into a domain object. SQL does not: it is in
+`queries.py`.
+"""
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,6 +28,8 @@ from ..models import (
 )
 from ..secretbox import SecretBox
 from ..tokens import ApiToken
+from .dialect import Dialect
+from .queries import queries_for
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
 Row = Any  # sqlite3.Row or asyncpg.Record: both index by column name
@@ -87,6 +95,13 @@ class Subscription:
     disabled: bool
 
 
+DisableRule = Callable[[Endpoint, float], str | None]
+"""Why an endpoint with its new failure streak, at the time of its last attempt, should be
+disabled, or None: the retry policy's rule, passed to `Store.record_results`."""
+Select = Callable[[Message, list[Subscription]], list[Subscription]]
+"""Which of an application's endpoints get a message: fan-out's rule, passed to `publish`."""
+
+
 @dataclass
 class PublishResult:
     message: Message
@@ -109,62 +124,14 @@ def make_page(rows: list[Any], limit: int, key: Callable[[Any], str]) -> Page:
 
 
 class StoreCore:
-    """The driver, the secret box and what every query module needs. Dialects override the
-    hooks; `Store` (base.py) combines the query modules on top of this."""
+    """The driver, the dialect's statements and the secret box: what every query module
+    needs. `SqlStore` (sql.py) combines the query modules on top of this."""
 
-    """Hookline's persistence. Subclasses supply the driver and the dialect's differences."""
-
-    dialect = "sql"
-
-    def __init__(self, db: Database, box: SecretBox) -> None:
+    def __init__(self, db: Database, box: SecretBox, dialect: Dialect) -> None:
         self.db = db
         self.box = box
-
-    # -- dialect hooks -------------------------------------------------------------------
-    def any_of(self, placeholder: str) -> str:
-        """SQL for `column IN <list parameter>`."""
-        raise NotImplementedError
-
-    def list_param(self, values: Sequence[str]) -> Any:
-        raise NotImplementedError
-
-    def due_deliveries_sql(self) -> str:
-        """`FROM ... WHERE ...` of the deliveries a claim may take ($1 now, $2 limit,
-        $6 endpoints to skip), oldest due first. Both dialects claim from this."""
-        return (
-            "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id "
-            "WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND NOT e.disabled "
-            f"AND NOT (d.endpoint_id {self.any_of('$6')}) "
-            # A delivery with an ordering key waits while an earlier one for the same object
-            # and endpoint is still pending (queued, retrying or in flight): per-object order.
-            "AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p "
-            "WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key "
-            "AND p.status = 'pending' AND (p.created_at < d.created_at "
-            "OR (p.created_at = d.created_at AND p.message_id < d.message_id)))) "
-            "ORDER BY d.next_attempt_at LIMIT $2")
-
-    # What a claim takes of the candidates in `due` (id, endpoint_id, next_attempt_at): per
-    # endpoint, the oldest up to its room ($7, a JSON object endpoint id -> free slots; $8 for
-    # endpoints not in it), so a worker never leases more than its caps let it start.
-    WITHIN_ROOM_SQL = (
-        "SELECT ranked.id FROM (SELECT due.id, due.endpoint_id, row_number() OVER ("
-        "PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at, due.id) AS n FROM due) "
-        "ranked LEFT JOIN {room} AS room ON room.key = ranked.endpoint_id "
-        "WHERE ranked.n <= COALESCE(room.value::int, $8)")
-
-    @staticmethod
-    def room_param(room: Mapping[str, int]) -> str:
-        return json.dumps(dict(room))
-
-    async def claim_due_deliveries(
-        self, owner: str, limit: int, now: float, lease: float,
-        exclude_endpoints: Sequence[str] = (), room: Mapping[str, int] | None = None,
-        default_room: int | None = None,
-    ) -> list[Claim]:
-        """Lease up to `limit` due deliveries for `lease` seconds, skipping disabled endpoints
-        and `exclude_endpoints` (those this worker already sends to at their cap); at most
-        `room[endpoint id]` (else `default_room`) for any one endpoint."""
-        raise NotImplementedError
+        self.dialect = dialect
+        self.q = queries_for(dialect)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def migrate(self) -> list[int]:
@@ -176,26 +143,22 @@ class StoreCore:
         )
         applied: list[int] = []
         async with self.db.transaction() as tx:
-            await self._lock_migrations(tx)
-            await tx.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
-            done = {r["version"] for r in await tx.fetch("SELECT version FROM schema_migrations")}
+            if self.dialect.lock_migrations:
+                await tx.execute(self.dialect.lock_migrations)
+            await tx.execute(self.q.create_migrations_table)
+            done = {r["version"] for r in await tx.fetch(self.q.applied_migrations)}
             for version, script in scripts:
                 if version in done:
                     continue
                 await self._run_script(tx, script)
-                await tx.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                    version, epoch_now())
+                await tx.execute(self.q.record_migration, version, epoch_now())
                 applied.append(version)
         return applied
 
-    async def _lock_migrations(self, tx: Connection) -> None:
-        """Keep two processes from migrating at once (PostgreSQL takes an advisory lock)."""
-
     async def _notify_due(self, tx: Connection) -> None:
-        """Tell other processes' workers that deliveries became due (PostgreSQL NOTIFY)."""
+        """Tell other processes' workers that deliveries became due, where the dialect can."""
+        if self.dialect.notify_due:
+            await tx.execute(self.dialect.notify_due)
 
     async def _run_script(self, tx: Connection, script: str) -> None:
         for statement in script.split(";\n"):
@@ -207,19 +170,17 @@ class StoreCore:
 
     async def ping(self) -> None:
         async with self.db.connection() as conn:
-            await conn.fetchrow("SELECT 1 AS ok")
+            await conn.fetchrow(self.q.ping)
 
     # -- settings kept in the database ----------------------------------------------------
     async def get_meta(self, key: str) -> str | None:
         async with self.db.connection() as conn:
-            row = await conn.fetchrow("SELECT value FROM meta WHERE key = $1", key)
+            row = await conn.fetchrow(self.q.get_meta, key)
         return None if row is None else row["value"]
 
     async def set_meta(self, key: str, value: str) -> None:
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO meta (key, value) VALUES ($1, $2) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+            await tx.execute(self.q.set_meta, key, value)
 
     # -- endpoint rows ---------------------------------------------------------------
     def _endpoint_values(self, ep: Endpoint) -> tuple[Any, ...]:
@@ -300,15 +261,6 @@ def app_from_row(row: Row) -> Application:
         rate_limit=row["rate_limit"], created_at=row["created_at"], updated_at=row["updated_at"])
 
 
-UPSERT_EVENT_TYPE = (
-    "INSERT INTO event_types (name, description, schema, example, deprecated, archived, "
-    "group_name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-    "ON CONFLICT (name) DO UPDATE SET description = excluded.description, "
-    "schema = excluded.schema, example = excluded.example, deprecated = excluded.deprecated, "
-    "archived = excluded.archived, group_name = excluded.group_name, "
-    "updated_at = excluded.updated_at")
-
-
 def event_type_values(et: EventType) -> tuple[Any, ...]:
     return (et.name, et.description, dump_json(et.schema), dump_json(et.example), et.deprecated,
             et.archived, et.group_name, et.created_at, et.updated_at)
@@ -331,9 +283,17 @@ def message_from_row(row: Row) -> Message:
 
 
 def attempt_values(a: Attempt) -> tuple[Any, ...]:
+    """The values of `Queries.insert_attempt`, in its column order."""
     return (a.id, a.delivery_id, a.message_id, a.endpoint_id, a.app_id, a.url, a.created_at,
             a.succeeded, str(a.trigger), a.status_code, a.response_body, a.duration_ms,
-            a.error_kind, a.error_detail, dump_json(a.request_headers), a.attempt_number, a.worker)
+            a.error_kind, a.error_detail, dump_json(a.request_headers), a.attempt_number, a.worker,
+            a.sending)
+
+
+def message_values(m: Message) -> tuple[Any, ...]:
+    """The values of `Queries.insert_message`, in its column order."""
+    return (m.id, m.app_id, m.event_type, m.event_id, dump_json(m.payload), dump_json(m.channels),
+            m.created_at, m.ordering_key)
 
 
 def attempt_from_row(row: Row) -> Attempt:

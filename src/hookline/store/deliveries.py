@@ -1,16 +1,22 @@
-"""The delivery queue: claims, results, releases and requeues."""
+"""The delivery queue: claims, results, releases and requeues.
+
+The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
+differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..ids import ATTEMPT, new_id
-from ..models import AttemptTrigger, Endpoint
+from ..models import Attempt, AttemptTrigger, Endpoint
 from .core import (
     Claim,
     Connection,
     DeliveryResult,
+    DisableRule,
     FailureStreak,
     Row,
     StoreCore,
@@ -18,110 +24,117 @@ from .core import (
     delivery_id_for,
     failure_streaks,
     message_from_row,
+    new_lease_id,
 )
-
-# An endpoint's failure streak after a batch ($2 a success in it, $3 failures since the last
-# success, $4 failing since, $5 last success, $6 last attempt).
-STREAK_SET = (
-    "consecutive_failures = CASE WHEN $2 THEN $3 ELSE consecutive_failures + $3 END, "
-    "failing_since = CASE WHEN $2 THEN $4 ELSE COALESCE(failing_since, $4) END, "
-    "last_success_at = COALESCE($5, last_success_at), last_attempt_at = $6")
-
-
-def delivery_values(results: Sequence[DeliveryResult]) -> list[tuple[Any, ...]]:
-    """(id, status, attempt count, next attempt, last attempt, lease) of each delivery a batch
-    of results moves on (test sends belong to no delivery's schedule)."""
-    return [(r.attempt.delivery_id, str(r.status), r.attempt.attempt_number,
-             r.next_attempt_at, r.attempt.created_at, r.lease_id)
-            for r in results if r.attempt.trigger != AttemptTrigger.TEST]
 
 
 class DeliveryQueries(StoreCore):
     """The worker's side of the store."""
 
     # -- delivery ------------------------------------------------------------------------
+    async def claim_due_deliveries(
+        self, owner: str, limit: int, now: float, lease: float,
+        exclude_endpoints: Sequence[str] = (), room: Mapping[str, int] | None = None,
+        default_room: int | None = None,
+    ) -> list[Claim]:
+        """Lease up to `limit` due deliveries for `lease` seconds, skipping disabled endpoints
+        and `exclude_endpoints` (those this worker already sends to at their cap); at most
+        `room[endpoint id]` (else `default_room`) for any one endpoint."""
+        lease_id = new_lease_id()
+        args = (now, limit, lease, owner, lease_id, self.dialect.list_param(exclude_endpoints),
+                json.dumps(dict(room or {})), default_room or limit)
+        if self.dialect.claim_opens_attempts:
+            async with self.db.connection() as conn:
+                rows = await conn.fetch(self.q.claim_due_deliveries, *args,
+                                        [new_id(ATTEMPT) for _ in range(limit)])
+                return await self._claims_from(conn, rows, lease_id)
+        async with self.db.transaction() as tx:
+            rows = await tx.fetch(self.q.claim_due_deliveries, *args)
+            return await self._load_claims(tx, rows, lease_id, owner, now)
+
+    async def _claims_from(self, conn: Connection, rows: list[Row],
+                           lease_id: str) -> list[Claim]:
+        """The claims for leased rows whose attempts are stored already: what sending needs."""
+        if not rows:
+            return []
+        as_list = self.dialect.list_param
+        messages = {r["id"]: message_from_row(r) for r in await conn.fetch(
+            self.q.messages_by_id, as_list(sorted({r["message_id"] for r in rows})))}
+        endpoints = {r["id"]: self._endpoint(r) for r in await conn.fetch(
+            self.q.endpoints_by_id, as_list(sorted({r["endpoint_id"] for r in rows})))}
+        return [
+            Claim(r["id"], r["attempt_count"], r["attempt_id"], AttemptTrigger(r["trigger"]),
+                  lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]])
+            for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
+        ]
+
     async def _load_claims(self, conn: Connection, rows: list[Row], lease_id: str,
                            owner: str, now: float) -> list[Claim]:
         """Finish a claim inside its transaction: close attempts a dead worker left open,
         store this worker's attempts as *sending*, and load what sending needs."""
         if not rows:
             return []
-        delivery_ids = self.list_param([r["id"] for r in rows])
-        await conn.execute(
-            "UPDATE attempts SET sending = FALSE, error_kind = 'worker_lost', "
-            "error_detail = 'the worker stopped before recording an outcome; sent again' "
-            f"WHERE sending AND delivery_id {self.any_of('$1')}", delivery_ids)
+        as_list = self.dialect.list_param
+        await conn.execute(self.q.close_lost_attempts, as_list([r["id"] for r in rows]))
         msg_ids = sorted({r["message_id"] for r in rows})
         ep_ids = sorted({r["endpoint_id"] for r in rows})
-        messages = {r["id"]: message_from_row(r) for r in await conn.fetch(
-            f"SELECT * FROM messages WHERE id {self.any_of('$1')}", self.list_param(msg_ids))}
-        endpoints = {r["id"]: self._endpoint(r) for r in await conn.fetch(
-            f"SELECT * FROM endpoints WHERE id {self.any_of('$1')}", self.list_param(ep_ids))}
+        messages = {r["id"]: message_from_row(r)
+                    for r in await conn.fetch(self.q.messages_by_id, as_list(msg_ids))}
+        endpoints = {r["id"]: self._endpoint(r)
+                     for r in await conn.fetch(self.q.endpoints_by_id, as_list(ep_ids))}
         claims = [
             Claim(r["id"], r["attempt_count"], new_id(ATTEMPT), AttemptTrigger(r["trigger"]),
                   lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]])
             for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
         ]
-        await conn.executemany(
-            "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
-            "created_at, succeeded, sending, trigger, duration_ms, attempt_number, worker) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, TRUE, $8, 0, $9, $10)",
-            [(c.attempt_id, c.delivery_id, c.message.id, c.endpoint.id, c.message.app_id,
-              c.endpoint.url, now, str(c.trigger), c.attempt_number, owner) for c in claims])
+        # Stored as *sending*, with no outcome yet (see `Claim`).
+        await conn.executemany(self.q.insert_attempt, [attempt_values(Attempt(
+            id=c.attempt_id, delivery_id=c.delivery_id, message_id=c.message.id,
+            endpoint_id=c.endpoint.id, app_id=c.message.app_id, url=c.endpoint.url,
+            created_at=now, succeeded=False, trigger=c.trigger, attempt_number=c.attempt_number,
+            worker=owner, sending=True)) for c in claims])
         return claims
 
-    async def record_results(self, results: Sequence[DeliveryResult]) -> list[Endpoint]:
+    async def record_results(self, results: Sequence[DeliveryResult],
+                             should_disable: DisableRule) -> list[Endpoint]:
         """Store attempts and their deliveries' new state in one transaction; update each
-        endpoint's failure streak. Returns endpoints whose failures just reached their
-        auto-disable rule (they are disabled here)."""
-        from ..retry import should_disable
-
+        endpoint's failure streak. Endpoints `should_disable` gives a reason for (given the
+        endpoint with its new streak, and the time of its last attempt) are disabled here,
+        and returned."""
         streaks = failure_streaks(results)
         disabled: list[Endpoint] = []
         async with self.db.transaction() as tx:
-            rows = await self._store_results(tx, results, streaks)
-            for row in rows:
+            for row in await self._store_results(tx, results, streaks):
                 if bool(row["disabled"]):
                     continue
                 endpoint = self._endpoint(row)
                 last_attempt_at = streaks[endpoint.id].last_attempt_at
                 reason = should_disable(endpoint, last_attempt_at)
                 if reason:
-                    await tx.execute(
-                        "UPDATE endpoints SET disabled = TRUE, disabled_reason = $2, "
-                        "updated_at = $3 WHERE id = $1",
-                        endpoint.id, reason, last_attempt_at)
+                    await tx.execute(self.q.disable_endpoint, endpoint.id, reason,
+                                     last_attempt_at)
                     endpoint.disabled, endpoint.disabled_reason = True, reason
                     disabled.append(endpoint)
         return disabled
 
     async def _store_results(self, tx: Connection, results: Sequence[DeliveryResult],
                              streaks: dict[str, FailureStreak]) -> list[Row]:
-        """Write the attempts, the deliveries' new state and the endpoints' streaks; returns
-        the endpoint rows updated."""
-        await tx.executemany(
-            "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
-            "created_at, succeeded, trigger, status_code, response_body, duration_ms, "
-            "error_kind, error_detail, request_headers, attempt_number, worker, sending) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-            "$17, FALSE) ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
-            "succeeded = excluded.succeeded, status_code = excluded.status_code, "
-            "response_body = excluded.response_body, duration_ms = excluded.duration_ms, "
-            "error_kind = excluded.error_kind, error_detail = excluded.error_detail, "
-            "request_headers = excluded.request_headers, sending = FALSE",
-            [attempt_values(r.attempt) for r in results])
-        await tx.executemany(
-            "UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4, "
-            "last_attempt_at = $5, lease_owner = NULL, lease_id = NULL, "
-            "trigger = 'scheduled' "
-            "WHERE id = $1 AND ($6::text IS NULL OR lease_id = $6 OR lease_id IS NULL)",
-            delivery_values(results))
+        """Write attempts, their deliveries' new state and the endpoints' failure streaks;
+        returns the endpoint rows updated."""
+        attempts = [attempt_values(r.attempt)[:17] for r in results]  # sending: FALSE
+        deliveries = [(r.attempt.delivery_id, str(r.status), r.attempt.attempt_number,
+                       r.next_attempt_at, r.attempt.created_at, r.lease_id)
+                      for r in results if r.attempt.trigger != AttemptTrigger.TEST]
+        streak_rows = [(endpoint_id, s.succeeded, s.failures, s.failing_since,
+                        s.last_success_at, s.last_attempt_at) for endpoint_id, s in streaks.items()]
+        if self.q.record_results is not None:  # the whole batch in one statement
+            return await tx.fetch(self.q.record_results, *_columns(attempts, 17),
+                                  *_columns(deliveries, 6), *_columns(streak_rows, 6))
+        await tx.executemany(self.q.record_attempt, [(*a, False) for a in attempts])
+        await tx.executemany(self.q.record_delivery, deliveries)
         rows = []
-        for endpoint_id, streak in streaks.items():
-            row = await tx.fetchrow(
-                f"UPDATE endpoints SET {STREAK_SET} WHERE id = $1 RETURNING *",
-                endpoint_id, streak.succeeded, streak.failures, streak.failing_since,
-                streak.last_success_at, streak.last_attempt_at)
+        for streak in streak_rows:
+            row = await tx.fetchrow(self.q.record_failure_streak, *streak)
             if row is not None:
                 rows.append(row)
         return rows
@@ -132,19 +145,13 @@ class DeliveryQueries(StoreCore):
             return
         async with self.db.transaction() as tx:
             await tx.executemany(
-                "UPDATE deliveries SET next_attempt_at = $2, lease_owner = NULL, lease_id = NULL, "
-                "attempt_count = attempt_count - 1 "
-                "WHERE id = $1 AND lease_id = $3 AND status = 'pending'",
-                [(c.delivery_id, at, c.lease_id) for c in claims])
-            await tx.executemany("DELETE FROM attempts WHERE id = $1 AND sending",
+                self.q.release_delivery, [(c.delivery_id, at, c.lease_id) for c in claims])
+            await tx.executemany(self.q.delete_unsent_attempt,
                                  [(c.attempt_id,) for c in claims])
 
     async def next_due_at(self) -> float | None:
         async with self.db.connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT MIN(d.next_attempt_at) AS due FROM deliveries d "
-                "JOIN endpoints e ON e.id = d.endpoint_id "
-                "WHERE d.status = 'pending' AND NOT e.disabled")
+            row = await conn.fetchrow(self.q.next_due_at)
         return None if row is None else row["due"]
 
     async def requeue_delivery(
@@ -155,11 +162,7 @@ class DeliveryQueries(StoreCore):
         endpoint was never sent this message."""
         async with self.db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
-                "attempt_count, next_attempt_at, trigger, created_at) "
-                "VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $5) "
-                "ON CONFLICT (id) DO UPDATE SET status = 'pending', attempt_count = 0, "
-                "next_attempt_at = $5, trigger = $6, lease_owner = NULL, lease_id = NULL",
+                self.q.requeue_delivery,
                 delivery_id_for(message_id, endpoint_id), message_id, endpoint_id, app_id, now,
                 str(trigger))
             await self._notify_due(tx)
@@ -170,15 +173,17 @@ class DeliveryQueries(StoreCore):
         again, with a fresh retry budget."""
         async with self.db.transaction() as tx:
             rows = await tx.fetch(
-                "UPDATE deliveries SET status = 'pending', attempt_count = 0, "
-                "next_attempt_at = $4, trigger = 'manual' WHERE app_id = $1 AND "
-                "endpoint_id = $2 AND status = 'failed' AND created_at >= $3 "
-                "AND ($5::float8 IS NULL OR created_at <= $5) RETURNING id",
-                app_id, endpoint_id, since, now, until)
+                self.q.requeue_failed_since, app_id, endpoint_id, since, now, until)
             await self._notify_due(tx)
         return len(rows)
 
     async def delivery_counts(self) -> dict[str, int]:
         async with self.db.connection() as conn:
-            rows = await conn.fetch("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+            rows = await conn.fetch(self.q.delivery_counts)
         return {r["status"]: int(r["n"]) for r in rows}
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list per column, for `unnest`."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in
+                                                                                range(width)]

@@ -5,6 +5,9 @@ A request with an `idempotency-key` runs in one transaction whose first write cl
 the request created and the answer commit together or not at all, and a concurrent request
 with the same key either waits for that commit (PostgreSQL's row lock on the key; SQLite's one
 writer) and replays the answer, or, if the first one failed and rolled back, runs itself.
+
+The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
+differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
 """
 
 from __future__ import annotations
@@ -49,17 +52,11 @@ class IdempotencyQueries(StoreCore):
         slot = IdempotentRequest(scope, key, request)
         async with self.db.transaction() as tx:
             claimed = await tx.fetchrow(
-                "INSERT INTO idempotent_requests (scope, key, request, created_at) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO UPDATE SET "
-                "request = excluded.request, status = NULL, body = NULL, "
-                "created_at = excluded.created_at WHERE idempotent_requests.created_at <= $5 "
-                "RETURNING key", scope, key, request, now, now - IDEMPOTENCY_WINDOW)
+                self.q.claim_request_key, scope, key, request, now, now - IDEMPOTENCY_WINDOW)
             if claimed is None:
                 # Held by a committed request (a fresh statement sees what a concurrent
                 # claimer committed while this one waited for its lock).
-                row = await tx.fetchrow(
-                    "SELECT request, status, body FROM idempotent_requests "
-                    "WHERE scope = $1 AND key = $2", scope, key)
+                row = await tx.fetchrow(self.q.request_holding_key, scope, key)
                 if row is None or row["body"] is None:
                     raise Conflict("a request with this idempotency-key is still running")
                 if row["request"] != request:
@@ -73,6 +70,5 @@ class IdempotencyQueries(StoreCore):
                 raise RuntimeError("an idempotent request ended without saving its answer")
             # Sealed: some answers carry a secret (a new API token).
             await tx.execute(
-                "UPDATE idempotent_requests SET status = $3, body = $4 "
-                "WHERE scope = $1 AND key = $2",
+                self.q.save_request_answer,
                 scope, key, slot.answer.status, self.box.seal(slot.answer.body))

@@ -1,8 +1,12 @@
-"""Publishing: a message and its fan-out in one transaction; reading messages back."""
+"""Publishing: a message and its fan-out in one transaction; reading messages back.
+
+The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
+differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ..errors import Conflict, NotFound
 from ..models import Attempt, Message
@@ -11,13 +15,15 @@ from .core import (
     Connection,
     Page,
     PublishResult,
+    Select,
     StoreCore,
     Subscription,
+    attempt_values,
     delivery_id_for,
-    dump_json,
     load_json,
     make_page,
     message_from_row,
+    message_values,
 )
 
 
@@ -29,7 +35,7 @@ class MessageQueries(StoreCore):
         self,
         message: Message,
         idempotency_key: str | None,
-        select: Callable[[Message, list[Subscription]], list[Subscription]] | None = None,
+        select: Select | None = None,
     ) -> PublishResult:
         """Store a message and its deliveries in one transaction.
 
@@ -42,7 +48,7 @@ class MessageQueries(StoreCore):
     async def publish_batch(
         self,
         drafts: Sequence[tuple[Message, str | None]],
-        select: Callable[[Message, list[Subscription]], list[Subscription]] | None = None,
+        select: Select | None = None,
     ) -> list[PublishResult]:
         """Store messages of one application and their deliveries in one transaction.
 
@@ -55,24 +61,15 @@ class MessageQueries(StoreCore):
         async with self.db.transaction() as tx:
             existing = await self._claim_message_keys(tx, app_id, drafts, now)
             fresh = [m for m, key in drafts if key is None or existing[key].id == m.id]
-            await tx.executemany(
-                "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
-                "created_at, ordering_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                [(m.id, m.app_id, m.event_type, m.event_id, dump_json(m.payload),
-                  dump_json(m.channels), m.created_at, m.ordering_key) for m in fresh])
-            # Only what routing needs: no secrets are decrypted on the publish path.
-            rows = await tx.fetch(
-                "SELECT id, filter_types, channels, disabled FROM endpoints WHERE app_id = $1",
-                app_id) if fresh else []
+            await tx.executemany(self.q.insert_message, [message_values(m) for m in fresh])
+            rows = await tx.fetch(self.q.subscriptions, app_id) if fresh else []
             subscriptions = [Subscription(r["id"], load_json(r["filter_types"]),
                                           load_json(r["channels"]), bool(r["disabled"]))
                              for r in rows]
             targets = {m.id: (select(m, subscriptions) if select else subscriptions)
                        for m in fresh}
             await tx.executemany(
-                "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
-                "attempt_count, next_attempt_at, trigger, created_at, ordering_key) "
-                "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6)",
+                self.q.insert_delivery,
                 [(delivery_id_for(m.id, ep.id), m.id, ep.id, m.app_id, m.created_at,
                   m.ordering_key) for m in fresh for ep in targets[m.id]])
             if any(targets.values()):
@@ -105,20 +102,14 @@ class MessageQueries(StoreCore):
         taken: list[str] = []
         for key in sorted(first):
             claimed = await tx.fetchrow(
-                "INSERT INTO idempotency_keys (app_id, key, message_id, created_at) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, key) DO UPDATE SET "
-                "message_id = excluded.message_id, created_at = excluded.created_at "
-                "WHERE idempotency_keys.created_at <= $5 RETURNING message_id",
-                app_id, key, first[key].id, now, now - IDEMPOTENCY_WINDOW)
+                self.q.claim_message_key, app_id, key, first[key].id, now, now - IDEMPOTENCY_WINDOW)
             if claimed is None:
                 taken.append(key)
         existing = dict(first)
         # Each key not claimed now is held by a committed message (a fresh statement sees
         # what the concurrent claimer committed while we waited).
         for key in taken:
-            row = await tx.fetchrow(
-                "SELECT m.* FROM idempotency_keys k JOIN messages m ON m.id = k.message_id "
-                "WHERE k.app_id = $1 AND k.key = $2", app_id, key)
+            row = await tx.fetchrow(self.q.message_holding_key, app_id, key)
             if row is None:
                 raise Conflict(f"idempotency key {key!r} is held by a message that is gone")
             existing[key] = message_from_row(row)
@@ -126,9 +117,7 @@ class MessageQueries(StoreCore):
 
     async def get_message(self, app_id: str, key: str) -> Message:
         async with self.db.connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2) "
-                "ORDER BY (id = $2) DESC LIMIT 1", app_id, key)
+            row = await conn.fetchrow(self.q.get_message, app_id, key)
         if row is None:
             raise NotFound(f"message {key!r} not found")
         return message_from_row(row)
@@ -143,16 +132,10 @@ class MessageQueries(StoreCore):
         after: float | None = None,
         channel: str | None = None,
     ) -> Page:
-        types = self.list_param(event_types) if event_types else None
+        types = self.dialect.list_param(event_types) if event_types else None
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT * FROM messages WHERE app_id = $1 AND ($2::text IS NULL OR id < $2) "
-                f"AND ($3::text[] IS NULL OR event_type {self.any_of('$3')}) "
-                "AND ($4::float8 IS NULL OR created_at < $4) "
-                "AND ($5::float8 IS NULL OR created_at > $5) "
-                "AND ($6::text IS NULL OR channels LIKE '%\"' || $6 || '\"%') "
-                "ORDER BY id DESC LIMIT $7",
-                app_id, iterator, types, before, after, channel, limit + 1)
+                self.q.list_messages, app_id, iterator, types, before, after, channel, limit + 1)
         return make_page([message_from_row(r) for r in rows], limit, lambda m: m.id)
 
     # -- test sends ---------------------------------------------------------------------
@@ -160,18 +143,5 @@ class MessageQueries(StoreCore):
         """Store a test send's message and its one attempt. No delivery row: nothing retries
         it, and `trigger = test` keeps it out of failure streaks and statistics."""
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO messages (id, app_id, event_type, event_id, payload, channels, "
-                "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                message.id, message.app_id, message.event_type, message.event_id,
-                dump_json(message.payload), dump_json(message.channels), message.created_at)
-            await tx.execute(
-                "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, "
-                "created_at, succeeded, trigger, status_code, response_body, duration_ms, "
-                "error_kind, error_detail, request_headers, attempt_number) VALUES "
-                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                attempt.id, attempt.delivery_id, attempt.message_id, attempt.endpoint_id,
-                attempt.app_id, attempt.url, attempt.created_at, attempt.succeeded,
-                str(attempt.trigger), attempt.status_code, attempt.response_body,
-                attempt.duration_ms, attempt.error_kind, attempt.error_detail,
-                dump_json(attempt.request_headers), attempt.attempt_number)
+            await tx.execute(self.q.insert_message, *message_values(message))
+            await tx.execute(self.q.insert_attempt, *attempt_values(attempt))

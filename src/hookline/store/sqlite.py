@@ -4,36 +4,38 @@ Every statement runs on a dedicated thread so the event loop never blocks on dis
 lock keeps a transaction's statements together. Several processes (a server and separate
 workers) can share the file: `BEGIN IMMEDIATE` takes the write lock up front and a busy timeout
 waits for it, so a claim is one atomic step.
+
+Statements keep their `$n` placeholders: sqlite3 reads `$1` as a named parameter, so the
+driver binds the arguments as `{"1": v1, "2": v2, ...}`. Nothing rewrites SQL text.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import Conflict, StoreUnavailable
 from ..secretbox import SecretBox
-from .base import Claim, Row, Store, new_lease_id
+from .base import Row, StopListening
+from .dialect import SQLITE
+from .sql import SqlStore
+from .transactions import OpenTransaction
 
-_PLACEHOLDER = re.compile(r"\$(\d+)")
-_CAST = re.compile(r"::[a-z0-9_]+(\[\])?")  # PostgreSQL type hints; SQLite needs none
 BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 
 
-def _translate(sql: str) -> str:
-    return _PLACEHOLDER.sub(r"?\1", _CAST.sub("", sql))
+def _named(args: Sequence[Any]) -> Mapping[str, Any]:
+    """`$1`, `$2`, ... as sqlite3 binds them: named parameters "1", "2", ..."""
+    return {str(i): value for i, value in enumerate(args, start=1)}
 
 
 class _SqliteConnection:
@@ -41,18 +43,18 @@ class _SqliteConnection:
         self._db = db
 
     async def execute(self, sql: str, *args: Any) -> None:
-        await self._db.run(lambda c: c.execute(_translate(sql), args))
+        await self._db.run(lambda c: c.execute(sql, _named(args)))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = list(rows)
-        if rows:
-            await self._db.run(lambda c: c.executemany(_translate(sql), rows))
+        named = [_named(row) for row in rows]
+        if named:
+            await self._db.run(lambda c: c.executemany(sql, named))
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return await self._db.run(lambda c: c.execute(_translate(sql), args).fetchall())
+        return await self._db.run(lambda c: c.execute(sql, _named(args)).fetchall())
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        return await self._db.run(lambda c: c.execute(_translate(sql), args).fetchone())
+        return await self._db.run(lambda c: c.execute(sql, _named(args)).fetchone())
 
 
 class SqliteDatabase:
@@ -61,11 +63,8 @@ class SqliteDatabase:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookline-sqlite")
         self._lock = asyncio.Lock()
         self._conn: sqlite3.Connection | None = None
-        # The transaction this task has open, which nested store calls join (one
-        # idempotent request is one transaction, whatever it writes).
-        # A task started inside it does not join it (the pair holds the task).
-        self._joined: ContextVar[tuple[object, _SqliteConnection] | None] = ContextVar(
-            f"hookline_sqlite_tx_{id(self)}", default=None)
+        self._held: OpenTransaction[_SqliteConnection] = OpenTransaction(
+            f"hookline_sqlite_tx_{id(self)}")
 
     def _open(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -97,11 +96,11 @@ class SqliteDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteConnection]:
         """A transaction; inside one (in this task), a savepoint of the one already open."""
-        joined = self._joined.get()
-        if joined is not None and joined[0] is asyncio.current_task():
+        joined = self._held.joined()
+        if joined is not None:
             await self.run(lambda c: c.execute("SAVEPOINT nested"))
             try:
-                yield joined[1]
+                yield joined
             except BaseException:
                 await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK TO nested")))
                 raise
@@ -109,23 +108,20 @@ class SqliteDatabase:
                 await asyncio.shield(self.run(lambda c: c.execute("RELEASE nested")))
             return
         async with self._lock:
-            conn = _SqliteConnection(self)
             await self.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-            token = self._joined.set((asyncio.current_task(), conn))
-            try:
-                yield conn
-            except BaseException:
-                await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK")))
-                raise
-            finally:
-                self._joined.reset(token)
+            with self._held.opened(_SqliteConnection(self)) as conn:
+                try:
+                    yield conn
+                except BaseException:
+                    await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK")))
+                    raise
             await self.run(lambda c: c.execute("COMMIT"))
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[_SqliteConnection]:
-        joined = self._joined.get()
-        if joined is not None and joined[0] is asyncio.current_task():
-            yield joined[1]
+        joined = self._held.joined()
+        if joined is not None:
+            yield joined
             return
         async with self._lock:
             yield _SqliteConnection(self)
@@ -148,9 +144,11 @@ def create_private(path: Path) -> None:
         pass
 
 
-class SqliteStore(Store):
-    dialect = "sqlite"
+async def _stop_nothing() -> None:
+    pass
 
+
+class SqliteStore(SqlStore):
     @classmethod
     async def connect(cls, url: str, box: SecretBox) -> SqliteStore:
         # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute.db
@@ -159,29 +157,8 @@ class SqliteStore(Store):
             create_private(Path(path))
         db = SqliteDatabase(path or ":memory:")
         await db.start()
-        return cls(db, box)
+        return cls(db, box, SQLITE)
 
-    def any_of(self, placeholder: str) -> str:
-        return f"IN (SELECT value FROM json_each({placeholder}))"
-
-    def list_param(self, values: Sequence[str]) -> Any:
-        return json.dumps(list(values))
-
-    async def claim_due_deliveries(
-        self, owner: str, limit: int, now: float, lease: float,
-        exclude_endpoints: Sequence[str] = (), room: Mapping[str, int] | None = None,
-        default_room: int | None = None,
-    ) -> list[Claim]:
-        lease_id = new_lease_id()
-        within_room = self.WITHIN_ROOM_SQL.format(room="json_each($7)")
-        async with self.db.transaction() as tx:
-            rows = await tx.fetch(
-                "WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at "
-                f"{self.due_deliveries_sql()}) "
-                "UPDATE deliveries SET next_attempt_at = $1 + $3, lease_owner = $4, "
-                "lease_id = $5, attempt_count = attempt_count + 1 "
-                f"WHERE id IN ({within_room}) "
-                "RETURNING id, message_id, endpoint_id, attempt_count, trigger",
-                now, limit, lease, owner, lease_id, self.list_param(exclude_endpoints),
-                self.room_param(room or {}), default_room or limit)
-            return await self._load_claims(tx, rows, lease_id, owner, now)
+    async def listen(self, callback: Callable[[], None]) -> StopListening:
+        """SQLite cannot tell one process of another's writes: workers poll instead."""
+        return _stop_nothing

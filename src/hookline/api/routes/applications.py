@@ -16,8 +16,7 @@ async def list_applications(principal: PrincipalDep, service: ServiceDep, limit:
         app = await service.get_app(principal.app_id)
         return ListResponse(data=[ApplicationOut.of(app)], iterator=None, done=True)
     page = await service.list_apps(limit, iterator)
-    return ListResponse(data=[ApplicationOut.of(a) for a in page.data], iterator=page.iterator,
-                        done=page.done)
+    return ListResponse.of(page, ApplicationOut.of)
 
 
 @router.post("", response_model=ApplicationOut, status_code=201,
@@ -50,18 +49,16 @@ async def get_application(app: AppDep) -> ApplicationOut:
 
 
 @router.put("/{app_id}", response_model=ApplicationOut)
-async def update_application(app: AppDep, body: ApplicationIn, principal: PrincipalDep,
+async def update_application(app: AppDep, body: ApplicationIn,
                              service: ServiceDep) -> ApplicationOut:
-    principal.require_write()
     updated = await service.update_app(app.id, name=body.name, uid=body.uid,
                                        metadata=body.metadata, rate_limit=body.rate)
     return ApplicationOut.of(updated)
 
 
 @router.patch("/{app_id}", response_model=ApplicationOut)
-async def patch_application(app: AppDep, body: ApplicationPatch, principal: PrincipalDep,
+async def patch_application(app: AppDep, body: ApplicationPatch,
                             service: ServiceDep) -> ApplicationOut:
-    principal.require_write()
     updated = await service.update_app(app.id, **body.changes())
     return ApplicationOut.of(updated)
 

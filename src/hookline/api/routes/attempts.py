@@ -34,8 +34,7 @@ async def _list(service: ServiceDep, app_id: str, limit: int | None, iterator: s
         app_id, limit, iterator, succeeded=succeeded, event_types=split_csv(event_types),
         before=before.timestamp() if before else None,
         after=after.timestamp() if after else None, **scope)
-    return ListResponse(data=[MessageAttemptOut.of(a, with_content) for a in page.data],
-                        iterator=page.iterator, done=page.done)
+    return ListResponse.of(page, lambda a: MessageAttemptOut.of(a, with_content))
 
 
 @router.get("/attempt/msg/{msg_id}", response_model=ListResponse[MessageAttemptOut])

@@ -44,14 +44,12 @@ def merged_options(base: DeliveryOptions, body: DeliveryOptionsFields,
 async def list_endpoints(app: AppDep, service: ServiceDep, limit: Limit = None,
                          iterator: Iterator = None) -> ListResponse[EndpointOut]:
     page = await service.list_endpoints(app.id, limit, iterator)
-    return ListResponse(data=[EndpointOut.of(e) for e in page.data], iterator=page.iterator,
-                        done=page.done)
+    return ListResponse.of(page, EndpointOut.of)
 
 
 @router.post("", response_model=EndpointOut, status_code=201)
-async def create_endpoint(app: AppDep, body: EndpointIn, principal: PrincipalDep,
-                          service: ServiceDep, idempotency: IdempotencyDep) -> EndpointOut:
-    principal.require_write()
+async def create_endpoint(app: AppDep, body: EndpointIn, service: ServiceDep,
+                          idempotency: IdempotencyDep) -> EndpointOut:
 
     async def create() -> EndpointOut:
         return EndpointOut.of(await service.create_endpoint(
@@ -71,8 +69,7 @@ async def get_endpoint(app: AppDep, endpoint_id: str, service: ServiceDep) -> En
 
 @router.put("/{endpoint_id}", response_model=EndpointOut)
 async def update_endpoint(app: AppDep, endpoint_id: str, body: EndpointUpdate,
-                          principal: PrincipalDep, service: ServiceDep) -> EndpointOut:
-    principal.require_write()
+                          service: ServiceDep) -> EndpointOut:
     current = await service.get_endpoint(app.id, endpoint_id)
     ep = await service.update_endpoint(
         app.id, endpoint_id, url=body.url, description=body.description,
@@ -83,8 +80,7 @@ async def update_endpoint(app: AppDep, endpoint_id: str, body: EndpointUpdate,
 
 @router.patch("/{endpoint_id}", response_model=EndpointOut)
 async def patch_endpoint(app: AppDep, endpoint_id: str, body: EndpointPatch,
-                         principal: PrincipalDep, service: ServiceDep) -> EndpointOut:
-    principal.require_write()
+                         service: ServiceDep) -> EndpointOut:
     current = await service.get_endpoint(app.id, endpoint_id)
     sent = body.model_dump(exclude_unset=True)
     if "event_types" in sent:
@@ -100,9 +96,8 @@ async def patch_endpoint(app: AppDep, endpoint_id: str, body: EndpointPatch,
 
 
 @router.delete("/{endpoint_id}", status_code=204)
-async def delete_endpoint(app: AppDep, endpoint_id: str, principal: PrincipalDep,
+async def delete_endpoint(app: AppDep, endpoint_id: str,
                           service: ServiceDep) -> Response:
-    principal.require_write()
     await service.delete_endpoint(app.id, endpoint_id)
     return Response(status_code=204)
 
@@ -116,9 +111,8 @@ async def get_endpoint_secret(app: AppDep, endpoint_id: str, principal: Principa
 
 @router.post("/{endpoint_id}/recover", response_model=RecoverOut, status_code=202)
 async def recover_failed(app: AppDep, endpoint_id: str, body: RecoverIn,
-                         principal: PrincipalDep, service: ServiceDep,
+                         service: ServiceDep,
                          idempotency: IdempotencyDep) -> RecoverOut:
-    principal.require_write()
 
     async def recover() -> RecoverOut:
         count = await service.recover(app.id, endpoint_id, body.since.timestamp(),

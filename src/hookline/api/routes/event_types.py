@@ -25,8 +25,7 @@ async def list_event_types(principal: PrincipalDep, service: ServiceDep, limit: 
                            iterator: Iterator = None, include_archived: bool = False
                            ) -> ListResponse[EventTypeOut]:
     page = await service.list_event_types(limit, iterator, include_archived)
-    return ListResponse(data=[EventTypeOut.of(e) for e in page.data], iterator=page.iterator,
-                        done=page.done)
+    return ListResponse.of(page, EventTypeOut.of)
 
 
 @router.post("", response_model=EventTypeOut, status_code=201)

@@ -7,7 +7,7 @@ from pydantic import Field, SkipValidation, ValidationError
 
 from ...errors import HooklineError
 from ...service.messages import MAX_BATCH, BatchResult, MessageDraft
-from ..deps import AppDep, Iterator, Limit, PrincipalDep, ServiceDep, split_csv
+from ..deps import AppDep, Iterator, Limit, ServiceDep, split_csv
 from ..idempotency import IdempotencyDep, IdempotencyKey
 from ..problems import Problem, problem_body
 from ..schemas import (
@@ -31,7 +31,6 @@ WithContent = Annotated[bool, Query(description="false leaves payloads out (Svix
 async def create_message(
     app: AppDep,
     body: MessageIn,
-    principal: PrincipalDep,
     service: ServiceDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -39,7 +38,6 @@ async def create_message(
 ) -> MessageOut:
     """Publish an event: stored and fanned out to every matching endpoint before this returns.
     The same `idempotency-key` within 24 h returns the first message and creates nothing."""
-    principal.require_write()
     result = await service.publish(app.id, body.event_type, body.payload,
                                    event_id=body.event_id, channels=body.channels,
                                    ordering_key=body.ordering_key,
@@ -80,14 +78,12 @@ class MessageBatchOut(Schema):
 async def create_message_batch(
     app: AppDep,
     body: MessageBatchIn,
-    principal: PrincipalDep,
     service: ServiceDep,
     idempotency: IdempotencyDep,
     with_content: WithContent = True,
 ) -> MessageBatchOut:
     """Publish up to 100 messages in one transaction with their fan-out, durable before
     this returns. An item that is not valid is refused alone, with its index and a problem."""
-    principal.require_write()
     items: list[BatchMessageIn | Problem] = [_checked_item(raw) for raw in body.messages]
 
     async def publish() -> MessageBatchOut:
@@ -141,8 +137,7 @@ async def list_messages(
         app.id, limit, iterator, event_types=split_csv(event_types), channel=channel,
         before=before.timestamp() if before else None,
         after=after.timestamp() if after else None)
-    return ListResponse(data=[MessageOut.of(m, with_content) for m in page.data],
-                        iterator=page.iterator, done=page.done)
+    return ListResponse.of(page, lambda m: MessageOut.of(m, with_content))
 
 
 @router.get("/{msg_id}", response_model=MessageOut)
@@ -153,10 +148,9 @@ async def get_message(app: AppDep, msg_id: str, service: ServiceDep,
 
 @router.post("/{msg_id}/endpoint/{endpoint_id}/resend", response_model=EmptyOut,
              status_code=202)
-async def resend(app: AppDep, msg_id: str, endpoint_id: str, principal: PrincipalDep,
-                 service: ServiceDep, idempotency: IdempotencyDep) -> EmptyOut:
+async def resend(app: AppDep, msg_id: str, endpoint_id: str, service: ServiceDep,
+                 idempotency: IdempotencyDep) -> EmptyOut:
     """Send the message to the endpoint again now, with a fresh retry budget."""
-    principal.require_write()
 
     async def resend() -> EmptyOut:
         await service.resend(app.id, msg_id, endpoint_id)

@@ -10,17 +10,14 @@ so a failing operational endpoint cannot feed itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
-from . import ids
-from .envelopes import iso_time
-from .errors import Conflict, HooklineError, NotFound
-from .models import Application, AttemptTrigger, DeliveryStatus, Endpoint
-from .store.base import DeliveryResult
-
-if TYPE_CHECKING:
-    from .service import Service
+from .. import ids
+from ..envelopes import iso_time
+from ..errors import Conflict, HooklineError, NotFound
+from ..models import Application, AttemptTrigger, DeliveryStatus, Endpoint
+from ..store.base import DeliveryResult, Store
 
 log = logging.getLogger(__name__)
 
@@ -40,33 +37,47 @@ FAILING_AFTER_ATTEMPTS = 4
 ABSENT_RECHECK = 5.0
 
 
+class EventPublisher(Protocol):
+    """All operational events need of the service: an ordinary publish."""
+
+    async def publish(self, app_key: Application, event_type: str, payload: Any) -> object: ...
+
+
 class OperationalEvents:
     """Publishes operational events; also the delivery worker's `WorkerHooks`."""
 
-    def __init__(self, service: Service) -> None:
-        self.service = service
-        self._app_id: str | None = None
+    def __init__(self, store: Store, clock: Callable[[], float],
+                 publisher: EventPublisher) -> None:
+        self.store = store
+        self.clock = clock
+        self.publisher = publisher
+        self._app: Application | None = None
         self._absent_until = 0.0
 
-    async def app_id(self) -> str | None:
-        """The internal application's id, or None while no operator configured one. The
-        worker asks after every batch, so "none yet" is remembered for a few seconds."""
-        if self._app_id is None:
-            if self.service.clock() < self._absent_until:
+    async def app(self) -> Application | None:
+        """The internal application, or None while no operator configured one. The worker
+        asks after every batch, so "none yet" is remembered for a few seconds. This is the
+        one way to it: by id or uid, the service's lookup does not find it."""
+        if self._app is None:
+            if self.clock() < self._absent_until:
                 return None
             try:
-                self._app_id = (await self.service.store.get_app(OPERATIONAL_APP_UID)).id
+                self._app = await self.store.get_app(OPERATIONAL_APP_UID)
             except NotFound:
-                self._absent_until = self.service.clock() + ABSENT_RECHECK
+                self._absent_until = self.clock() + ABSENT_RECHECK
                 return None
-        return self._app_id
+        return self._app
+
+    async def app_id(self) -> str | None:
+        app = await self.app()
+        return app.id if app else None
 
     async def ensure_app(self) -> Application:
-        store = self.service.store
+        store = self.store
         try:
             app = await store.get_app(OPERATIONAL_APP_UID)
         except NotFound:
-            now = self.service.clock()
+            now = self.clock()
             app = Application(id=ids.new_id(ids.APPLICATION), uid=OPERATIONAL_APP_UID,
                               name="Hookline operational webhooks", created_at=now,
                               updated_at=now)
@@ -74,7 +85,7 @@ class OperationalEvents:
                 await store.insert_app(app)
             except Conflict:  # another process created it first
                 app = await store.get_app(OPERATIONAL_APP_UID)
-        self._app_id = app.id
+        self._app = app
         return app
 
     def is_internal(self, app: Application) -> bool:
@@ -82,11 +93,11 @@ class OperationalEvents:
 
     async def emit(self, event_type: str, data: dict[str, Any]) -> None:
         """Publish one event to the operational endpoints; never fails the caller."""
-        app_id = await self.app_id()
-        if app_id is None:
+        app = await self.app()
+        if app is None:
             return
         try:
-            await self.service.publish(app_id, event_type, data)
+            await self.publisher.publish(app, event_type, data)
         except HooklineError as exc:
             log.warning("cannot publish operational event %s: %s", event_type, exc.detail)
 
@@ -119,7 +130,7 @@ class OperationalEvents:
         attempt = result.attempt
         app = await self._app_of(attempt.app_id)
         try:
-            message = await self.service.store.get_message(attempt.app_id, attempt.message_id)
+            message = await self.store.get_message(attempt.app_id, attempt.message_id)
             event_id = message.event_id
         except NotFound:
             event_id = None
@@ -133,7 +144,7 @@ class OperationalEvents:
 
     async def _app_of(self, app_id: str) -> Application | None:
         try:
-            return await self.service.store.get_app(app_id)
+            return await self.store.get_app(app_id)
         except NotFound:
             return None
 

@@ -1,0 +1,183 @@
+"""Every difference between SQLite and PostgreSQL, in one object per database.
+
+Statements are written once, in `queries.py`, with `$n` placeholders (asyncpg's; Python's
+sqlite3 reads `$1` as a *named* parameter, and the SQLite driver binds `{"1": v1, ...}`).
+Where the two databases need different SQL, `queries.py` asks the dialect for the fragment:
+a cast, a list parameter, the claim statement. A new difference is a new method here, on both
+classes; nothing else in the store may ask which database it talks to.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+MIGRATION_LOCK = 727274  # any constant: the advisory lock every migrating process takes
+NOTIFY_CHANNEL = "hookline_deliveries"
+
+
+class Dialect(ABC):
+    """The SQL fragments, parameter shapes and statements that differ between databases."""
+
+    name: str
+
+    @abstractmethod
+    def cast(self, param: str, sql_type: str) -> str:
+        """`param` with its type spelled out, where PostgreSQL cannot infer it (`$2 IS NULL`)."""
+
+    @abstractmethod
+    def any_of(self, param: str) -> str:
+        """SQL for `column <this>`: the column is one of the list parameter `param`."""
+
+    @abstractmethod
+    def list_param(self, values: Sequence[str]) -> Any:
+        """The value to bind for a list parameter used with `any_of`."""
+
+    @abstractmethod
+    def hour_of(self, column: str) -> str:
+        """Whole hours since the epoch of an epoch-seconds column."""
+
+    @abstractmethod
+    def json_pairs(self, param: str) -> str:
+        """A table of (key, value) rows from the JSON object parameter `param`."""
+
+    @abstractmethod
+    def claim_due(self, due: str, taken: str) -> str:
+        """Lease the deliveries `taken` picks (`SELECT id FROM due ...`) of the candidates
+        `due` finds (`SELECT d.id, d.endpoint_id, d.next_attempt_at <due>`) and return them,
+        in one statement ($1 now, $3 lease seconds, $4 owner, $5 lease id). Where
+        `claim_opens_attempts`, the same statement also closes attempts a dead worker left
+        *sending* and opens this worker's ($9: fresh attempt ids), returning `attempt_id`."""
+
+    claim_opens_attempts = False
+    """Whether `claim_due` stores the claim's attempts itself (a claim is then one statement,
+    atomic without a transaction around it)."""
+
+    def record_results(self) -> str | None:
+        """One statement recording a whole batch of results from arrays, where the database
+        can (see `PostgresDialect`); None: one statement per row."""
+        return None
+
+    lock_migrations: str | None = None
+    """A statement that keeps two processes from migrating at once, if one is needed."""
+
+    notify_due: str | None = None
+    """A statement that tells other processes' workers deliveries became due, if any can."""
+
+
+class SqliteDialect(Dialect):
+    """One file, one writer at a time: `BEGIN IMMEDIATE` already serializes claims and
+    migrations, and workers in other processes find new work by polling."""
+
+    name = "sqlite"
+
+    def cast(self, param: str, sql_type: str) -> str:
+        return param  # SQLite's columns are dynamically typed
+
+    def any_of(self, param: str) -> str:
+        return f"IN (SELECT value FROM json_each({param}))"
+
+    def list_param(self, values: Sequence[str]) -> Any:
+        return json.dumps(list(values))
+
+    def hour_of(self, column: str) -> str:
+        # FLOOR is not in every SQLite build; a cast truncates, which floors positive times.
+        return f"CAST({column} / 3600 AS INTEGER)"
+
+    def json_pairs(self, param: str) -> str:
+        return f"json_each({param})"
+
+    def claim_due(self, due: str, taken: str) -> str:
+        return (f"WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at {due}) "
+                "UPDATE deliveries SET next_attempt_at = $1 + $3, lease_owner = $4, "
+                "lease_id = $5, attempt_count = attempt_count + 1 "
+                f"WHERE id IN ({taken}) "
+                "RETURNING id, message_id, endpoint_id, attempt_count, trigger")
+
+
+class PostgresDialect(Dialect):
+    """Many workers on many machines: claims skip rows another worker holds locked, and a
+    NOTIFY wakes every listening worker when deliveries become due."""
+
+    name = "postgres"
+    lock_migrations = f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+    notify_due = f"NOTIFY {NOTIFY_CHANNEL}"
+
+    def cast(self, param: str, sql_type: str) -> str:
+        return f"{param}::{sql_type}"
+
+    def any_of(self, param: str) -> str:
+        return f"= ANY({param}::text[])"
+
+    def list_param(self, values: Sequence[str]) -> Any:
+        return list(values)
+
+    def hour_of(self, column: str) -> str:
+        return f"FLOOR({column} / 3600)"
+
+    def json_pairs(self, param: str) -> str:
+        return f"jsonb_each_text({param}::jsonb)"
+
+    claim_opens_attempts = True
+
+    def claim_due(self, due: str, taken: str) -> str:
+        # Data-modifying CTEs: leasing, closing lost attempts and opening this worker's are
+        # one statement, so one round trip instead of a transaction of seven.
+        return (
+            "WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at "
+            f"{due} FOR UPDATE OF d SKIP LOCKED), taken AS ({taken}), "
+            "claimed AS (UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
+            "lease_id = $5, attempt_count = d.attempt_count + 1 FROM taken "
+            "WHERE d.id = taken.id "
+            "RETURNING d.id, d.message_id, d.endpoint_id, d.app_id, d.attempt_count, d.trigger), "
+            "numbered AS (SELECT claimed.*, ($9::text[])[row_number() OVER (ORDER BY claimed.id)] "
+            "AS attempt_id FROM claimed), "
+            "lost AS (UPDATE attempts SET sending = FALSE, error_kind = 'worker_lost', "
+            "error_detail = 'the worker stopped before recording an outcome; sent again' "
+            "WHERE sending AND delivery_id IN (SELECT id FROM claimed)), "
+            "opened AS (INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, "
+            "url, created_at, succeeded, sending, trigger, duration_ms, attempt_number, worker) "
+            "SELECT n.attempt_id, n.id, n.message_id, n.endpoint_id, n.app_id, e.url, $1, FALSE, "
+            "TRUE, n.trigger, 0, n.attempt_count, $4 FROM numbered n "
+            "JOIN endpoints e ON e.id = n.endpoint_id) "
+            "SELECT id, message_id, endpoint_id, attempt_count, trigger, attempt_id FROM numbered")
+
+    def record_results(self) -> str | None:
+        # Attempts upserted, deliveries moved on and endpoints' failure streaks updated from
+        # arrays ($1-$17 attempts, $18-$23 deliveries, $24-$29 streaks); returns the endpoints
+        # updated, for the auto-disable rule.
+        return (
+            "WITH stored_attempts AS (INSERT INTO attempts (id, delivery_id, message_id, "
+            "endpoint_id, app_id, url, created_at, succeeded, trigger, status_code, "
+            "response_body, duration_ms, error_kind, error_detail, request_headers, "
+            "attempt_number, worker, sending) "
+            "SELECT *, FALSE FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+            "$5::text[], $6::text[], $7::float8[], $8::bool[], $9::text[], $10::int[], "
+            "$11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::int[], "
+            "$17::text[]) ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
+            "succeeded = excluded.succeeded, status_code = excluded.status_code, "
+            "response_body = excluded.response_body, duration_ms = excluded.duration_ms, "
+            "error_kind = excluded.error_kind, error_detail = excluded.error_detail, "
+            "request_headers = excluded.request_headers, sending = FALSE), "
+            "moved_on AS (UPDATE deliveries d SET status = r.status, "
+            "attempt_count = r.attempt_number, next_attempt_at = r.next_attempt_at, "
+            "last_attempt_at = r.created_at, lease_owner = NULL, lease_id = NULL, "
+            "trigger = 'scheduled' FROM unnest($18::text[], $19::text[], $20::int[], "
+            "$21::float8[], $22::float8[], $23::text[]) AS r(id, status, attempt_number, "
+            "next_attempt_at, created_at, lease_id) WHERE d.id = r.id "
+            "AND (r.lease_id IS NULL OR d.lease_id = r.lease_id OR d.lease_id IS NULL)) "
+            "UPDATE endpoints e SET consecutive_failures = CASE WHEN s.succeeded "
+            "THEN s.failures ELSE e.consecutive_failures + s.failures END, "
+            "failing_since = CASE WHEN s.succeeded THEN s.failing_since "
+            "ELSE COALESCE(e.failing_since, s.failing_since) END, "
+            "last_success_at = COALESCE(s.last_success_at, e.last_success_at), "
+            "last_attempt_at = s.last_attempt_at FROM unnest($24::text[], $25::bool[], "
+            "$26::int[], $27::float8[], $28::float8[], $29::float8[]) AS s(id, succeeded, "
+            "failures, failing_since, last_success_at, last_attempt_at) WHERE e.id = s.id "
+            "RETURNING e.*")
+
+
+SQLITE = SqliteDialect()
+POSTGRES = PostgresDialect()

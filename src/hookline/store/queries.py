@@ -1,0 +1,303 @@
+"""Every statement Hookline runs, written once and named, grouped by subject.
+
+A new query goes here, as an attribute of `Queries`, and the subject module (`resources.py`,
+`messages.py`, ...) runs it as `self.q.<name>`. Placeholders are `$n`; where SQLite and
+PostgreSQL need different SQL, the statement asks the dialect (`d.cast`, `d.any_of`, ...), so
+the text each database sees is composed once, when the store is built (see `dialect.py`).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .dialect import Dialect
+
+ATTEMPT_COLUMNS = (
+    "id, delivery_id, message_id, endpoint_id, app_id, url, created_at, succeeded, trigger, "
+    "status_code, response_body, duration_ms, error_kind, error_detail, request_headers, "
+    "attempt_number, worker, sending")
+MESSAGE_COLUMNS = (
+    "id, app_id, event_type, event_id, payload, channels, created_at, ordering_key")
+ENDPOINT_COLUMNS = (
+    "id, app_id, uid, url, description, filter_types, channels, disabled, disabled_reason, "
+    "secret, previous_secret, previous_secret_expires_at, headers, metadata, options, "
+    "created_at, updated_at")
+# Deleting an application deletes what hangs off it first (no ON DELETE CASCADE in the schema).
+APP_TABLES = ("attempts", "deliveries", "idempotency_keys", "messages", "endpoints",
+              "api_tokens", "portal_links", "portal_sessions")
+PORTAL_TABLES = ("portal_links", "portal_sessions")
+
+
+def _values(count: int) -> str:
+    return "VALUES (" + ", ".join(f"${i}" for i in range(1, count + 1)) + ")"
+
+
+class Queries:
+    """The statements of one dialect. Build it with `queries_for(dialect)`."""
+
+    def __init__(self, d: Dialect) -> None:
+        cast = d.cast
+        self.dialect = d
+
+        # -- lifecycle and meta ----------------------------------------------------------
+        self.create_migrations_table = (
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
+        self.applied_migrations = "SELECT version FROM schema_migrations"
+        self.record_migration = (
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+        self.ping = "SELECT 1 AS ok"
+        self.get_meta = "SELECT value FROM meta WHERE key = $1"
+        self.set_meta = ("INSERT INTO meta (key, value) VALUES ($1, $2) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+
+        # -- applications ----------------------------------------------------------------
+        self.insert_app = (
+            "INSERT INTO applications (id, uid, name, metadata, rate_limit, created_at, "
+            f"updated_at) {_values(7)}")
+        self.get_app = "SELECT * FROM applications WHERE id = $1 OR uid = $1"
+        self.list_apps = (
+            f"SELECT * FROM applications WHERE ({cast('$1', 'text')} IS NULL OR id > $1) "
+            "ORDER BY id LIMIT $2")
+        self.update_app = (
+            "UPDATE applications SET uid = $2, name = $3, metadata = $4, rate_limit = $5, "
+            "updated_at = $6 WHERE id = $1")
+        self.delete_app = (
+            *(f"DELETE FROM {table} WHERE app_id = $1" for table in APP_TABLES),
+            "DELETE FROM idempotent_requests WHERE scope = $1",
+            "DELETE FROM applications WHERE id = $1")
+
+        # -- event types -----------------------------------------------------------------
+        self.upsert_event_type = (
+            "INSERT INTO event_types (name, description, schema, example, deprecated, "
+            f"archived, group_name, created_at, updated_at) {_values(9)} "
+            "ON CONFLICT (name) DO UPDATE SET description = excluded.description, "
+            "schema = excluded.schema, example = excluded.example, "
+            "deprecated = excluded.deprecated, archived = excluded.archived, "
+            "group_name = excluded.group_name, updated_at = excluded.updated_at")
+        self.get_event_type = "SELECT * FROM event_types WHERE name = $1"
+        self.event_type_names = f"SELECT name FROM event_types WHERE name {d.any_of('$1')}"
+        self.list_event_types = (
+            f"SELECT * FROM event_types WHERE ({cast('$1', 'text')} IS NULL OR name > $1) "
+            "AND ($2 OR NOT archived) ORDER BY name LIMIT $3")
+        self.all_event_types = "SELECT * FROM event_types ORDER BY name"
+        self.delete_event_type = "DELETE FROM event_types WHERE name = $1"
+
+        # -- endpoints -------------------------------------------------------------------
+        self.insert_endpoint = f"INSERT INTO endpoints ({ENDPOINT_COLUMNS}) {_values(17)}"
+        # A re-enabled endpoint starts its failure count afresh.
+        self.update_endpoint = (
+            "UPDATE endpoints SET app_id = $2, uid = $3, url = $4, description = $5, "
+            "filter_types = $6, channels = $7, disabled = $8, disabled_reason = $9, "
+            "secret = $10, previous_secret = $11, previous_secret_expires_at = $12, "
+            "headers = $13, metadata = $14, options = $15, created_at = $16, "
+            "updated_at = $17, "
+            "consecutive_failures = CASE WHEN $8 THEN consecutive_failures ELSE 0 END, "
+            "failing_since = CASE WHEN $8 THEN failing_since ELSE NULL END "
+            "WHERE id = $1")
+        self.get_endpoint = "SELECT * FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2)"
+        self.list_endpoints = (
+            "SELECT * FROM endpoints WHERE app_id = $1 "
+            f"AND ({cast('$2', 'text')} IS NULL OR id > $2) "
+            "ORDER BY id LIMIT $3")
+        self.endpoints_by_id = f"SELECT * FROM endpoints WHERE id {d.any_of('$1')}"
+        # Only what routing needs: no secrets are decrypted on the publish path.
+        self.subscriptions = (
+            "SELECT id, filter_types, channels, disabled FROM endpoints WHERE app_id = $1")
+        self.delete_endpoint = (
+            "DELETE FROM deliveries WHERE endpoint_id = $1 AND app_id = $2",
+            "DELETE FROM endpoints WHERE id = $1 AND app_id = $2")
+        self.record_failure_streak = (
+            "UPDATE endpoints SET "
+            "consecutive_failures = CASE WHEN $2 THEN $3 ELSE consecutive_failures + $3 END, "
+            "failing_since = CASE WHEN $2 THEN $4 ELSE COALESCE(failing_since, $4) END, "
+            "last_success_at = COALESCE($5, last_success_at), last_attempt_at = $6 "
+            "WHERE id = $1 RETURNING *")
+        self.disable_endpoint = (
+            "UPDATE endpoints SET disabled = TRUE, disabled_reason = $2, updated_at = $3 "
+            "WHERE id = $1")
+
+        # -- API tokens ------------------------------------------------------------------
+        self.insert_api_token = (
+            "INSERT INTO api_tokens (id, token_hash, app_id, name, read_only, created_at) "
+            f"{_values(6)}")
+        self.find_api_token = (
+            "SELECT * FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL "
+            "AND app_id IS NOT NULL")
+        self.list_api_tokens = (
+            "SELECT * FROM api_tokens WHERE app_id = $1 AND revoked_at IS NULL "
+            "ORDER BY created_at, id")
+        self.revoke_api_token = (
+            "UPDATE api_tokens SET revoked_at = $3 WHERE app_id = $1 AND id = $2 "
+            "AND revoked_at IS NULL RETURNING id")
+
+        # -- messages --------------------------------------------------------------------
+        self.insert_message = f"INSERT INTO messages ({MESSAGE_COLUMNS}) {_values(8)}"
+        self.get_message = (
+            "SELECT * FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2) "
+            "ORDER BY (id = $2) DESC LIMIT 1")
+        self.messages_by_id = f"SELECT * FROM messages WHERE id {d.any_of('$1')}"
+        self.list_messages = (
+            "SELECT * FROM messages WHERE app_id = $1 "
+            f"AND ({cast('$2', 'text')} IS NULL OR id < $2) "
+            f"AND ({cast('$3', 'text[]')} IS NULL OR event_type {d.any_of('$3')}) "
+            f"AND ({cast('$4', 'float8')} IS NULL OR created_at < $4) "
+            f"AND ({cast('$5', 'float8')} IS NULL OR created_at > $5) "
+            f"AND ({cast('$6', 'text')} IS NULL OR channels LIKE '%\"' || $6 || '\"%') "
+            "ORDER BY id DESC LIMIT $7")
+        # The key goes to the first message, or to a new one once the old claim expired ($5).
+        self.claim_message_key = (
+            "INSERT INTO idempotency_keys (app_id, key, message_id, created_at) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, key) DO UPDATE SET "
+            "message_id = excluded.message_id, created_at = excluded.created_at "
+            "WHERE idempotency_keys.created_at <= $5 RETURNING message_id")
+        self.message_holding_key = (
+            "SELECT m.* FROM idempotency_keys k JOIN messages m ON m.id = k.message_id "
+            "WHERE k.app_id = $1 AND k.key = $2")
+
+        # -- deliveries ------------------------------------------------------------------
+        self.insert_delivery = (
+            "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
+            "attempt_count, next_attempt_at, trigger, created_at, ordering_key) "
+            "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6)")
+        # The deliveries a claim may take ($1 now, $2 limit, $6 endpoints to skip), oldest
+        # due first. A delivery with an ordering key waits while an earlier one for the same
+        # object and endpoint is still pending (queued, retrying or in flight).
+        due = (
+            "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id "
+            "WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND NOT e.disabled "
+            f"AND NOT (d.endpoint_id {d.any_of('$6')}) "
+            "AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p "
+            "WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key "
+            "AND p.status = 'pending' AND (p.created_at < d.created_at "
+            "OR (p.created_at = d.created_at AND p.message_id < d.message_id)))) "
+            "ORDER BY d.next_attempt_at LIMIT $2")
+        # Of those, per endpoint, the oldest up to its room ($7: a JSON object endpoint id ->
+        # free slots; $8 for endpoints not in it), so a worker leases no more than it can start.
+        taken = (
+            "SELECT ranked.id FROM (SELECT due.id, due.endpoint_id, row_number() OVER ("
+            "PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at, due.id) AS n FROM due) "
+            f"ranked LEFT JOIN {d.json_pairs('$7')} AS room ON room.key = ranked.endpoint_id "
+            f"WHERE ranked.n <= COALESCE({d.cast('room.value', 'int')}, $8)")
+        self.claim_due_deliveries = d.claim_due(due, taken)
+        self.record_results = d.record_results()
+        self.record_delivery = (
+            "UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4, "
+            "last_attempt_at = $5, lease_owner = NULL, lease_id = NULL, trigger = 'scheduled' "
+            f"WHERE id = $1 AND ({cast('$6', 'text')} IS NULL OR lease_id = $6 "
+            "OR lease_id IS NULL)")
+        self.release_delivery = (
+            "UPDATE deliveries SET next_attempt_at = $2, lease_owner = NULL, lease_id = NULL, "
+            "attempt_count = attempt_count - 1 "
+            "WHERE id = $1 AND lease_id = $3 AND status = 'pending'")
+        self.next_due_at = (
+            "SELECT MIN(d.next_attempt_at) AS due FROM deliveries d "
+            "JOIN endpoints e ON e.id = d.endpoint_id "
+            "WHERE d.status = 'pending' AND NOT e.disabled")
+        self.requeue_delivery = (
+            "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
+            "attempt_count, next_attempt_at, trigger, created_at) "
+            "VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $5) "
+            "ON CONFLICT (id) DO UPDATE SET status = 'pending', attempt_count = 0, "
+            "next_attempt_at = $5, trigger = $6, lease_owner = NULL, lease_id = NULL")
+        self.requeue_failed_since = (
+            "UPDATE deliveries SET status = 'pending', attempt_count = 0, "
+            "next_attempt_at = $4, trigger = 'manual' WHERE app_id = $1 AND "
+            "endpoint_id = $2 AND status = 'failed' AND created_at >= $3 "
+            f"AND ({cast('$5', 'float8')} IS NULL OR created_at <= $5) RETURNING id")
+        self.delivery_counts = "SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status"
+        self.endpoint_delivery_counts = (
+            "SELECT CASE WHEN status = 'succeeded' THEN 'success' "
+            "WHEN status = 'failed' THEN 'fail' "
+            "WHEN lease_id IS NOT NULL AND next_attempt_at > $5 THEN 'sending' "
+            "ELSE 'pending' END AS state, COUNT(*) AS n FROM deliveries "
+            "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
+            "AND created_at <= $4 GROUP BY 1")
+
+        # -- attempts --------------------------------------------------------------------
+        self.insert_attempt = f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) {_values(18)}"
+        # A claimed attempt (stored as *sending*) gets its outcome; one a dead worker's claim
+        # left behind does too.
+        self.record_attempt = (
+            f"{self.insert_attempt} ON CONFLICT (id) DO UPDATE SET "
+            "created_at = excluded.created_at, succeeded = excluded.succeeded, "
+            "status_code = excluded.status_code, response_body = excluded.response_body, "
+            "duration_ms = excluded.duration_ms, error_kind = excluded.error_kind, "
+            "error_detail = excluded.error_detail, request_headers = excluded.request_headers, "
+            "sending = FALSE")
+        self.close_lost_attempts = (
+            "UPDATE attempts SET sending = FALSE, error_kind = 'worker_lost', "
+            "error_detail = 'the worker stopped before recording an outcome; sent again' "
+            f"WHERE sending AND delivery_id {d.any_of('$1')}")
+        self.delete_unsent_attempt = "DELETE FROM attempts WHERE id = $1 AND sending"
+        self.get_attempt = "SELECT * FROM attempts WHERE app_id = $1 AND id = $2"
+        self.list_attempts = (
+            "SELECT a.*, m.event_type FROM attempts a JOIN messages m ON m.id = a.message_id "
+            f"WHERE a.app_id = $1 AND ({cast('$2', 'text')} IS NULL OR a.id < $2) "
+            f"AND ({cast('$3', 'text')} IS NULL OR a.message_id = $3) "
+            f"AND ({cast('$4', 'text')} IS NULL OR a.endpoint_id = $4) "
+            f"AND ({cast('$5', 'boolean')} IS NULL OR a.succeeded = $5) "
+            f"AND ({cast('$6', 'text[]')} IS NULL OR m.event_type {d.any_of('$6')}) "
+            f"AND ({cast('$7', 'float8')} IS NULL OR a.created_at < $7) "
+            f"AND ({cast('$8', 'float8')} IS NULL OR a.created_at > $8) "
+            "ORDER BY a.id DESC LIMIT $9")
+        self.endpoint_hourly_counts = (
+            f"SELECT {d.hour_of('created_at')} AS hour, "
+            "SUM(CASE WHEN succeeded THEN 1 ELSE 0 END) AS ok, "
+            "SUM(CASE WHEN succeeded THEN 0 ELSE 1 END) AS bad FROM attempts "
+            "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
+            "AND trigger <> 'test' AND NOT sending GROUP BY 1")
+
+        # -- idempotent requests ---------------------------------------------------------
+        self.claim_request_key = (
+            "INSERT INTO idempotent_requests (scope, key, request, created_at) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO UPDATE SET "
+            "request = excluded.request, status = NULL, body = NULL, "
+            "created_at = excluded.created_at WHERE idempotent_requests.created_at <= $5 "
+            "RETURNING key")
+        self.request_holding_key = (
+            "SELECT request, status, body FROM idempotent_requests WHERE scope = $1 AND key = $2")
+        self.save_request_answer = (
+            "UPDATE idempotent_requests SET status = $3, body = $4 WHERE scope = $1 AND key = $2")
+
+        # -- portal access ---------------------------------------------------------------
+        self.purge_expired = {table: f"DELETE FROM {table} WHERE expires_at < $1"
+                              for table in PORTAL_TABLES}
+        self.insert_portal_link = (
+            "INSERT INTO portal_links (id, app_id, read_only, session_tag, created_at, "
+            f"expires_at) {_values(6)}")
+        self.use_portal_link = (
+            "UPDATE portal_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL "
+            "AND expires_at > $2 RETURNING *")
+        self.end_portal_link = (
+            "UPDATE portal_links SET expires_at = $2 WHERE id = $1 AND expires_at > $2",
+            "UPDATE portal_sessions SET expires_at = $2 WHERE link_id = $1 AND expires_at > $2")
+        self.insert_portal_session = (
+            "INSERT INTO portal_sessions (id, app_id, admin_token_sha256, link_id, "
+            f"read_only, session_tag, created_at, expires_at) {_values(8)}")
+        self.find_portal_session = (
+            "SELECT * FROM portal_sessions WHERE id = $1 AND expires_at > $2 "
+            "AND (admin_token_sha256 IS NULL OR admin_token_sha256 = "
+            "(SELECT value FROM meta WHERE key = $3))")
+        self.end_portal_session = (
+            "UPDATE portal_sessions SET expires_at = $2 WHERE id = $1 AND expires_at > $2")
+        self.expire_portal_access = tuple(
+            f"UPDATE {table} SET expires_at = $2 WHERE app_id = $1 AND expires_at > $2 "
+            f"AND ({cast('$3', 'text[]')} IS NULL OR session_tag {d.any_of('$3')})"
+            for table in PORTAL_TABLES)
+
+    def endpoint_attempt_counts(self, windows: int) -> str:
+        """(succeeded, failed) finished attempts since each of `windows` times ($4 on; $3 is
+        the earliest), test sends excluded, as columns ok0, bad0, ok1, ..."""
+        sums = ", ".join(
+            f"SUM(CASE WHEN succeeded AND created_at >= ${i + 4} THEN 1 ELSE 0 END) AS ok{i}, "
+            f"SUM(CASE WHEN NOT succeeded AND created_at >= ${i + 4} THEN 1 ELSE 0 END) "
+            f"AS bad{i}" for i in range(windows))
+        return (f"SELECT {sums} FROM attempts WHERE app_id = $1 AND endpoint_id = $2 "
+                "AND created_at >= $3 AND trigger <> 'test' AND NOT sending")
+
+
+@cache
+def queries_for(dialect: Dialect) -> Queries:
+    """The statements of `dialect`, composed once per dialect."""
+    return Queries(dialect)
