@@ -3,10 +3,8 @@ stop with the server, even when the server is killed."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,10 +13,10 @@ import pytest
 from hookline.config import Settings
 from hookline.runtime import Runtime
 from hookline.worker_processes import worker_process_count
-from tests.hardening.processes import HooklineProcess
 from tests.support.api import make_settings
 from tests.support.net import free_port
-from tests.support.processes import hookline_env
+from tests.support.polling import wait_until
+from tests.support.processes import HooklineProcess, hookline_env
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.slow
@@ -38,7 +36,7 @@ async def control(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 async def _serve(settings: Settings, processes: int) -> HooklineProcess:
-    env = hookline_env(settings, HOOKLINE_PORT=str(free_port()))
+    env = hookline_env(settings, port=str(free_port()))
     server = HooklineProcess("serve", "--worker-processes", str(processes), env=env)
     await server.start()
     await server.wait_for_output("delivering from", timeout=30)
@@ -59,13 +57,9 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
 
 
-async def _gone(pid: int, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
+async def _gone(pid: int) -> bool:
+    return bool(await wait_until(lambda: not _alive(pid), timeout=15,
+                                 what=f"worker process {pid} to exit"))
 
 
 async def test_serve_with_worker_processes_delivers_through_them_and_stops_them(
