@@ -116,6 +116,22 @@ async def test_a_key_reused_on_another_route_is_refused(api: ApiServer, receiver
     assert token.status == 409 and token.body["code"] == "conflict"
 
 
+async def test_a_key_reused_with_another_body_is_refused(api: ApiServer, receiver: Receiver
+                                                         ) -> None:
+    app_id = await new_app_with_endpoints(api, receiver, 0)
+    path = f"/api/v1/app/{app_id}/endpoint"
+    created = await api.post(path, {"url": receiver.url("/a")}, headers={"idempotency-key": "b"})
+    other = await api.post(path, {"url": receiver.url("/b")}, headers={"idempotency-key": "b"})
+    batch = f"/api/v1/app/{app_id}/msg/batch"
+    valid = {"messages": [{"eventType": "a.b", "payload": {}}]}
+    published = await api.post(batch, valid, headers={"idempotency-key": "m"})
+    invalid = await api.post(batch, {"messages": [{"eventType": "a.b"}]},
+                             headers={"idempotency-key": "m"})
+
+    assert (created.status, other.status) == (201, 409)
+    assert (published.status, invalid.status) == (200, 409)
+
+
 async def test_a_failed_request_leaves_its_key_free(api: ApiServer, receiver: Receiver) -> None:
     app_id = await new_app_with_endpoints(api, receiver, 0)
     path = f"/api/v1/app/{app_id}/endpoint"
