@@ -37,9 +37,11 @@ browser:
 	  fi; \
 	fi
 
+# pylint runs one check (see [tool.pylint] in pyproject.toml): no six lines repeated across src/.
 test: $(DEV_STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/pylint src/hookline
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Every phase of schemathesis (examples, coverage, fuzzing, stateful), 100 examples per

@@ -314,7 +314,9 @@ class EventTypesAlias(InputSchema):
         return chosen if chosen is not None else self.event_types
 
 
-class EndpointIn(DeliveryOptionsFields, EventTypesAlias):
+class EndpointFields(DeliveryOptionsFields, EventTypesAlias):
+    """What an endpoint's creation and its full replacement (PUT) both carry."""
+
     url: str = Field(min_length=1, max_length=MAX_URL, pattern=URL_PATTERN)
     description: str = Field(default="", max_length=4096)
     filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
@@ -324,22 +326,16 @@ class EndpointIn(DeliveryOptionsFields, EventTypesAlias):
                             description=UID_RULE)
     version: int | None = None
     rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
-    secret: str | None = Field(default=None, max_length=1024)
     metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class EndpointIn(EndpointFields):
+    secret: str | None = Field(default=None, max_length=1024)
     headers: CustomHeaders | None = None
 
 
-class EndpointUpdate(DeliveryOptionsFields, EventTypesAlias):
-    url: str = Field(min_length=1, max_length=MAX_URL, pattern=URL_PATTERN)
-    description: str = Field(default="", max_length=4096)
-    filter_types: list[EventFilter] | None = Field(default=None, max_length=1000)
-    channels: list[str] | None = Field(default=None, max_length=10)
-    disabled: bool = False
-    uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
-                            description=UID_RULE)
-    version: int | None = None
-    rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
-    metadata: dict[str, str] = Field(default_factory=dict)
+class EndpointUpdate(EndpointFields):
+    pass
 
 
 class EndpointPatch(DeliveryOptionsFields, EventTypesAlias):

@@ -6,6 +6,8 @@ Django helpers only translate requests and `Reply` values; the decisions live he
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -13,8 +15,7 @@ from typing import Any, TypeVar, cast
 from ._dedupe import ClaimResult, IdempotencyStore, IdempotentConsumer, OnceOutcome, OnceStatus
 from ._errors import INVALID_JSON, WebhookVerificationError
 from ._headers import normalize_headers
-from ._signing import STANDARD, Secrets
-from ._verify import DEFAULT_TOLERANCE, ID_HEADERS
+from ._verify import ID_HEADERS
 from ._webhook import Webhook
 
 T = TypeVar("T")
@@ -60,40 +61,36 @@ def default_event_id(event: Any, headers: Mapping[str, str]) -> str | None:
     return None
 
 
-class WebhookEndpoint:
+@dataclass(eq=False, repr=False, kw_only=True)
+class WebhookEndpoint(Webhook):
     """Verification settings plus optional de-duplication, shared by the framework helpers.
 
-    `dedupe` is a store (wrapped in an `IdempotentConsumer` with default lease) or a consumer.
+    `dedupe` is a store (wrapped in an `IdempotentConsumer` with default lease) or a consumer;
+    `event_id` finds an event's id (default `default_event_id`).
     """
 
-    def __init__(
-        self,
-        secret: Secrets,
-        scheme: str = STANDARD,
-        *,
-        header: str | None = None,
-        tolerance: int = DEFAULT_TOLERANCE,
-        dedupe: IdempotencyStore | IdempotentConsumer | None = None,
-        event_id: EventIdGetter | None = None,
-    ) -> None:
-        self.webhook = Webhook(secret, scheme, header=header, tolerance=tolerance)
-        if dedupe is None or isinstance(dedupe, IdempotentConsumer):
-            self.consumer = dedupe
+    dedupe: IdempotencyStore | IdempotentConsumer | None = None
+    event_id: EventIdGetter | None = None
+    consumer: IdempotentConsumer | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.dedupe is None or isinstance(self.dedupe, IdempotentConsumer):
+            self.consumer = self.dedupe
         else:
-            self.consumer = IdempotentConsumer(dedupe)
-        self.event_id = event_id or default_event_id
+            self.consumer = IdempotentConsumer(self.dedupe)
 
     def accept(self, body: bytes, headers: Any) -> Accepted | Reply:
         """The verified event, or the reply that refuses the request."""
         try:
-            event = self.webhook.verify(body, headers)
+            event = self.verify(body, headers)
         except WebhookVerificationError as error:
             status = BAD_REQUEST if error.reason == INVALID_JSON else UNAUTHORIZED
             return Reply(status, {"error": error.reason, "message": error.message})
         if self.consumer is None:
             return Accepted(event, None)
         flat = {name: values[0] for name, values in normalize_headers(headers).items()}
-        event_id = self.event_id(event, flat)
+        event_id = (self.event_id or default_event_id)(event, flat)
         if not event_id:
             return Reply(BAD_REQUEST, {"error": "missing_event_id",
                                        "message": "no event id to de-duplicate by"})
@@ -132,3 +129,61 @@ def _result(outcome: OnceOutcome[T]) -> T | Reply:
     if outcome.status is OnceStatus.RAN:
         return cast(T, outcome.value)  # RAN always carries the handler's value
     return skipped_reply(outcome.status)
+
+
+View = Callable[..., Any]
+
+
+class ViewDecorator(WebhookEndpoint):
+    """`@helper(secret, ...)` over a view (sync or async) that returns its own response, as Flask
+    and Django views do: a subclass says how to read the request and how to answer."""
+
+    def __call__(self, view: View) -> View:
+        if inspect.iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def receive_async(*args: Any, **kwargs: Any) -> Any:
+                accepted = self.accept(*self.read(args))
+                if isinstance(accepted, Reply):
+                    return self.respond(accepted)
+                return self._finish(await self.ahandle(
+                    accepted, lambda event: view(*self.view_args(event, args), **kwargs)))
+
+            return self.wrap(receive_async)
+
+        @functools.wraps(view)
+        def receive(*args: Any, **kwargs: Any) -> Any:
+            accepted = self.accept(*self.read(args))
+            if isinstance(accepted, Reply):
+                return self.respond(accepted)
+            return self._finish(self.handle(
+                accepted, lambda event: view(*self.view_args(event, args), **kwargs)))
+
+        return self.wrap(receive)
+
+    def read(self, args: tuple[Any, ...]) -> tuple[bytes, Any]:
+        """The request's raw body and its headers, given the view's arguments."""
+        raise NotImplementedError
+
+    def view_args(self, event: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The view's positional arguments, with the event among them."""
+        raise NotImplementedError
+
+    def respond(self, reply: Reply) -> Any:
+        """The framework's response for a `Reply`."""
+        raise NotImplementedError
+
+    def no_content(self) -> Any:
+        """The framework's empty 204 response, for a view that returned None."""
+        raise NotImplementedError
+
+    def wrap(self, view: View) -> View:
+        """A last touch to the decorated view (Django makes it CSRF-exempt)."""
+        return view
+
+    def _finish(self, result: Any) -> Any:
+        if isinstance(result, Reply):
+            return self.respond(result)
+        if result is None:
+            return self.no_content()
+        return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from ._errors import WebhookVerificationError
@@ -9,29 +10,25 @@ from ._signing import STANDARD, Secrets, check_scheme, sign, signing_keys
 from ._verify import DEFAULT_TOLERANCE, verify, verify_signature
 
 
+@dataclass(eq=False, repr=False)
 class Webhook:
     """Secret(s), scheme, header and tolerance in one object, so handlers only pass the request.
 
     A bad secret or scheme raises `ValueError` here, at start-up, instead of turning every
-    delivery into a 401.
+    delivery into a 401. The framework helpers are `Webhook`s too, with de-duplication added.
     """
 
-    def __init__(
-        self,
-        secret: Secrets,
-        scheme: str = STANDARD,
-        *,
-        header: str | None = None,
-        tolerance: int = DEFAULT_TOLERANCE,
-    ) -> None:
+    secret: Secrets
+    scheme: str = STANDARD
+    _: KW_ONLY
+    header: str | None = None
+    tolerance: int = DEFAULT_TOLERANCE
+
+    def __post_init__(self) -> None:
         try:
-            signing_keys(secret, check_scheme(scheme))
+            signing_keys(self.secret, check_scheme(self.scheme))
         except WebhookVerificationError as error:
             raise ValueError(str(error)) from None
-        self.secret = secret
-        self.scheme = scheme
-        self.header = header
-        self.tolerance = tolerance
 
     def verify(self, body: bytes, headers: Any, *, now: float | None = None) -> Any:
         """The parsed JSON body, or `WebhookVerificationError`."""
@@ -56,4 +53,5 @@ class Webhook:
         )
 
     def __repr__(self) -> str:
-        return f"Webhook(scheme={self.scheme!r}, header={self.header!r}, secret=<hidden>)"
+        name = type(self).__name__
+        return f"{name}(scheme={self.scheme!r}, header={self.header!r}, secret=<hidden>)"

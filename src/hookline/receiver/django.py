@@ -10,82 +10,36 @@ id, 200 for a duplicate of a finished event, 503 + Retry-After while the first d
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ._dedupe import IdempotencyStore, IdempotentConsumer
-from ._endpoint import NO_CONTENT, EventIdGetter, Reply, WebhookEndpoint
-from ._signing import STANDARD, Secrets
-from ._verify import DEFAULT_TOLERANCE
+from ._endpoint import NO_CONTENT, Reply, View, ViewDecorator
 
 __all__ = ["webhook"]
 
-View = Callable[..., Any]
 
-
-def webhook(
-    secret: Secrets,
-    scheme: str = STANDARD,
-    *,
-    header: str | None = None,
-    tolerance: int = DEFAULT_TOLERANCE,
-    dedupe: IdempotencyStore | IdempotentConsumer | None = None,
-    event_id: EventIdGetter | None = None,
-) -> Callable[[View], View]:
+# Named in lower case as the decorator it is used as: `@webhook(secret, ...)` over a view.
+class webhook(ViewDecorator):
     """Decorate a Django view (sync or async) taking `(request, event, *args, **kwargs)`."""
-    endpoint = WebhookEndpoint(
-        secret, scheme, header=header, tolerance=tolerance, dedupe=dedupe, event_id=event_id
-    )
 
-    def decorate(view: View) -> View:
-        if inspect.iscoroutinefunction(view):
+    def read(self, args: tuple[Any, ...]) -> tuple[bytes, Any]:
+        request: HttpRequest = args[0]
+        return request.body, request.headers
 
-            @functools.wraps(view)
-            async def receive_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                accepted = endpoint.accept(request.body, request.headers)
-                if isinstance(accepted, Reply):
-                    return _response(accepted)
-                return _finish(
-                    await endpoint.ahandle(
-                        accepted, lambda event: view(request, event, *args, **kwargs)
-                    )
-                )
+    def view_args(self, event: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        request, *rest = args
+        return (request, event, *rest)
 
-            return _csrf_exempt(receive_async)
+    def respond(self, reply: Reply) -> HttpResponse:
+        return JsonResponse(reply.body, status=reply.status, headers=reply.headers)
 
-        @functools.wraps(view)
-        def receive(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            accepted = endpoint.accept(request.body, request.headers)
-            if isinstance(accepted, Reply):
-                return _response(accepted)
-            return _finish(
-                endpoint.handle(accepted, lambda event: view(request, event, *args, **kwargs))
-            )
-
-        return _csrf_exempt(receive)
-
-    return decorate
-
-
-def _csrf_exempt(view: View) -> View:
-    """Django's `csrf_exempt` with its type (Django ships none): a webhook carries no CSRF
-    token, and its signature is the proof a CSRF token would be."""
-    exempt: View = csrf_exempt(view)
-    return exempt
-
-
-def _finish(result: Any) -> Any:
-    if isinstance(result, Reply):
-        return _response(result)
-    if result is None:
+    def no_content(self) -> HttpResponse:
         return HttpResponse(status=NO_CONTENT)
-    return result
 
-
-def _response(reply: Reply) -> HttpResponse:
-    return JsonResponse(reply.body, status=reply.status, headers=reply.headers)
+    def wrap(self, view: View) -> View:
+        """Django's `csrf_exempt` with its type (Django ships none): a webhook carries no CSRF
+        token, and its signature is the proof a CSRF token would be."""
+        exempt: View = csrf_exempt(view)
+        return exempt

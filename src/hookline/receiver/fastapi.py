@@ -16,40 +16,24 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
-from ._dedupe import ClaimResult, IdempotencyStore, IdempotentConsumer
-from ._endpoint import EventIdGetter, Reply, WebhookEndpoint, skipped_reply
-from ._signing import STANDARD, Secrets
-from ._verify import DEFAULT_TOLERANCE
+from ._dedupe import ClaimResult
+from ._endpoint import Reply, WebhookEndpoint, skipped_reply
 
 __all__ = ["WebhookVerifier"]
 
 
-class WebhookVerifier:
+class WebhookVerifier(WebhookEndpoint):
     """`Depends(WebhookVerifier(...))`: reads the raw body, verifies it, de-duplicates.
 
     With `dedupe`, the event id is claimed before the route runs and marked done after it
     returns; if the route raises, the id is released so the sender's retry can run it.
     """
 
-    def __init__(
-        self,
-        secret: Secrets,
-        scheme: str = STANDARD,
-        *,
-        header: str | None = None,
-        tolerance: int = DEFAULT_TOLERANCE,
-        dedupe: IdempotencyStore | IdempotentConsumer | None = None,
-        event_id: EventIdGetter | None = None,
-    ) -> None:
-        self.endpoint = WebhookEndpoint(
-            secret, scheme, header=header, tolerance=tolerance, dedupe=dedupe, event_id=event_id
-        )
-
     async def __call__(self, request: Request) -> AsyncIterator[Any]:
-        accepted = self.endpoint.accept(await request.body(), request.headers)
+        accepted = self.accept(await request.body(), request.headers)
         if isinstance(accepted, Reply):
             raise _http_error(accepted)
-        consumer = self.endpoint.consumer
+        consumer = self.consumer
         if consumer is None or accepted.event_id is None:
             yield accepted.event
             return

@@ -11,73 +11,30 @@ duplicate of a finished event, 503 + Retry-After while the first delivery is sti
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify, request
 
-from ._dedupe import IdempotencyStore, IdempotentConsumer
-from ._endpoint import NO_CONTENT, EventIdGetter, Reply, WebhookEndpoint
-from ._signing import STANDARD, Secrets
-from ._verify import DEFAULT_TOLERANCE
+from ._endpoint import NO_CONTENT, Reply, ViewDecorator
 
 __all__ = ["webhook"]
 
-View = Callable[..., Any]
 
-
-def webhook(
-    secret: Secrets,
-    scheme: str = STANDARD,
-    *,
-    header: str | None = None,
-    tolerance: int = DEFAULT_TOLERANCE,
-    dedupe: IdempotencyStore | IdempotentConsumer | None = None,
-    event_id: EventIdGetter | None = None,
-) -> Callable[[View], View]:
+# Named in lower case as the decorator it is used as: `@webhook(secret, ...)` over a view.
+class webhook(ViewDecorator):
     """Decorate a Flask view (sync or async) that takes the verified event first."""
-    endpoint = WebhookEndpoint(
-        secret, scheme, header=header, tolerance=tolerance, dedupe=dedupe, event_id=event_id
-    )
 
-    def decorate(view: View) -> View:
-        if inspect.iscoroutinefunction(view):
+    def read(self, args: tuple[Any, ...]) -> tuple[bytes, Any]:
+        return request.get_data(), request.headers
 
-            @functools.wraps(view)
-            async def receive_async(*args: Any, **kwargs: Any) -> Any:
-                accepted = endpoint.accept(request.get_data(), request.headers)
-                if isinstance(accepted, Reply):
-                    return _response(accepted)
-                return _finish(
-                    await endpoint.ahandle(accepted, lambda event: view(event, *args, **kwargs))
-                )
+    def view_args(self, event: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (event, *args)
 
-            return receive_async
+    def respond(self, reply: Reply) -> Response:
+        response = jsonify(reply.body)
+        response.status_code = reply.status
+        response.headers.update(reply.headers)
+        return response
 
-        @functools.wraps(view)
-        def receive(*args: Any, **kwargs: Any) -> Any:
-            accepted = endpoint.accept(request.get_data(), request.headers)
-            if isinstance(accepted, Reply):
-                return _response(accepted)
-            return _finish(endpoint.handle(accepted, lambda event: view(event, *args, **kwargs)))
-
-        return receive
-
-    return decorate
-
-
-def _finish(result: Any) -> Any:
-    if isinstance(result, Reply):
-        return _response(result)
-    if result is None:
+    def no_content(self) -> Response:
         return Response(status=NO_CONTENT)
-    return result
-
-
-def _response(reply: Reply) -> Response:
-    response = jsonify(reply.body)
-    response.status_code = reply.status
-    response.headers.update(reply.headers)
-    return response
