@@ -139,7 +139,8 @@ class Bench(Harness):
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             data_dir = self.work_dir
-            serve = start_serve(self.children, url, data_dir, port)
+            serve = start_serve(self.children, url, data_dir, port,
+                                worker_processes=args.worker_processes)
             workers = [start_worker(self.children, url, data_dir, name="worker")
                        for _ in range(extra_workers)]
             try:
@@ -310,6 +311,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--batch-in-flight", type=int, default=4)
     add("--extra-workers", type=int, default=1,
         help="closed loop once more with this many `hookline worker`s beside serve (0: skip)")
+    add("--worker-processes", type=int, default=None,
+        help="closed and open loops: `serve --worker-processes N` (0: its worker in-process; "
+             "default: serve's own choice)")
     add("--ceiling-in-flight", type=int, default=64)
     add("--celery", action=argparse.BooleanOptionalAction, default=True,
         help="time the Celery + Redis baseline (default on)")

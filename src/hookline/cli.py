@@ -60,36 +60,56 @@ def main() -> None:
 @click.option("--host", default=None, help="address to bind (default 127.0.0.1)")
 @click.option("--port", type=int, default=None, help="port to bind (default 8000)")
 @click.option("--no-worker", is_flag=True, help="serve the API only; run workers separately")
-def serve(database_url: str | None, host: str | None, port: int | None, no_worker: bool) -> None:
-    """Run the API, the portal and a delivery worker in one process."""
+@click.option("--worker-processes", type=int, default=None,
+              help="delivery worker processes beside the API (0: in the API's process; "
+                   "default: from the database and the cores)")
+def serve(database_url: str | None, host: str | None, port: int | None, no_worker: bool,
+          worker_processes: int | None) -> None:
+    """Run the API, the portal and the delivery worker (in-process or beside it)."""
     import uvicorn
 
     from .api import create_app
     from .api.serving import server_config
     from .runtime import Runtime
+    from .worker_processes import WorkerProcesses, worker_process_count
 
-    settings = _settings(database_url=database_url, host=host, port=port)
+    settings = _settings(database_url=database_url, host=host, port=port,
+                         worker_processes=worker_processes)
     _setup_logging(settings.log_level)
+    processes = 0 if no_worker else worker_process_count(settings)
+    workers = WorkerProcesses(settings, processes)
 
     async def announce(runtime: Runtime) -> None:
         token = await runtime.service.ensure_admin_token()
+        await workers.start()  # after the API's start has migrated the database
         click.echo(f"Hookline {__version__} is running at {settings.base_url}")
         click.echo(f"  API docs:  {settings.base_url}/docs")
         click.echo(f"  portal:    {settings.base_url}/portal/ (admin: /portal/login; partners: "
                    "`hookline portal-link APP`)")
         click.echo(f"  database:  {_redact_url(settings.database_url)}")
+        if not no_worker:
+            click.echo("  delivery:  " + (f"{processes} worker processes" if processes
+                                          else "a worker in this process"))
         if token:
             click.echo(f"  admin token (shown once, store it now): {token}")
         elif not settings.admin_token:
             click.echo("  admin token: set at first start (reset with `hookline admin-token`)")
         sys.stdout.flush()
 
-    app = create_app(settings, with_worker=not no_worker, on_started=announce)
+    app = create_app(settings, with_worker=not no_worker and not processes,
+                     on_started=announce)
     config = server_config(app, settings, host=settings.host, port=settings.port,
                            log_level=settings.log_level, access_log=False, lifespan="on",
                            timeout_graceful_shutdown=int(settings.shutdown_grace))
     server = uvicorn.Server(config)
-    _run(server.serve)
+
+    async def run() -> None:
+        try:
+            await server.serve()
+        finally:
+            await workers.stop()
+
+    _run(run)
 
 
 @main.command()

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ JSON_STYLES = (COMPACT, PHP)
 _FAILED_SUFFIXES = (".failed", ".failure", ".error", "_FAILED")
 
 
+@functools.lru_cache(maxsize=1024)
 def iso_time(epoch: float) -> str:
     """RFC 3339 in UTC with a `Z`, millisecond precision trimmed when zero."""
     moment = datetime.fromtimestamp(epoch, UTC)
@@ -84,10 +86,19 @@ def encode_json(value: Any, style: str = COMPACT) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# Envelopes whose bytes depend on the message alone, not on the endpoint it goes to.
+PER_MESSAGE = frozenset({STANDARD, SMILE, CR3DENTIALS, RAW})
+
+
+def body_style(endpoint: Endpoint) -> tuple[str, str]:
+    """The envelope and JSON style of an endpoint's bodies."""
+    envelope = endpoint.options.envelope
+    return envelope, endpoint.options.json_style or DEFAULT_JSON_STYLE.get(envelope, COMPACT)
+
+
 def build_body(message: Message, endpoint: Endpoint) -> bytes:
     """The exact request body for one message to one endpoint."""
-    envelope = endpoint.options.envelope
-    style = endpoint.options.json_style or DEFAULT_JSON_STYLE.get(envelope, COMPACT)
+    envelope, style = body_style(endpoint)
     return encode_json(ENVELOPES[envelope](message, endpoint), style)
 
 

@@ -15,6 +15,11 @@ from .errors import ConfigError
 log = logging.getLogger(__name__)
 _PREFIX = "enc1:"
 KEY_FILE = "hookline.key"
+# Opened secrets kept in memory, by their sealed text: every claim loads its endpoints again, and
+# decrypting each one's secret and headers every time was a measurable share of the worker's
+# CPU. Sealing uses a fresh IV, so a changed secret has a new sealed text: no invalidation needed.
+OPENED_CACHE_SIZE = 4096
+OPENED_CACHE_MAX_CHARS = 2048  # larger texts (stored answers) are opened each time
 
 
 class SecretBox:
@@ -25,6 +30,7 @@ class SecretBox:
         digest = hashlib.sha256(key.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
         self._root = hashlib.sha256(b"hookline-derive:" + key.encode()).digest()
+        self._opened: dict[str, str] = {}
 
     def derive(self, label: str) -> bytes:
         """A 32-byte key for one purpose (e.g. signing portal links), derived from the key."""
@@ -38,6 +44,16 @@ class SecretBox:
     def open(self, sealed: str) -> str:
         if not sealed.startswith(_PREFIX):
             return sealed
+        opened = self._opened.get(sealed)
+        if opened is None:
+            opened = self._decrypt(sealed)
+            if len(sealed) <= OPENED_CACHE_MAX_CHARS:
+                if len(self._opened) >= OPENED_CACHE_SIZE:
+                    self._opened.pop(next(iter(self._opened)))  # the oldest entry
+                self._opened[sealed] = opened
+        return opened
+
+    def _decrypt(self, sealed: str) -> str:
         try:
             return self._fernet.decrypt(sealed[len(_PREFIX):].encode()).decode()
         except InvalidToken:

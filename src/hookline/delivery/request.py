@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..envelopes import build_body
+from ..envelopes import PER_MESSAGE, body_style, build_body
 from ..models import Endpoint, Message
 from ..redaction import redact_headers
 from ..signing import signature_headers
@@ -24,8 +24,34 @@ class PreparedRequest:
         return redact_headers(self.headers, shown=self.signed)
 
 
-def prepare_request(message: Message, endpoint: Endpoint, now: float) -> PreparedRequest:
-    body = build_body(message, endpoint)
+class RecentBodies:
+    """Bodies of recent messages, so a message going to several endpoints with the same
+    envelope is encoded once for all of them. A worker may keep them: a published message never
+    changes."""
+
+    def __init__(self, size: int = 512, max_bytes: int = 64 * 1024) -> None:
+        self.size = size
+        self.max_bytes = max_bytes  # larger bodies are encoded for each endpoint
+        self._bodies: dict[tuple[str, str, str], bytes] = {}
+
+    def body(self, message: Message, endpoint: Endpoint) -> bytes:
+        envelope, style = body_style(endpoint)
+        if envelope not in PER_MESSAGE:
+            return build_body(message, endpoint)
+        key = (message.id, envelope, style)
+        body = self._bodies.get(key)
+        if body is None:
+            body = build_body(message, endpoint)
+            if len(body) <= self.max_bytes:
+                if len(self._bodies) >= self.size:
+                    self._bodies.pop(next(iter(self._bodies)))  # the oldest
+                self._bodies[key] = body
+        return body
+
+
+def prepare_request(message: Message, endpoint: Endpoint, now: float,
+                    bodies: RecentBodies | None = None) -> PreparedRequest:
+    body = bodies.body(message, endpoint) if bodies else build_body(message, endpoint)
     options = endpoint.options
     signed = signature_headers(
         options.signature_scheme, endpoint.signing_secrets(now), message.id, int(now), body,

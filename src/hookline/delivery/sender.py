@@ -8,6 +8,7 @@ hard bound on how much of a response is ever read.
 from __future__ import annotations
 
 import asyncio
+import copy
 import email.utils
 import errno
 import ssl
@@ -34,6 +35,9 @@ from .request import PreparedRequest
 USER_AGENT = f"Hookline/{__version__} (webhook delivery; +https://github.com/hookline/hookline)"
 _READ_CHUNK = 1024
 _RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
+# URLs whose literal-address verdict is remembered. The verdict depends only on the URL text
+# and the policy, both fixed; resolved addresses are still checked on every new connection.
+URL_VERDICTS_SIZE = 4096
 
 
 class Sender:
@@ -51,6 +55,7 @@ class Sender:
         self.policy = policy
         self._inner_resolver = resolver
         self._session: aiohttp.ClientSession | None = None
+        self._url_verdicts: dict[str, Exception | None] = {}
 
     async def __aenter__(self) -> Sender:
         return self
@@ -117,16 +122,33 @@ class Sender:
     async def _check_destination(self, url: str) -> None:
         """Literal addresses skip DNS (aiohttp never asks the resolver for them); with a proxy
         the proxy resolves, so the destination is resolved and checked here first."""
-        self.policy.check_url_literal(url)
-        target = URL(url)
+        try:
+            verdict = self._url_verdicts[url]
+        except KeyError:
+            verdict = self._url_verdict(url)
+            if len(self._url_verdicts) >= URL_VERDICTS_SIZE:
+                self._url_verdicts.pop(next(iter(self._url_verdicts)))
+            self._url_verdicts[url] = verdict
+        if verdict is not None:
+            raise copy.copy(verdict)  # a fresh exception: a raised one keeps its traceback
+        if self.settings.proxy_url:
+            target = URL(url)
+            await resolve_and_check(self.policy, target.host or "", target.port or 80,
+                                    self._inner_resolver)
+
+    def _url_verdict(self, url: str) -> Exception | None:
+        """What the URL's text alone decides, without DNS: None if it may be sent to."""
+        try:
+            self.policy.check_url_literal(url)
+            target = URL(url)
+        except (EgressBlocked, ValueError) as exc:
+            return exc
         if (self.settings.production and target.scheme == "http"
                 and not self.policy.allows_plain_http(target.host or "")):
             # An endpoint saved before production mode was switched on is refused here too.
-            raise EgressBlocked("production mode sends only to https:// URLs (plain http:// "
-                                "only to networks in HOOKLINE_EGRESS_ALLOW)")
-        if self.settings.proxy_url:
-            await resolve_and_check(self.policy, target.host or "", target.port or 80,
-                                    self._inner_resolver)
+            return EgressBlocked("production mode sends only to https:// URLs (plain http:// "
+                                 "only to networks in HOOKLINE_EGRESS_ALLOW)")
+        return None
 
     async def _read_bounded(self, response: aiohttp.ClientResponse) -> str:
         """Read at most `max_response_bytes`; a longer body is abandoned with its connection."""

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from ..models import Endpoint, Message
 from .outcome import Outcome
-from .request import PreparedRequest, prepare_request, request_deadline
+from .request import PreparedRequest, RecentBodies, prepare_request, request_deadline
 
 
 class Transport(Protocol):
@@ -46,8 +46,9 @@ class Sent:
 
 
 async def send_message(transport: Transport, message: Message, endpoint: Endpoint, now: float,
-                       lease_seconds: float) -> Sent:
-    """Sign and send `message` to `endpoint` at `now`, cut off within the lease."""
-    request = prepare_request(message, endpoint, now)
+                       lease_seconds: float, bodies: RecentBodies | None = None) -> Sent:
+    """Sign and send `message` to `endpoint` at `now`, cut off within the lease (the body
+    taken from `bodies` when given)."""
+    request = prepare_request(message, endpoint, now, bodies)
     outcome = await transport.send(request, request_deadline(endpoint, lease_seconds))
     return Sent(outcome, request.redacted_headers())

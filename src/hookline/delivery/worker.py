@@ -1,10 +1,12 @@
 """The delivery worker: claim due deliveries with a lease, send them, record, reschedule.
 
-Shape: capacity is checked before claiming; a batch is leased and committed
-before any request goes out; results are stored in batches, and a slot is freed only once its
-attempt is stored; endpoints at their concurrency cap are left out of the next claim, so a slow
-endpoint never holds back the others. A worker killed mid-request loses nothing: its lease
-expires and another worker delivers again (at-least-once).
+Shape: capacity is checked before claiming, and a claim asks for no more deliveries of an
+endpoint than its cap lets start; a batch is leased and committed before any request goes out;
+results are stored in batches. An endpoint's slot is freed when its request ends, so sending
+never waits on the database; results not yet stored still count against the worker's
+concurrency, so a database that stalls stops new claims. Endpoints at their concurrency cap are
+left out of the next claim, so a slow endpoint never holds back the others. A worker killed
+mid-request loses nothing: its lease expires and another worker delivers again (at-least-once).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..models import DeliveryStatus, Endpoint, ErrorKind
 from ..retry import RetrySchedule, should_disable
 from ..store.base import Claim, DeliveryResult, Store
 from .outcome import Outcome
+from .request import RecentBodies
 from .transport import Transport, send_message
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 RECORD_BATCH = 128
 RECORD_LINGER = 0.005  # seconds a result waits for company before it is written
 STORE_RETRY_MAX = 5.0
+KNOWN_CAPS_SIZE = 4096  # endpoints whose cap a worker remembers for sizing its claims
 LISTEN_RETRY = 5.0
 
 
@@ -75,7 +79,12 @@ class DeliveryWorker:
         self._in_flight: dict[str, tuple[Claim, asyncio.Task[None]]] = {}
         self._per_endpoint: Counter[str] = Counter()
         self._caps: dict[str, int] = {}  # the cap of each endpoint with requests in flight
+        # The cap of each endpoint claimed lately, in flight or not, so a claim asks for no
+        # more than each endpoint's cap lets start.
+        self._known_caps: dict[str, int] = {}
+        self._bodies = RecentBodies()
         self._done: list[_Done] = []
+        self._unrecorded = 0  # results finished but not stored yet (in _done or being written)
         self._done_ready = asyncio.Event()
         self._stop_listening: Callable[[], Awaitable[Any]] | None = None
         self._next_listen_try = 0.0
@@ -103,14 +112,16 @@ class DeliveryWorker:
             while not self._stopping.is_set():
                 self._signal.clear()
                 await self._ensure_listener()
-                free = self.settings.worker_concurrency - len(self._in_flight)
+                free = (self.settings.worker_concurrency - len(self._in_flight)
+                        - self._unrecorded)
                 if free <= 0:
                     await self._pause(self.settings.poll_interval)
                     continue
                 try:
                     claims = await self.store.claim_due_deliveries(
                         self.name, min(free, self.settings.claim_batch_size), self.clock(),
-                        self.settings.lease_seconds, self._saturated_endpoints())
+                        self.settings.lease_seconds, self._saturated_endpoints(),
+                        self._room(), self.settings.endpoint_concurrency)
                 except Exception as exc:  # the worker keeps going
                     failures += 1
                     delay = min(0.25 * 2 ** failures, STORE_RETRY_MAX)
@@ -180,15 +191,23 @@ class DeliveryWorker:
         return [endpoint_id for endpoint_id, count in self._per_endpoint.items()
                 if count >= self._caps[endpoint_id]]
 
+    def _room(self) -> dict[str, int]:
+        """Free slots per endpoint this worker knows the cap of (saturated ones excluded)."""
+        room = {endpoint_id: cap - self._per_endpoint[endpoint_id]
+                for endpoint_id, cap in self._known_caps.items()}
+        return {endpoint_id: n for endpoint_id, n in room.items() if n > 0}
+
     def _cap(self, endpoint: Endpoint) -> int:
         return endpoint.options.max_concurrency or self.settings.endpoint_concurrency
 
     async def _start_within_caps(self, claims: list[Claim]) -> None:
-        """Start what each endpoint's cap allows; one batch may hold more deliveries for an
-        endpoint than its cap, and those go straight back to the queue, unsent."""
+        """Start what each endpoint's cap allows. A claim asks for no more than the caps this
+        worker knows of; an endpoint seen for the first time, or whose cap was just lowered,
+        may come with more, and those go straight back to the queue, unsent."""
         overflow = []
         for claim in claims:
             if self._per_endpoint[claim.endpoint.id] >= self._cap(claim.endpoint):
+                self._remember_cap(claim.endpoint)
                 overflow.append(claim)
             else:
                 self._start(claim)
@@ -205,12 +224,21 @@ class DeliveryWorker:
         self._in_flight[claim.delivery_id] = (claim, task)
         self._per_endpoint[claim.endpoint.id] += 1
         self._caps[claim.endpoint.id] = self._cap(claim.endpoint)
+        self._remember_cap(claim.endpoint)
+
+    def _remember_cap(self, endpoint: Endpoint) -> None:
+        if endpoint.id not in self._known_caps and len(self._known_caps) >= KNOWN_CAPS_SIZE:
+            idle = next((e for e in self._known_caps if e not in self._per_endpoint), None)
+            if idle is None:
+                return
+            del self._known_caps[idle]
+        self._known_caps[endpoint.id] = self._cap(endpoint)
 
     async def _deliver(self, claim: Claim) -> None:
         started = self.clock()
         try:
             sent = await send_message(self.transport, claim.message, claim.endpoint, started,
-                                      self.settings.lease_seconds)
+                                      self.settings.lease_seconds, self._bodies)
             outcome, headers = sent.outcome, sent.request_headers
         except Exception as exc:
             log.exception("worker %s: cannot send %s", self.name, claim.delivery_id)
@@ -219,6 +247,8 @@ class DeliveryWorker:
         result = decide(claim, outcome, started, headers)
         result.attempt.worker = self.name
         self._done.append(_Done(claim, result))
+        self._unrecorded += 1
+        self._end_request(claim)
         if len(self._done) >= RECORD_BATCH or not self._done_ready.is_set():
             self._done_ready.set()
 
@@ -250,7 +280,8 @@ class DeliveryWorker:
                                   "them one by one", self.name, len(batch))
                     disabled = await self._record_one_by_one(batch)
                 failures = 0
-                self._free(batch)
+                self._unrecorded -= len(batch)
+                self._signal.set()
                 if self.hooks is not None:
                     try:
                         await self.hooks.after_record([d.result for d in batch], disabled)
@@ -274,14 +305,15 @@ class DeliveryWorker:
                                   result.attempt.id)
         return disabled
 
-    def _free(self, batch: list[_Done]) -> None:
-        for done in batch:
-            self._in_flight.pop(done.claim.delivery_id, None)
-            endpoint_id = done.claim.endpoint.id
-            self._per_endpoint[endpoint_id] -= 1
-            if self._per_endpoint[endpoint_id] <= 0:
-                del self._per_endpoint[endpoint_id]
-                del self._caps[endpoint_id]
+    def _end_request(self, claim: Claim) -> None:
+        """The request is over: its endpoint may take another one (its result is stored later,
+        and counts against the worker's concurrency until then)."""
+        self._in_flight.pop(claim.delivery_id, None)
+        endpoint_id = claim.endpoint.id
+        self._per_endpoint[endpoint_id] -= 1
+        if self._per_endpoint[endpoint_id] <= 0:
+            del self._per_endpoint[endpoint_id]
+            del self._caps[endpoint_id]
         self._signal.set()
 
     async def _drain(self) -> None:

@@ -13,7 +13,7 @@ Times are epoch seconds (float); JSON is stored as text.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -141,8 +141,12 @@ class Store(Protocol):
 
     # -- the delivery queue --------------------------------------------------------------
     async def claim_due_deliveries(self, owner: str, limit: int, now: float, lease: float,
-                                   exclude_endpoints: Sequence[str] = ()) -> list[Claim]:
-        """Lease up to `limit` due deliveries for `lease` seconds (see `Claim`)."""
+                                   exclude_endpoints: Sequence[str] = (),
+                                   room: Mapping[str, int] | None = None,
+                                   default_room: int | None = None) -> list[Claim]:
+        """Lease up to `limit` due deliveries for `lease` seconds (see `Claim`), none of
+        `exclude_endpoints`, and at most `room[endpoint id]` (else `default_room`) of any one
+        endpoint."""
         ...
 
     async def record_results(self, results: Sequence[DeliveryResult],

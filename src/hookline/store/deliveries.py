@@ -6,7 +6,9 @@ differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..ids import ATTEMPT, new_id
 from ..models import Attempt, AttemptTrigger, Endpoint
@@ -15,6 +17,7 @@ from .core import (
     Connection,
     DeliveryResult,
     DisableRule,
+    FailureStreak,
     Row,
     StoreCore,
     attempt_values,
@@ -31,16 +34,39 @@ class DeliveryQueries(StoreCore):
     # -- delivery ------------------------------------------------------------------------
     async def claim_due_deliveries(
         self, owner: str, limit: int, now: float, lease: float,
-        exclude_endpoints: Sequence[str] = (),
+        exclude_endpoints: Sequence[str] = (), room: Mapping[str, int] | None = None,
+        default_room: int | None = None,
     ) -> list[Claim]:
         """Lease up to `limit` due deliveries for `lease` seconds, skipping disabled endpoints
-        and `exclude_endpoints` (those this worker already sends to at their cap)."""
+        and `exclude_endpoints` (those this worker already sends to at their cap); at most
+        `room[endpoint id]` (else `default_room`) for any one endpoint."""
         lease_id = new_lease_id()
+        args = (now, limit, lease, owner, lease_id, self.dialect.list_param(exclude_endpoints),
+                json.dumps(dict(room or {})), default_room or limit)
+        if self.dialect.claim_opens_attempts:
+            async with self.db.connection() as conn:
+                rows = await conn.fetch(self.q.claim_due_deliveries, *args,
+                                        [new_id(ATTEMPT) for _ in range(limit)])
+                return await self._claims_from(conn, rows, lease_id)
         async with self.db.transaction() as tx:
-            rows = await tx.fetch(
-                self.q.claim_due_deliveries, now, limit, lease, owner, lease_id,
-                self.dialect.list_param(exclude_endpoints))
+            rows = await tx.fetch(self.q.claim_due_deliveries, *args)
             return await self._load_claims(tx, rows, lease_id, owner, now)
+
+    async def _claims_from(self, conn: Connection, rows: list[Row],
+                           lease_id: str) -> list[Claim]:
+        """The claims for leased rows whose attempts are stored already: what sending needs."""
+        if not rows:
+            return []
+        as_list = self.dialect.list_param
+        messages = {r["id"]: message_from_row(r) for r in await conn.fetch(
+            self.q.messages_by_id, as_list(sorted({r["message_id"] for r in rows})))}
+        endpoints = {r["id"]: self._endpoint(r) for r in await conn.fetch(
+            self.q.endpoints_by_id, as_list(sorted({r["endpoint_id"] for r in rows})))}
+        return [
+            Claim(r["id"], r["attempt_count"], r["attempt_id"], AttemptTrigger(r["trigger"]),
+                  lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]])
+            for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
+        ]
 
     async def _load_claims(self, conn: Connection, rows: list[Row], lease_id: str,
                            owner: str, now: float) -> list[Claim]:
@@ -75,30 +101,43 @@ class DeliveryQueries(StoreCore):
         endpoint's failure streak. Endpoints `should_disable` gives a reason for (given the
         endpoint with its new streak, and the time of its last attempt) are disabled here,
         and returned."""
+        streaks = failure_streaks(results)
         disabled: list[Endpoint] = []
         async with self.db.transaction() as tx:
-            await tx.executemany(self.q.record_attempt,
-                                 [attempt_values(r.attempt) for r in results])
-            await tx.executemany(
-                self.q.record_delivery,
-                [(r.attempt.delivery_id, str(r.status), r.attempt.attempt_number,
-                  r.next_attempt_at, r.attempt.created_at, r.lease_id)
-                 for r in results if r.attempt.trigger != AttemptTrigger.TEST])
-            for endpoint_id, streak in failure_streaks(results).items():
-                row = await tx.fetchrow(
-                    self.q.record_failure_streak, endpoint_id, streak.succeeded,
-                    streak.failures, streak.failing_since, streak.last_success_at,
-                    streak.last_attempt_at)
-                if row is None or bool(row["disabled"]):
+            for row in await self._store_results(tx, results, streaks):
+                if bool(row["disabled"]):
                     continue
                 endpoint = self._endpoint(row)
-                reason = should_disable(endpoint, streak.last_attempt_at)
+                last_attempt_at = streaks[endpoint.id].last_attempt_at
+                reason = should_disable(endpoint, last_attempt_at)
                 if reason:
-                    await tx.execute(self.q.disable_endpoint, endpoint_id, reason,
-                                     streak.last_attempt_at)
+                    await tx.execute(self.q.disable_endpoint, endpoint.id, reason,
+                                     last_attempt_at)
                     endpoint.disabled, endpoint.disabled_reason = True, reason
                     disabled.append(endpoint)
         return disabled
+
+    async def _store_results(self, tx: Connection, results: Sequence[DeliveryResult],
+                             streaks: dict[str, FailureStreak]) -> list[Row]:
+        """Write attempts, their deliveries' new state and the endpoints' failure streaks;
+        returns the endpoint rows updated."""
+        attempts = [attempt_values(r.attempt)[:17] for r in results]  # sending: FALSE
+        deliveries = [(r.attempt.delivery_id, str(r.status), r.attempt.attempt_number,
+                       r.next_attempt_at, r.attempt.created_at, r.lease_id)
+                      for r in results if r.attempt.trigger != AttemptTrigger.TEST]
+        streak_rows = [(endpoint_id, s.succeeded, s.failures, s.failing_since,
+                        s.last_success_at, s.last_attempt_at) for endpoint_id, s in streaks.items()]
+        if self.q.record_results is not None:  # the whole batch in one statement
+            return await tx.fetch(self.q.record_results, *_columns(attempts, 17),
+                                  *_columns(deliveries, 6), *_columns(streak_rows, 6))
+        await tx.executemany(self.q.record_attempt, [(*a, False) for a in attempts])
+        await tx.executemany(self.q.record_delivery, deliveries)
+        rows = []
+        for streak in streak_rows:
+            row = await tx.fetchrow(self.q.record_failure_streak, *streak)
+            if row is not None:
+                rows.append(row)
+        return rows
 
     async def release_deliveries(self, claims: Sequence[Claim], at: float) -> None:
         """Hand claimed deliveries back unsent (shutdown, endpoint saturated): no attempt counts."""
@@ -142,3 +181,9 @@ class DeliveryQueries(StoreCore):
         async with self.db.connection() as conn:
             rows = await conn.fetch(self.q.delivery_counts)
         return {r["status"]: int(r["n"]) for r in rows}
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list per column, for `unnest`."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in
+                                                                                range(width)]

@@ -40,9 +40,25 @@ class Dialect(ABC):
         """Whole hours since the epoch of an epoch-seconds column."""
 
     @abstractmethod
-    def claim_due(self, due: str) -> str:
-        """Lease the deliveries `SELECT d.id <due>` finds and return them, in one statement
-        ($1 now, $3 lease seconds, $4 owner, $5 lease id)."""
+    def json_pairs(self, param: str) -> str:
+        """A table of (key, value) rows from the JSON object parameter `param`."""
+
+    @abstractmethod
+    def claim_due(self, due: str, taken: str) -> str:
+        """Lease the deliveries `taken` picks (`SELECT id FROM due ...`) of the candidates
+        `due` finds (`SELECT d.id, d.endpoint_id, d.next_attempt_at <due>`) and return them,
+        in one statement ($1 now, $3 lease seconds, $4 owner, $5 lease id). Where
+        `claim_opens_attempts`, the same statement also closes attempts a dead worker left
+        *sending* and opens this worker's ($9: fresh attempt ids), returning `attempt_id`."""
+
+    claim_opens_attempts = False
+    """Whether `claim_due` stores the claim's attempts itself (a claim is then one statement,
+    atomic without a transaction around it)."""
+
+    def record_results(self) -> str | None:
+        """One statement recording a whole batch of results from arrays, where the database
+        can (see `PostgresDialect`); None: one statement per row."""
+        return None
 
     def runs_migration(self, filename: str) -> bool:
         """`NNNN_name.sql` runs on every database; `NNNN_name.<dialect>.sql` (what the two
@@ -87,10 +103,14 @@ class SqliteDialect(Dialect):
         # FLOOR is not in every SQLite build; a cast truncates, which floors positive times.
         return f"CAST({column} / 3600 AS INTEGER)"
 
-    def claim_due(self, due: str) -> str:
-        return ("UPDATE deliveries SET next_attempt_at = $1 + $3, lease_owner = $4, "
+    def json_pairs(self, param: str) -> str:
+        return f"json_each({param})"
+
+    def claim_due(self, due: str, taken: str) -> str:
+        return (f"WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at {due}) "
+                "UPDATE deliveries SET next_attempt_at = $1 + $3, lease_owner = $4, "
                 "lease_id = $5, attempt_count = attempt_count + 1 "
-                f"WHERE id IN (SELECT d.id {due}) "
+                f"WHERE id IN ({taken}) "
                 "RETURNING id, message_id, endpoint_id, attempt_count, trigger")
 
 
@@ -135,11 +155,66 @@ class PostgresDialect(Dialect):
             "ordering_key) WHERE EXISTS (SELECT 1 FROM ok)) "
             "SELECT EXISTS (SELECT 1 FROM ok) AS written")
 
-    def claim_due(self, due: str) -> str:
-        return (f"WITH due AS (SELECT d.id {due} FOR UPDATE OF d SKIP LOCKED) "
-                "UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
-                "lease_id = $5, attempt_count = d.attempt_count + 1 FROM due WHERE d.id = due.id "
-                "RETURNING d.id, d.message_id, d.endpoint_id, d.attempt_count, d.trigger")
+    def json_pairs(self, param: str) -> str:
+        return f"jsonb_each_text({param}::jsonb)"
+
+    claim_opens_attempts = True
+
+    def claim_due(self, due: str, taken: str) -> str:
+        # Data-modifying CTEs: leasing, closing lost attempts and opening this worker's are
+        # one statement, so one round trip instead of a transaction of seven.
+        return (
+            "WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at "
+            f"{due} FOR UPDATE OF d SKIP LOCKED), taken AS ({taken}), "
+            "claimed AS (UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
+            "lease_id = $5, attempt_count = d.attempt_count + 1 FROM taken "
+            "WHERE d.id = taken.id "
+            "RETURNING d.id, d.message_id, d.endpoint_id, d.app_id, d.attempt_count, d.trigger), "
+            "numbered AS (SELECT claimed.*, ($9::text[])[row_number() OVER (ORDER BY claimed.id)] "
+            "AS attempt_id FROM claimed), "
+            "lost AS (UPDATE attempts SET sending = FALSE, error_kind = 'worker_lost', "
+            "error_detail = 'the worker stopped before recording an outcome; sent again' "
+            "WHERE sending AND delivery_id IN (SELECT id FROM claimed)), "
+            "opened AS (INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, "
+            "url, created_at, succeeded, sending, trigger, duration_ms, attempt_number, worker) "
+            "SELECT n.attempt_id, n.id, n.message_id, n.endpoint_id, n.app_id, e.url, $1, FALSE, "
+            "TRUE, n.trigger, 0, n.attempt_count, $4 FROM numbered n "
+            "JOIN endpoints e ON e.id = n.endpoint_id) "
+            "SELECT id, message_id, endpoint_id, attempt_count, trigger, attempt_id FROM numbered")
+
+    def record_results(self) -> str | None:
+        # Attempts upserted, deliveries moved on and endpoints' failure streaks updated from
+        # arrays ($1-$17 attempts, $18-$23 deliveries, $24-$29 streaks); returns the endpoints
+        # updated, for the auto-disable rule.
+        return (
+            "WITH stored_attempts AS (INSERT INTO attempts (id, delivery_id, message_id, "
+            "endpoint_id, app_id, url, created_at, succeeded, trigger, status_code, "
+            "response_body, duration_ms, error_kind, error_detail, request_headers, "
+            "attempt_number, worker, sending) "
+            "SELECT *, FALSE FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+            "$5::text[], $6::text[], $7::float8[], $8::bool[], $9::text[], $10::int[], "
+            "$11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::int[], "
+            "$17::text[]) ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
+            "succeeded = excluded.succeeded, status_code = excluded.status_code, "
+            "response_body = excluded.response_body, duration_ms = excluded.duration_ms, "
+            "error_kind = excluded.error_kind, error_detail = excluded.error_detail, "
+            "request_headers = excluded.request_headers, sending = FALSE), "
+            "moved_on AS (UPDATE deliveries d SET status = r.status, "
+            "attempt_count = r.attempt_number, next_attempt_at = r.next_attempt_at, "
+            "last_attempt_at = r.created_at, lease_owner = NULL, lease_id = NULL, "
+            "trigger = 'scheduled' FROM unnest($18::text[], $19::text[], $20::int[], "
+            "$21::float8[], $22::float8[], $23::text[]) AS r(id, status, attempt_number, "
+            "next_attempt_at, created_at, lease_id) WHERE d.id = r.id "
+            "AND (r.lease_id IS NULL OR d.lease_id = r.lease_id OR d.lease_id IS NULL)) "
+            "UPDATE endpoints e SET consecutive_failures = CASE WHEN s.succeeded "
+            "THEN s.failures ELSE e.consecutive_failures + s.failures END, "
+            "failing_since = CASE WHEN s.succeeded THEN s.failing_since "
+            "ELSE COALESCE(e.failing_since, s.failing_since) END, "
+            "last_success_at = COALESCE(s.last_success_at, e.last_success_at), "
+            "last_attempt_at = s.last_attempt_at FROM unnest($24::text[], $25::bool[], "
+            "$26::int[], $27::float8[], $28::float8[], $29::float8[]) AS s(id, succeeded, "
+            "failures, failing_since, last_success_at, last_attempt_at) WHERE e.id = s.id "
+            "RETURNING e.*")
 
 
 SQLITE = SqliteDialect()

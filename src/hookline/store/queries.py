@@ -176,7 +176,15 @@ class Queries:
             "AND p.status = 'pending' AND (p.created_at < d.created_at "
             "OR (p.created_at = d.created_at AND p.message_id < d.message_id)))) "
             "ORDER BY d.next_attempt_at LIMIT $2")
-        self.claim_due_deliveries = d.claim_due(due)
+        # Of those, per endpoint, the oldest up to its room ($7: a JSON object endpoint id ->
+        # free slots; $8 for endpoints not in it), so a worker leases no more than it can start.
+        taken = (
+            "SELECT ranked.id FROM (SELECT due.id, due.endpoint_id, row_number() OVER ("
+            "PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at, due.id) AS n FROM due) "
+            f"ranked LEFT JOIN {d.json_pairs('$7')} AS room ON room.key = ranked.endpoint_id "
+            f"WHERE ranked.n <= COALESCE({d.cast('room.value', 'int')}, $8)")
+        self.claim_due_deliveries = d.claim_due(due, taken)
+        self.record_results = d.record_results()
         self.record_delivery = (
             "UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4, "
             "last_attempt_at = $5, lease_owner = NULL, lease_id = NULL, trigger = 'scheduled' "

@@ -1,0 +1,54 @@
+"""A claim leases no more deliveries of an endpoint than the worker has room to start."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hookline.config import Settings
+from hookline.runtime import Runtime
+from tests.support.api import make_settings
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+@pytest.fixture
+async def control(settings: Settings) -> AsyncIterator[Runtime]:
+    """The service without a worker: the test claims by hand."""
+    runtime = await Runtime.start(settings, with_worker=False)
+    yield runtime
+    await runtime.stop()
+
+
+async def _two_endpoints_with_backlog(rt: Runtime, messages: int) -> tuple[str, str]:
+    svc = rt.service
+    app = await svc.create_app("claims")
+    first = await svc.create_endpoint(app.id, url="http://127.0.0.1:9/a")
+    second = await svc.create_endpoint(app.id, url="http://127.0.0.1:9/b")
+    for n in range(messages):
+        await svc.publish(app.id, "a.b", {"n": n})
+    return first.id, second.id
+
+
+async def test_a_claim_takes_at_most_each_endpoints_room(control: Runtime) -> None:
+    first, second = await _two_endpoints_with_backlog(control, 10)
+    claims = await control.store.claim_due_deliveries(
+        "w", 100, time.time() + 1, 60, (), {first: 3}, 5)
+    assert Counter(c.endpoint.id for c in claims) == {first: 3, second: 5}
+
+
+async def test_deliveries_a_claim_leaves_for_lack_of_room_stay_due(control: Runtime) -> None:
+    first, second = await _two_endpoints_with_backlog(control, 4)
+    now = time.time() + 1
+    taken = await control.store.claim_due_deliveries("w", 100, now, 60, (), {}, 1)
+    rest = await control.store.claim_due_deliveries("w", 100, now, 60, (), {}, 100)
+    assert Counter(c.endpoint.id for c in taken) == {first: 1, second: 1}
+    assert Counter(c.endpoint.id for c in rest) == {first: 3, second: 3}
+    assert not {c.delivery_id for c in taken} & {c.delivery_id for c in rest}
