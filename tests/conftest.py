@@ -102,6 +102,15 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 @pytest.fixture
+async def control(settings: Settings) -> AsyncIterator[Runtime]:
+    """The test's own view of the database, with no worker of its own (the workers under test
+    run in other processes)."""
+    rt = await Runtime.start(settings, with_worker=False)
+    yield rt
+    await rt.stop()
+
+
+@pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[ApiServer]:
     server = await ApiServer(runtime, ADMIN_TOKEN).start()
     yield server

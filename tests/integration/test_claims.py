@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,6 @@ from tests.support.api import make_settings
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path)
-
-
-@pytest.fixture
-async def control(settings: Settings) -> AsyncIterator[Runtime]:
-    """The service without a worker: the test claims by hand."""
-    runtime = await Runtime.start(settings, with_worker=False)
-    yield runtime
-    await runtime.stop()
 
 
 async def _two_endpoints_with_backlog(rt: Runtime, messages: int) -> tuple[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path, lease_seconds=3.0, shutdown_grace=1.5)
-
-
-@pytest.fixture
-async def control(settings: Settings) -> AsyncIterator[Runtime]:
-    """The test's own view of the database: API-side only, no worker of its own."""
-    rt = await Runtime.start(settings, with_worker=False)
-    yield rt
-    await rt.stop()
 
 
 async def test_worker_killed_while_receiver_holds_the_request_loses_nothing(

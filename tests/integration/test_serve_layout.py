@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path, poll_interval=0.1, shutdown_grace=1.0)
-
-
-@pytest.fixture
-async def control(settings: Settings) -> AsyncIterator[Runtime]:
-    """The test's own view of the database, without a worker."""
-    rt = await Runtime.start(settings, with_worker=False)
-    yield rt
-    await rt.stop()
 
 
 async def _serve(settings: Settings, processes: int) -> HooklineProcess:
