@@ -14,6 +14,9 @@ import click
 from . import __version__
 from .config import Settings
 from .errors import HooklineError
+from .receiver._signing import SCHEMES, STANDARD
+from .receiver._verify import DEFAULT_TOLERANCE
+from .tokens import PORTAL_ACCESS_MAX_TTL, PORTAL_ACCESS_MIN_TTL
 
 log = logging.getLogger("hookline")
 
@@ -202,8 +205,8 @@ def admin_token(database_url: str | None) -> None:
 @main.command("portal-link")
 @database_option
 @click.argument("app")
-@click.option("--ttl", type=int, default=3600, show_default=True,
-              help="seconds the link stays valid")
+@click.option("--ttl", type=click.IntRange(PORTAL_ACCESS_MIN_TTL, PORTAL_ACCESS_MAX_TTL),
+              default=3600, show_default=True, help="seconds the link stays valid")
 def portal_link(database_url: str | None, app: str, ttl: int) -> None:
     """Print a signed link into APP's partner portal (APP is an id or uid)."""
     from .runtime import Runtime
@@ -221,14 +224,36 @@ def portal_link(database_url: str | None, app: str, ttl: int) -> None:
     _run(run)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                "help_option_names": []})
-@click.pass_context
-def listen(ctx: click.Context) -> None:
-    """Run a local receiver that verifies and prints webhooks (see `hookline listen --help`)."""
-    from .receiver.listen import main as listen_main
+@main.command()
+@click.option("--port", type=int, default=9000, show_default=True, help="port to listen on")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to bind")
+@click.option("--secret", multiple=True, envvar="HOOKLINE_LISTEN_SECRET",
+              help="signing secret (whsec_... for standard); repeat during a rotation; also "
+                   "read from HOOKLINE_LISTEN_SECRET, which `ps` does not show; without one, "
+                   "requests are accepted unverified")
+@click.option("--scheme", type=click.Choice(SCHEMES), default=STANDARD, show_default=True,
+              help="signature scheme to verify")
+@click.option("--header", default=None,
+              help="signature header of the hex schemes (default x-webhook-signature)")
+@click.option("--forward-to", metavar="URL", default=None,
+              help="also send each accepted request here")
+@click.option("--tolerance", type=int, default=DEFAULT_TOLERANCE, show_default=True,
+              help="seconds of clock skew allowed (standard scheme)")
+@click.option("--verbose", is_flag=True, help="also print every header and the body")
+def listen(port: int, host: str, secret: tuple[str, ...], scheme: str, header: str | None,
+           forward_to: str | None, tolerance: int, verbose: bool) -> None:
+    """Run a local receiver that verifies and prints the webhooks it gets."""
+    from .receiver.listen import run_listener
 
-    sys.exit(listen_main(list(ctx.args)))
+    try:
+        run_listener(port, list(secret) or None, scheme, header, forward_to, host,
+                     tolerance=tolerance, verbose=verbose)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+    except KeyboardInterrupt:  # Ctrl-C before the listener was up: nothing to clean
+        sys.exit(130)
 
 
 def _redact_url(url: str) -> str:

@@ -9,9 +9,13 @@ class HooklineError(Exception):
     status = 500
     title = "Internal error"
 
-    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+    def __init__(self, detail: str | None = None, *, field: str | None = None,
+                 partner: str | None = None) -> None:
         self.detail = detail or (self.__doc__ or self.title).strip()
         self.field = field
+        # The same error in a partner's words where `detail` speaks to the operator (names a
+        # setting): what the partner portal shows.
+        self.partner_detail = partner
         super().__init__(self.detail)
 
 

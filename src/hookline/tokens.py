@@ -25,6 +25,9 @@ MAX_TOKEN_NAME = 256
 PORTAL_KEY_LABEL = "portal"
 # How long a portal session lasts: a working day; a partner comes back through a fresh link.
 SESSION_SECONDS = 8 * 3600
+# How long a portal link may stay valid (seconds), for the API and `hookline portal-link`.
+PORTAL_ACCESS_MIN_TTL = 60
+PORTAL_ACCESS_MAX_TTL = 7 * 24 * 3600
 _INVALID = "the portal link is not valid"
 _EXPIRED = "the portal link has expired; ask for a new one"
 

@@ -24,6 +24,9 @@ from .retry import validate_schedule
 from .signing import SCHEMES, signature_header_names
 
 MAX_URL_LENGTH = 2048
+# What a partner is told about an address the egress policy refuses (the operator's message
+# names the setting that would allow it; a partner cannot change it).
+PARTNER_BLOCKED = "this address cannot receive webhooks"
 MAX_TIMEOUT = 30.0
 MAX_TEXT = 4096
 # Custom headers go out on every delivery of the endpoint. Receivers' servers commonly refuse
@@ -144,13 +147,15 @@ def check_url(url: str, policy: EgressPolicy, *, production: bool) -> str:
     try:
         policy.check_url_literal(url)
     except EgressBlocked as exc:
-        raise InvalidInput(f"url is not allowed: {exc.reason}", field="url") from None
+        raise InvalidInput(f"url is not allowed: {exc.reason}", field="url",
+                           partner=PARTNER_BLOCKED) from None
     except ValueError as exc:
         raise InvalidInput(f"url is not valid: {exc}", field="url") from None
     _check_ipv4_spelling(parts.hostname)
     if production and parts.scheme != "https" and not policy.allows_plain_http(parts.hostname):
         raise InvalidInput("url must use https:// in production mode (plain http:// is only "
-                           f"for networks allowed by {ALLOW_SETTING})", field="url")
+                           f"for networks allowed by {ALLOW_SETTING})", field="url",
+                           partner="url must use https://")
     return url
 
 

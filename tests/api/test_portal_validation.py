@@ -68,13 +68,13 @@ async def endpoints_of(api: ApiServer, app_id: str) -> list[str]:
 async def test_a_nul_in_the_description_is_the_forms_error_on_create_and_edit(
         api: ApiServer, app_id: str, portal: PortalForm) -> None:
     refused = await portal.submit("/portal/endpoints", description="a\x00b")
-    assert "description contains a NUL" in form_error(refused)
+    assert "Description contains a NUL" in form_error(refused)
 
     created = await portal.submit("/portal/endpoints", description="orders")
     assert created.status == 303
     endpoint = created.headers["location"].split("?")[0].rsplit("/", 1)[1]
     edited = await portal.submit(f"/portal/endpoints/{endpoint}/edit", description="x\x00")
-    assert "description contains a NUL" in form_error(edited)
+    assert "Description contains a NUL" in form_error(edited)
     assert await endpoints_of(api, app_id) == ["orders"]
 
 

@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from ..envelopes import ENVELOPES, JSON_STYLES
 from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
+from ..presets import PRESET_NAMES
 from ..retry import MAX_DELAY, MAX_RETRIES
 from ..service import Page
 from ..signing import SCHEMES
@@ -329,7 +330,14 @@ class EndpointFields(DeliveryOptionsFields, EventTypesAlias):
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
-class EndpointIn(EndpointFields):
+class PresetField(InputSchema):
+    preset: str | None = Field(
+        default=None, description="the whole delivery contract of one specification ("
+        + " | ".join(PRESET_NAMES) + "); fields sent beside it override it",
+        json_schema_extra=_one_of(PRESET_NAMES))
+
+
+class EndpointIn(EndpointFields, PresetField):
     secret: str | None = Field(default=None, max_length=1024)
     headers: CustomHeaders | None = None
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import __version__
 from ..envelopes import PER_MESSAGE, body_style, build_body
 from ..models import Endpoint, Message
 from ..redaction import redact_headers
 from ..signing import signature_headers
+
+USER_AGENT = f"Hookline/{__version__} (webhook delivery; +https://github.com/hookline/hookline)"
+# Sent with every request, before the endpoint's custom headers and the signature.
+BASE_HEADERS = {"content-type": "application/json", "user-agent": USER_AGENT}
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ def prepare_request(message: Message, endpoint: Endpoint, now: float,
     signed = signature_headers(
         options.signature_scheme, endpoint.signing_secrets(now), message.id, int(now), body,
         options.signature_header)
-    headers = {**endpoint.headers, **signed}
+    # Every header sent is in `headers`, so the logs and the test send show them all.
+    headers = {**BASE_HEADERS, **endpoint.headers, **signed}
     return PreparedRequest(endpoint.url, body, headers, frozenset(signed))
 
 

@@ -19,7 +19,6 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from .. import __version__
 from ..config import Settings
 from ..models import ErrorKind
 from .egress import (
@@ -30,9 +29,9 @@ from .egress import (
     resolve_and_check,
 )
 from .outcome import Outcome
-from .request import PreparedRequest
+from .request import USER_AGENT, PreparedRequest
 
-USER_AGENT = f"Hookline/{__version__} (webhook delivery; +https://github.com/hookline/hookline)"
+__all__ = ["USER_AGENT", "Sender"]
 _READ_CHUNK = 1024
 _RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
 # URLs whose literal-address verdict is remembered. The verdict depends only on the URL text
@@ -99,13 +98,11 @@ class Sender:
         def elapsed() -> int:
             return int((time.monotonic() - started) * 1000)
 
-        request_headers = {"content-type": "application/json", "user-agent": USER_AGENT,
-                           **request.headers}
         try:
             async with asyncio.timeout(deadline):
                 await self._check_destination(url)
                 async with self._client().post(
-                    url, data=request.body, headers=request_headers, allow_redirects=False,
+                    url, data=request.body, headers=request.headers, allow_redirects=False,
                     proxy=self.settings.proxy_url,
                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=deadline),
                 ) as response:

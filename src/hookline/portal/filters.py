@@ -9,17 +9,19 @@ from typing import Any
 
 from jinja2 import Environment
 
+from ..errors import HooklineError
 from ..models import Endpoint
+from ..validation import PARTNER_BLOCKED
 
 MANUAL_REASON = "disabled manually"
 # Messages a redirect may ask for by key (never text from the query string itself).
 NOTICES = {
-    "created": "Webhook created. Send it a test event to check your endpoint.",
+    "created": "Endpoint created. Send it a test event to check that it answers.",
     "saved": "Changes saved.",
     "rotated": "Signing secret rotated. The previous secret keeps working for 24 hours.",
-    "deactivated": "Webhook deactivated. Deliveries wait until you reactivate it.",
-    "reactivated": "Webhook reactivated. Waiting deliveries are on their way.",
-    "deleted": "Webhook deleted.",
+    "deactivated": "Endpoint deactivated. Deliveries wait until you reactivate it.",
+    "reactivated": "Endpoint reactivated. Waiting deliveries are on their way.",
+    "deleted": "Endpoint deleted.",
     "resent": "Delivery queued again. It appears in the log once it is sent.",
     "recovered": "Failed deliveries queued again.",
     "recovered-none": "No failed deliveries in that period: nothing to recover.",
@@ -29,6 +31,33 @@ NOTICES = {
 # An endpoint someone switched off is neither healthy nor failing: it is paused.
 HEALTH_LABELS = {"green": "Healthy", "yellow": "Some failures", "red": "Failing",
                  "paused": "Paused"}
+
+
+# The API's field names as the portal's forms label them.
+FIELD_LABELS = {"url": "URL", "filterTypes": "Event types", "eventType": "Event type",
+                "signatureScheme": "Signature", "signatureHeader": "Signature header",
+                "retrySchedule": "Retry schedule", "jsonStyle": "JSON style",
+                "eventTypes": "Event types"}
+
+
+def partner_message(error: HooklineError) -> str:
+    """An error as a partner reads it: in their words where the detail speaks to the
+    operator, opening with a capital (a field's label for a field's name)."""
+    return capitalised(error.partner_detail or error.detail)
+
+
+def capitalised(text: str) -> str:
+    """`url is ...` → `URL is ...`; a JSON path (`payload.s: ...`, `items[0] ...`) stays as
+    it is written, since it names the key."""
+    first, space, rest = text.partition(" ")
+    if not first or "." in first or "[" in first:
+        return text
+    return FIELD_LABELS.get(first, first[:1].upper() + first[1:]) + space + rest
+
+
+def attempt_error(kind: str | None, detail: str | None) -> str:
+    """Why an attempt failed, for a partner: a refusal by the egress policy names no setting."""
+    return capitalised(PARTNER_BLOCKED if kind == "blocked" else detail or "")
 
 
 def endpoint_status(endpoint: Endpoint) -> tuple[str, str]:
@@ -87,4 +116,5 @@ def pretty_body(raw: str | bytes) -> str:
 def install(env: Environment) -> None:
     env.filters.update(when=when, iso=iso, ago=ago, percent=percent, pretty_json=pretty_json,
                        pretty_body=pretty_body)
+    env.globals.update(attempt_error=attempt_error)
     env.globals.update(endpoint_status=endpoint_status, health_labels=HEALTH_LABELS)

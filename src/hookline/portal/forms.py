@@ -11,9 +11,11 @@ from starlette.datastructures import FormData
 from ..envelopes import ENVELOPES
 from ..errors import InvalidInput
 from ..models import DeliveryOptions, Endpoint, EventType
+from ..presets import PRESETS, preset_options
 from ..redaction import REDACTED, redact_headers
 from ..service import ALL_EVENTS
 from ..signing import DEFAULT_HEX_HEADER, SCHEMES, STANDARD
+from .filters import partner_message
 
 ENVELOPE_LABELS = {"standard": "Standard", "smile": "Smile", "partnero": "Partnero",
                    "cr3dentials": "cr3dentials", "raw": "Raw"}
@@ -29,9 +31,21 @@ SCHEME_LABELS = {
     "hmac-sha256-hex": "HMAC-SHA256, hex, in one header",
     "hmac-sha512-hex": "HMAC-SHA512, hex, in one header",
 }
+PRESET_LABELS = {"standard": "Standard Webhooks", "svix": "Svix", "smile": "Smile",
+                 "cr3dentials": "cr3dentials", "partnero": "Partnero", "tradevest": "Tradevest"}
 ENVELOPE_CHOICES = [(name, ENVELOPE_LABELS.get(name, name), ENVELOPE_SHAPES.get(name, ""))
                     for name in ENVELOPES]
 SCHEME_CHOICES = [(name, SCHEME_LABELS.get(name, name)) for name in SCHEMES]
+
+
+def _schedule_text(schedule: list[float] | None) -> str:
+    return "" if schedule is None else ", ".join(f"{d:g}" for d in schedule)
+
+
+# (name, label, envelope, scheme, header, schedule): what choosing a preset fills in.
+PRESET_CHOICES = [(name, PRESET_LABELS.get(name, name), o.envelope, o.signature_scheme,
+                   o.signature_header or "", _schedule_text(o.retry_schedule))
+                  for name, o in PRESETS.items()]
 EMPTY_HEADER_ROWS = 1
 # The service names fields as the API does; the form names them in snake case.
 _FIELD_NAMES = {"filterTypes": "events", "signatureScheme": "signature_scheme",
@@ -59,6 +73,7 @@ class EndpointForm:
     signature_header: str = ""
     envelope: str = "standard"
     retry_schedule: str = ""
+    preset: str = ""
     errors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -71,7 +86,6 @@ class EndpointForm:
     @classmethod
     def of(cls, endpoint: Endpoint) -> EndpointForm:
         shown = shown_headers(endpoint)
-        schedule = endpoint.options.retry_schedule
         return cls(
             url=endpoint.url, description=endpoint.description,
             events=list(endpoint.filter_types or [ALL_EVENTS]), active=not endpoint.disabled,
@@ -81,7 +95,7 @@ class EndpointForm:
             signature_scheme=endpoint.options.signature_scheme,
             signature_header=endpoint.options.signature_header or "",
             envelope=endpoint.options.envelope,
-            retry_schedule="" if schedule is None else ", ".join(f"{d:g}" for d in schedule))
+            retry_schedule=_schedule_text(endpoint.options.retry_schedule))
 
     @classmethod
     def parse(cls, form: FormData) -> EndpointForm:
@@ -96,24 +110,36 @@ class EndpointForm:
             signature_scheme=_text(form, "signature_scheme") or STANDARD,
             signature_header=_text(form, "signature_header"),
             envelope=_text(form, "envelope") or "standard",
-            retry_schedule=_text(form, "retry_schedule"))
+            retry_schedule=_text(form, "retry_schedule"), preset=_text(form, "preset"))
 
     def fail(self, error: InvalidInput) -> EndpointForm:
         """This form again, with the service's complaint shown next to the field it names."""
         name = _FIELD_NAMES.get(error.field or "", error.field or "form")
-        return replace(self, errors={name: error.detail})
+        return replace(self, errors={name: partner_message(error)})
+
+    def _delivery_untouched(self) -> bool:
+        """The delivery fields as a blank form has them: a preset chosen without the page's
+        script (which fills them in) decides them all."""
+        return (self.signature_scheme, self.signature_header, self.envelope,
+                self.retry_schedule) == (STANDARD, "", "standard", "")
+
+    def _options(self, current: Endpoint | None) -> DeliveryOptions:
+        """The options the form sets: over the endpoint's own, or over the chosen preset's."""
+        base = current.options if current else preset_options(self.preset or None)
+        if current is None and self.preset and self._delivery_untouched():
+            return base
+        hex_scheme = self.signature_scheme != STANDARD
+        return replace(
+            base, signature_scheme=self.signature_scheme, envelope=self.envelope,
+            signature_header=(self.signature_header or DEFAULT_HEX_HEADER) if hex_scheme
+            else None,
+            json_style=base.json_style if base.envelope == self.envelope else None,
+            retry_schedule=parse_schedule(self.retry_schedule))
 
     def changes(self, current: Endpoint | None = None) -> dict[str, Any]:
         """Keyword arguments for `create_endpoint` / `update_endpoint`. A masked header left
         blank keeps the value it has."""
-        base = current.options if current else DeliveryOptions()
-        hex_scheme = self.signature_scheme != STANDARD
-        options = replace(
-            base, signature_scheme=self.signature_scheme, envelope=self.envelope,
-            signature_header=(self.signature_header or DEFAULT_HEX_HEADER) if hex_scheme
-            else None,
-            json_style=base.json_style if current and base.envelope == self.envelope else None,
-            retry_schedule=parse_schedule(self.retry_schedule))
+        options = self._options(current)
         kept = current.headers if current else {}
         headers = {row.name: row.value if row.value or row.name not in kept else kept[row.name]
                    for row in self.headers}

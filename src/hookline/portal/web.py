@@ -225,7 +225,7 @@ def error_page(portal: Portal, exc: HooklineError, status: int | None = None) ->
     code = status or exc.status
     titles = {404: "Not found", 403: "Not allowed", 401: "Sign in to continue",
               422: "Check your input"}
-    detail = exc.detail
+    detail = filters.partner_message(exc)
     if isinstance(exc, NotFound):
         detail = "This page does not exist, or it belongs to another application."
     return render_page(portal, "error.html", code, title=titles.get(code, exc.title),

@@ -50,6 +50,7 @@ class ListenerSettings:
     webhook: Webhook | None
     forward_to: str | None
     out: TextIO
+    verbose: bool = False
 
 
 class Listener(ThreadingHTTPServer):
@@ -109,7 +110,8 @@ class _ListenerHandler(BaseHTTPRequestHandler):
             self._reply(204, None)
             if settings.forward_to:
                 verdict += "  " + forward(settings.forward_to, self.command, headers, body)
-        self.server.say(summary_line(self.command, self.path, headers, body, verdict))
+        line = summary_line(self.command, self.path, headers, body, verdict)
+        self.server.say(line + ("\n" + details(headers, body) if settings.verbose else ""))
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -182,6 +184,20 @@ def summary_line(
     )
 
 
+def details(headers: list[tuple[str, str]], body: bytes) -> str:
+    """Every header and the body as received, indented under the summary (`--verbose`).
+    Control characters are shown escaped: request data must not drive the terminal."""
+    lines = [f"    {_visible(name)}: {_visible(value)}" for name, value in headers]
+    text = body.decode("utf-8", "replace")
+    lines += ["", *(f"    {_visible(part)}" for part in text.splitlines())] if text else []
+    return "\n".join(lines)
+
+
+def _visible(text: str) -> str:
+    return "".join(c if c.isprintable() or c == "\t" else
+                   c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def forward(url: str, method: str, headers: list[tuple[str, str]], body: bytes) -> str:
     """Send the raw request on to `url`; the result as text for the summary line."""
     request = urllib.request.Request(
@@ -222,6 +238,7 @@ def make_listener(
     *,
     tolerance: int = DEFAULT_TOLERANCE,
     out: TextIO | None = None,
+    verbose: bool = False,
 ) -> Listener:
     """A bound, not yet serving listener (port 0 picks a free port; see `.url`).
 
@@ -230,7 +247,7 @@ def make_listener(
     webhook = Webhook(secret, scheme, header=header, tolerance=tolerance) if secret else None
     if forward_to and not forward_to.startswith(("http://", "https://")):
         raise ValueError(f"--forward-to must be an http(s) URL, not {forward_to!r}")
-    settings = ListenerSettings(webhook, forward_to, out or sys.stdout)
+    settings = ListenerSettings(webhook, forward_to, out or sys.stdout, verbose)
     return Listener((host, port), settings)
 
 
@@ -244,10 +261,12 @@ def run_listener(
     *,
     tolerance: int = DEFAULT_TOLERANCE,
     out: TextIO | None = None,
+    verbose: bool = False,
 ) -> None:
     """Serve until SIGINT or SIGTERM, printing where it listens and one line per request."""
     listener = make_listener(
-        port, secret, scheme, header, forward_to, host, tolerance=tolerance, out=out
+        port, secret, scheme, header, forward_to, host, tolerance=tolerance, out=out,
+        verbose=verbose,
     )
     with _stop_on_signals(listener):
         # Announced only once a signal stops us cleanly: whoever waits for this line may stop us.
@@ -305,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--forward-to", metavar="URL", help="also send each accepted request here")
     parser.add_argument("--tolerance", type=int, default=DEFAULT_TOLERANCE,
                         help="seconds of clock skew allowed (standard scheme), default %(default)s")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also print every header and the body of each request")
     return parser
 
 
@@ -313,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_listener(
             args.port, args.secret, args.scheme, args.header, args.forward_to, args.host,
-            tolerance=args.tolerance,
+            tolerance=args.tolerance, verbose=args.verbose,
         )
     except ValueError as error:
         print(f"hookline listen: {error}", file=sys.stderr)

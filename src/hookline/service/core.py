@@ -27,8 +27,6 @@ MAX_LIMIT = 250
 _EVENT_TYPE_NAME = r"^[A-Za-z0-9_.\-*]{1,256}$"
 DEFAULT_ROTATION_GRACE = 24 * 3600.0
 MAX_ROTATION_GRACE = 7 * 24 * 3600.0
-PORTAL_ACCESS_MIN_TTL = 60
-PORTAL_ACCESS_MAX_TTL = 7 * 24 * 3600
 
 
 # How a use case names an application: an id or uid from a caller, which never finds the

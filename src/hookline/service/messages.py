@@ -29,6 +29,18 @@ class MessageDraft:
     ordering_key: str | None = None
 
 
+@dataclass(frozen=True)
+class MessageLog:
+    """One message's attempts to one endpoint, newest first: what a delivery log row shows."""
+
+    message_id: str
+    attempts: list[Attempt]
+
+    @property
+    def latest(self) -> Attempt:
+        return self.attempts[0]
+
+
 def _wanted_by(message: Message, endpoints: list[Subscription]) -> list[Subscription]:
     return [ep for ep in endpoints if endpoint_wants(ep, message)]
 
@@ -120,6 +132,23 @@ class MessageUseCases(ServiceCore):
             filters["endpoint_id"] = (await self.store.get_endpoint(app.id,
                                                                     filters["endpoint_id"])).id
         return await self.store.list_attempts(app.id, clamp_limit(limit), iterator, **filters)
+
+    async def endpoint_log(self, app_key: AppKey, endpoint_key: str, limit: int | None,
+                           iterator: str | None, **filters: Any) -> Page:
+        """The endpoint's delivery log, one `MessageLog` per message, newest first; the
+        filters (outcome, event types, time range) apply to each message's latest attempt."""
+        endpoint = await self.get_endpoint(app_key, endpoint_key)
+        page = await self.store.list_latest_attempts(endpoint.app_id, endpoint.id,
+                                                     clamp_limit(limit), iterator, **filters)
+        latest: list[Attempt] = page.data
+        grouped: dict[str, list[Attempt]] = {a.message_id: [] for a in latest}
+        for attempt in await self.store.attempts_of_messages(endpoint.app_id, endpoint.id,
+                                                             list(grouped)):
+            grouped[attempt.message_id].append(attempt)
+        # An attempt recorded between the two reads is newer than the page's: keep to it.
+        logs = [MessageLog(a.message_id, [b for b in grouped[a.message_id] if b.id <= a.id])
+                for a in latest]
+        return Page(logs, page.iterator, page.done)
 
     async def resend(self, app_key: AppKey, message_key: str, endpoint_key: str) -> None:
         app = await self.get_app(app_key)

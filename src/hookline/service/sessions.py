@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from .. import ids
 from ..errors import InvalidInput, Unauthorized
 from ..tokens import (
+    PORTAL_ACCESS_MAX_TTL,
+    PORTAL_ACCESS_MIN_TTL,
     PORTAL_KEY_LABEL,
     SESSION_SECONDS,
     PortalGrant,
@@ -17,7 +19,7 @@ from ..tokens import (
     read_portal_token,
     sign_portal_token,
 )
-from .core import ADMIN_TOKEN_KEY, PORTAL_ACCESS_MAX_TTL, PORTAL_ACCESS_MIN_TTL, ServiceCore
+from .core import ADMIN_TOKEN_KEY, ServiceCore
 
 LINK_SPENT = "this portal link has already been used or was withdrawn; ask for a new one"
 MAX_EXPIRE_DELAY = 3 * 24 * 3600  # Svix's bound on expire-all's `expiry`

@@ -38,6 +38,36 @@ class AttemptQueries(StoreCore):
                 limit + 1)
         return make_page([attempt_from_row(r) for r in rows], limit, lambda a: a.id)
 
+    async def list_latest_attempts(
+        self,
+        app_id: str,
+        endpoint_id: str,
+        limit: int,
+        iterator: str | None,
+        *,
+        succeeded: bool | None = None,
+        event_types: Sequence[str] | None = None,
+        before: float | None = None,
+        after: float | None = None,
+    ) -> Page:
+        """Each message's latest attempt to the endpoint, newest first, filtered on it."""
+        types = self.dialect.list_param(event_types) if event_types else None
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(
+                self.q.list_latest_attempts,
+                app_id, endpoint_id, iterator, succeeded, types, before, after, limit + 1)
+        return make_page([attempt_from_row(r) for r in rows], limit, lambda a: a.id)
+
+    async def attempts_of_messages(self, app_id: str, endpoint_id: str,
+                                   message_ids: Sequence[str]) -> list[Attempt]:
+        """Every attempt of these messages to the endpoint, newest first."""
+        if not message_ids:
+            return []
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(self.q.attempts_of_messages, app_id, endpoint_id,
+                                    self.dialect.list_param(message_ids))
+        return [attempt_from_row(r) for r in rows]
+
     async def get_attempt(self, app_id: str, attempt_id: str) -> Attempt:
         async with self.db.connection() as conn:
             row = await conn.fetchrow(self.q.get_attempt, app_id, attempt_id)

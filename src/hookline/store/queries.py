@@ -245,6 +245,23 @@ class Queries:
             f"AND ({cast('$7', 'float8')} IS NULL OR a.created_at < $7) "
             f"AND ({cast('$8', 'float8')} IS NULL OR a.created_at > $8) "
             "ORDER BY a.id DESC LIMIT $9")
+        # The delivery log of one endpoint, one row per message: its latest attempt (no later
+        # attempt of the same message to the same endpoint), filtered, newest first.
+        self.list_latest_attempts = (
+            "SELECT a.* FROM attempts a JOIN messages m ON m.id = a.message_id "
+            "WHERE a.app_id = $1 AND a.endpoint_id = $2 "
+            f"AND ({cast('$3', 'text')} IS NULL OR a.id < $3) "
+            f"AND ({cast('$4', 'boolean')} IS NULL OR a.succeeded = $4) "
+            f"AND ({cast('$5', 'text[]')} IS NULL OR m.event_type {d.any_of('$5')}) "
+            f"AND ({cast('$6', 'float8')} IS NULL OR a.created_at < $6) "
+            f"AND ({cast('$7', 'float8')} IS NULL OR a.created_at >= $7) "
+            "AND NOT EXISTS (SELECT 1 FROM attempts later WHERE later.app_id = a.app_id "
+            "AND later.message_id = a.message_id AND later.endpoint_id = a.endpoint_id "
+            "AND later.id > a.id) "
+            "ORDER BY a.id DESC LIMIT $8")
+        self.attempts_of_messages = (
+            "SELECT * FROM attempts WHERE app_id = $1 AND endpoint_id = $2 "
+            f"AND message_id {d.any_of('$3')} ORDER BY id DESC")
         self.endpoint_hourly_counts = (
             f"SELECT {d.hour_of('created_at')} AS hour, "
             "SUM(CASE WHEN succeeded THEN 1 ELSE 0 END) AS ok, "

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 
 from ... import ids
 from ...models import DeliveryOptions
+from ...presets import preset_options
 from ..deps import AppDep, Iterator, Limit, NoStore, PrincipalDep, ServiceDep
 from ..idempotency import IdempotencyDep
 from ..schemas import (
@@ -54,7 +55,7 @@ async def create_endpoint(app: AppDep, body: EndpointIn, service: ServiceDep,
     async def create() -> EndpointOut:
         return EndpointOut.of(await service.create_endpoint(
             app.id, url=body.url, secret=body.secret,
-            options=merged_options(DeliveryOptions(), body),
+            options=merged_options(preset_options(body.preset), body),
             uid=body.uid, description=body.description, filter_types=body.wanted_types(),
             channels=body.channels, disabled=body.disabled, headers=body.headers or {},
             metadata=body.metadata))

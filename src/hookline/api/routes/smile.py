@@ -1,28 +1,26 @@
 """Smile-shaped webhook registration (`POST /v1/webhooks`), for partners who integrate against
 Smile's API. Each webhook is an ordinary endpoint of the token's application, configured as
 Smile delivers: `{id, version, type, createdAt, data}` bodies, an HMAC-SHA512 hex signature of
-the raw body in `Smile-Signature`, and two retries about 30 s apart.
+the raw body in `Smile-Signature`, and two retries about 30 s apart: the `smile` preset, or
+another one named in `preset`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
 from ...errors import InvalidInput
-from ...models import DeliveryOptions, Endpoint
+from ...models import Endpoint
+from ...presets import PRESET_NAMES, SMILE, preset_options
 from ...service import ALL_EVENTS, MAX_LIMIT
 from ..deps import ServiceDep, TokenAppDep
 from ..schemas import MAX_URL, URL_PATTERN, InputSchema, Schema, ts
 
 router = APIRouter(prefix="/v1/webhooks", tags=["Smile webhooks"])
-SMILE_OPTIONS = DeliveryOptions(signature_scheme="hmac-sha512-hex",
-                                signature_header="Smile-Signature", envelope="smile",
-                                retry_schedule=[30.0, 30.0])
 
 
 class SmileWebhookIn(InputSchema):
@@ -34,6 +32,8 @@ class SmileWebhookIn(InputSchema):
     secret: str | None = Field(
         default=None, max_length=256,
         description="the HMAC-SHA512 key (its UTF-8 bytes); generated when omitted")
+    preset: str = Field(default=SMILE, description="the delivery contract: "
+                        + " | ".join(PRESET_NAMES), json_schema_extra={"enum": [*PRESET_NAMES]})
 
     def filter_types(self) -> list[str]:
         raw = self.event_types.split(",") if isinstance(self.event_types, str) \
@@ -73,7 +73,7 @@ WebhookDep = Annotated[Endpoint, Depends(webhook_in_scope)]
 async def register_webhook(body: SmileWebhookIn, app: TokenAppDep,
                            service: ServiceDep) -> SmileWebhookOut:
     ep = await service.create_endpoint(
-        app.id, url=body.url, secret=body.secret, options=replace(SMILE_OPTIONS),
+        app.id, url=body.url, secret=body.secret, options=preset_options(body.preset),
         description=body.name, filter_types=body.filter_types(), disabled=not body.active)
     return SmileWebhookOut.of(ep)
 
@@ -98,8 +98,11 @@ async def get_webhook(webhook: WebhookDep) -> SmileWebhookOut:
 @router.put("/{webhook_id}", response_model=SmileWebhookOut)
 async def update_webhook(webhook: WebhookDep, body: SmileWebhookIn,
                          service: ServiceDep) -> SmileWebhookOut:
-    """Replace name, url, event types and active; a secret, when given, replaces the old."""
-    changes = {"secret": body.secret} if body.secret else {}
+    """Replace name, url, event types and active; a secret or a preset, when given, replaces
+    the old."""
+    changes: dict[str, Any] = {"secret": body.secret} if body.secret else {}
+    if "preset" in body.model_fields_set:
+        changes["options"] = preset_options(body.preset)
     ep = await service.update_endpoint(
         webhook.app_id, webhook.id, url=body.url, description=body.name,
         filter_types=body.filter_types(), disabled=not body.active, **changes)

@@ -13,6 +13,7 @@ from ...service import ALL_EVENTS
 from ..chart import hourly_chart
 from ..forms import (
     ENVELOPE_CHOICES,
+    PRESET_CHOICES,
     SCHEME_CHOICES,
     EndpointForm,
     group_event_types,
@@ -48,7 +49,7 @@ async def form_page(portal: Portal, form: EndpointForm, endpoint: Endpoint | Non
     unknown = [name for name in form.events if name not in known and name != ALL_EVENTS]
     context: dict[str, Any] = dict(
         form=form, groups=group_event_types(types), extra_events=unknown,
-        envelopes=ENVELOPE_CHOICES, schemes=SCHEME_CHOICES,
+        envelopes=ENVELOPE_CHOICES, schemes=SCHEME_CHOICES, presets=PRESET_CHOICES,
         production=portal.service.settings.production,
         timeout=f"{(endpoint.options.timeout if endpoint else 10):g}", **extra)
     if endpoint is None:
@@ -133,6 +134,16 @@ async def rotate_secret(portal: PortalDep, endpoint_id: str) -> Response:
     return portal.redirect(f"/endpoints/{endpoint.id}", notice="rotated")
 
 
+@router.get("/endpoints/{endpoint_id}/deactivate")
+async def confirm_deactivate(portal: PortalDep, endpoint_id: str) -> HTMLResponse:
+    endpoint = await portal.service.get_endpoint(portal.app_id, endpoint_id)
+    return await portal.render(
+        "confirm.html", endpoint=endpoint, nav="endpoints", action="deactivate",
+        title="Deactivate this endpoint?", button="Deactivate endpoint", danger=False,
+        consequence="We stop sending it events until you reactivate it. Events published "
+        "meanwhile wait for it and are sent once it is active again.")
+
+
 @router.post("/endpoints/{endpoint_id}/deactivate")
 async def deactivate(portal: PortalDep, endpoint_id: str) -> Response:
     endpoint = await portal.service.update_endpoint(portal.app_id, endpoint_id, disabled=True)
@@ -148,7 +159,11 @@ async def reactivate(portal: PortalDep, endpoint_id: str) -> Response:
 @router.get("/endpoints/{endpoint_id}/delete")
 async def confirm_delete(portal: PortalDep, endpoint_id: str) -> HTMLResponse:
     endpoint = await portal.service.get_endpoint(portal.app_id, endpoint_id)
-    return await portal.render("delete.html", endpoint=endpoint, nav="endpoints")
+    return await portal.render(
+        "confirm.html", endpoint=endpoint, nav="endpoints", action="delete",
+        title="Delete this endpoint?", button="Delete endpoint", danger=True,
+        consequence="We stop sending it events at once, and deliveries still waiting for it "
+        "are dropped. This cannot be undone: to pause deliveries instead, deactivate it.")
 
 
 @router.post("/endpoints/{endpoint_id}/delete")

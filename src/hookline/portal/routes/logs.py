@@ -1,9 +1,10 @@
-"""Delivery logs: every attempt with its full request and response, resend and recover."""
+"""Delivery logs: one row per message, its attempts nested with their full request and
+response; filters on outcome, event type, date and time; resend and recover."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,12 +13,14 @@ from fastapi.responses import HTMLResponse
 
 from ...envelopes import build_body
 from ...errors import InvalidInput, NotFound
-from ...models import Attempt, Endpoint, Message
+from ...models import Endpoint, Message
+from ...service.messages import MessageLog
+from ..filters import partner_message
 from ..web import Portal, PortalDep, PortalRoute
 from .endpoints import catalogue, endpoint_page
 
 router = APIRouter(route_class=PortalRoute)
-ATTEMPTS_PER_PAGE = 20
+MESSAGES_PER_PAGE = 20
 MAX_RECOVER_HOURS = 14 * 24
 
 
@@ -26,83 +29,95 @@ class LogFilters:
     status: str = ""
     event_type: str = ""
     after: str = ""
+    after_time: str = ""
     before: str = ""
+    before_time: str = ""
     iterator: str = ""
     invalid: str = ""
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.event_type or self.after or self.before)
+        return bool(self.status or self.event_type or self.after or self.before
+                    or self.after_time or self.before_time)
 
     def query(self, **changes: str) -> str:
         values = {"status": self.status, "event_type": self.event_type, "after": self.after,
-                  "before": self.before, "iterator": self.iterator, **changes}
+                  "after_time": self.after_time, "before": self.before,
+                  "before_time": self.before_time, "iterator": self.iterator, **changes}
         return urlencode({k: v for k, v in values.items() if v})
 
     def service_filters(self) -> dict[str, Any]:
-        """list_attempts keyword arguments; dates are whole UTC days, `before` inclusive."""
+        """endpoint_log keyword arguments. Dates and times are UTC; `Until` includes its
+        minute, or its whole day when no time is given."""
         found: dict[str, Any] = {}
         if self.status in ("succeeded", "failed"):
             found["succeeded"] = self.status == "succeeded"
         if self.event_type:
             found["event_types"] = [self.event_type]
-        if self.after:
-            found["after"] = _day_start(self.after)
-        if self.before:
-            found["before"] = _day_start(self.before) + timedelta(days=1).total_seconds()
+        if self.after or self.after_time:
+            found["after"] = _moment(self.after, self.after_time, "From")
+        if self.before or self.before_time:
+            found["before"] = _moment(self.before, self.before_time, "Until") + (
+                60 if self.before_time else timedelta(days=1).total_seconds())
         return found
 
 
-def _day_start(text: str) -> float:
+def _moment(day_text: str, time_text: str, label: str) -> float:
+    if not day_text:
+        raise InvalidInput(f"{label}: choose a date for the time")
     try:
-        day = date.fromisoformat(text)
+        day = date.fromisoformat(day_text)
     except ValueError:
-        raise InvalidInput(f"{text!r} is not a date (YYYY-MM-DD)") from None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+        raise InvalidInput(f"{label}: {day_text!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        moment = time.fromisoformat(time_text) if time_text else time()
+    except ValueError:
+        raise InvalidInput(f"{label}: {time_text!r} is not a time (HH:MM)") from None
+    return datetime.combine(day, moment.replace(second=0, microsecond=0),
+                            tzinfo=UTC).timestamp()
 
 
 @dataclass
-class LogEntry:
-    attempt: Attempt
+class LogRow:
+    """One message in the log: its attempts (newest first), event type and the body sent."""
+
+    log: MessageLog
     event_type: str
     request_body: bytes
 
 
-async def _entries(portal: Portal, endpoint: Endpoint, attempts: list[Attempt]
-                   ) -> list[LogEntry]:
-    """Each attempt with its event type and the body it sent, rebuilt from its message."""
-    messages: dict[str, Message | None] = {}
-    entries = []
-    for attempt in attempts:
-        if attempt.message_id not in messages:
-            try:
-                messages[attempt.message_id] = await portal.service.get_message(
-                    portal.app_id, attempt.message_id)
-            except NotFound:
-                messages[attempt.message_id] = None
-        message = messages[attempt.message_id]
+async def _rows(portal: Portal, endpoint: Endpoint, logs: list[MessageLog]) -> list[LogRow]:
+    """Each message with its event type and the body it sent, rebuilt from the message."""
+    rows = []
+    for log in logs:
+        message: Message | None
+        try:
+            message = await portal.service.get_message(portal.app_id, log.message_id)
+        except NotFound:
+            message = None
         body = build_body(message, endpoint) if message else b""
-        entries.append(LogEntry(attempt, message.event_type if message else "unknown", body))
-    return entries
+        rows.append(LogRow(log, message.event_type if message else "unknown", body))
+    return rows
 
 
 @router.get("/endpoints/{endpoint_id}/logs")
 async def logs(portal: PortalDep, endpoint_id: str, status: str = "", event_type: str = "",
-               after: str = "", before: str = "", iterator: str = "") -> HTMLResponse:
+               after: str = "", after_time: str = "", before: str = "", before_time: str = "",
+               iterator: str = "") -> HTMLResponse:
     endpoint = await portal.service.get_endpoint(portal.app_id, endpoint_id)
-    filters = LogFilters(status, event_type, after, before, iterator)
+    filters = LogFilters(status, event_type, after, after_time, before, before_time, iterator)
     try:
-        page = await portal.service.list_attempts(
-            portal.app_id, ATTEMPTS_PER_PAGE, iterator or None, endpoint_id=endpoint.id,
+        page = await portal.service.endpoint_log(
+            portal.app_id, endpoint.id, MESSAGES_PER_PAGE, iterator or None,
             **filters.service_filters())
-        attempts, older = page.data, None if page.done else page.iterator
+        found, older = page.data, None if page.done else page.iterator
     except InvalidInput as exc:
-        filters.invalid, attempts, older = exc.detail, [], None
+        filters.invalid, found, older = partner_message(exc), [], None
     names = sorted({et.name for et in await catalogue(portal)} | (
         {event_type} if event_type else set()))
     return await endpoint_page(
         portal, endpoint, "logs.html", tab="logs", filters=filters, event_names=names,
-        entries=await _entries(portal, endpoint, attempts), open_first=not iterator,
+        rows=await _rows(portal, endpoint, found), open_first=not iterator,
         older_query=filters.query(iterator=older) if older else None,
         newest_query=filters.query(iterator=""))
 

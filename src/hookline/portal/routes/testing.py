@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from ...envelopes import build_body
 from ...errors import InvalidInput, NotFound
 from ...models import Attempt, Endpoint, EventType
-from ..filters import pretty_json
+from ..filters import partner_message, pretty_json
 from ..forms import group_event_types
 from ..web import Portal, PortalDep, PortalRoute
 from .endpoints import catalogue, endpoint_page
@@ -71,6 +71,7 @@ async def send_test(portal: PortalDep, endpoint_id: str, request: Request) -> HT
     try:
         attempt = await portal.service.send_example(portal.app_id, endpoint.id, name, payload)
     except InvalidInput as exc:
-        return await _page(portal, endpoint, event_type, text, 422, error=exc.detail)
+        return await _page(portal, endpoint, event_type, text, 422,
+                           error=partner_message(exc))
     return await _page(portal, endpoint, event_type, text, attempt=attempt,
                        request_body=await _request_body(portal, endpoint, attempt))

@@ -146,6 +146,21 @@
     });
   });
 
+  // A preset fills in the delivery fields it sets, so the form shows what will be saved.
+  document.querySelectorAll("select[data-preset-select]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      var chosen = select.options[select.selectedIndex];
+      if (!chosen.value) { return; }
+      var fields = {envelope: "envelope", signature_scheme: "scheme",
+                    signature_header: "header", retry_schedule: "schedule"};
+      Object.keys(fields).forEach(function (name) {
+        var field = select.form.elements[name];
+        field.value = chosen.getAttribute("data-" + fields[name]);
+        field.dispatchEvent(new Event("change"));
+      });
+    });
+  });
+
   // Hex signature schemes name their header; the standard one does not.
   document.querySelectorAll("[data-signature-scheme]").forEach(function (select) {
     var header = document.querySelector("[data-signature-header]");
