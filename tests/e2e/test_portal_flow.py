@@ -49,7 +49,7 @@ async def test_partner_creates_tests_debugs_and_removes_a_webhook(
     await page.get_by_label("Header name").first.fill("x-api-key")
     await page.get_by_label("Header value").first.fill("partner-key-123")
     await page.get_by_role("button", name="Create endpoint").click()
-    await expect(page.locator(".notice")).to_contain_text("Webhook created")
+    await expect(page.locator(".notice")).to_contain_text("Endpoint created")
     endpoint_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
     endpoint = await service.get_endpoint(app.id, endpoint_id)
     assert endpoint.url == receiver.url("/hook")
@@ -70,6 +70,16 @@ async def test_partner_creates_tests_debugs_and_removes_a_webhook(
     expected = hmac.new(endpoint.secret.encode(), received.body, hashlib.sha256).hexdigest()
     assert received.headers["x-webhook-signature"] == expected
     assert received.headers["x-api-key"] == "partner-key-123"
+    # The result shows every header sent and the exact bytes, as the receiver got them.
+    shown = {(await row.locator("th").inner_text()).lower(): await row.locator("td").inner_text()
+             for row in await page.locator(".result table.kv tr").all()}
+    sent = {name.lower(): value for name, value in received.headers.items()
+            if name.lower() not in ("host", "content-length")}  # framing, not content
+    assert shown == {**sent, "x-api-key": "***"}
+    assert {"content-type", "user-agent"} <= set(shown)
+    await page.locator(".result [data-exact-bytes] summary").click()
+    exact = await page.locator(".result [data-exact-bytes] pre").inner_text()
+    assert exact.encode() == received.body
 
     # The receiver starts failing: a real event fails, the log shows it, health turns.
     receiver.statuses["/hook"] = [500]
@@ -111,8 +121,14 @@ async def test_partner_creates_tests_debugs_and_removes_a_webhook(
     await expect(secret_box).to_have_text(rotated.secret)
     assert rotated.previous_secret == endpoint.secret
 
-    # Deactivate, then delete after confirming.
-    await page.get_by_role("button", name="Deactivate").click()
+    # Deactivate and delete, each after confirming; cancelling changes nothing.
+    await page.get_by_role("link", name="Deactivate").click()
+    await expect(page.get_by_role("heading", name="Deactivate this endpoint?")).to_be_visible()
+    await page.get_by_role("link", name="Cancel").click()
+    assert not (await service.get_endpoint(app.id, endpoint_id)).disabled
+    await page.get_by_role("link", name="Deactivate").click()
+    await page.get_by_role("button", name="Deactivate endpoint").click()
+    await expect(page.locator(".notice")).to_contain_text("Endpoint deactivated")
     await expect(page.locator(".pills .pill")).to_have_text("Inactive")
     assert (await service.get_endpoint(app.id, endpoint_id)).disabled
     await page.get_by_role("link", name="Delete").click()

@@ -80,7 +80,9 @@ class Sender:
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Content-Type", "Accept-Encoding"),
+                # Only the request's own headers (and Host, Content-Length): what is recorded
+                # and shown is everything sent.
+                skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
                 trust_env=False,
             )
         return self._session
