@@ -90,6 +90,20 @@ async def test_every_page_reads_well_at_desktop_and_phone_widths(
     await page.get_by_label("customer.* every customer event").check()
     await screenshot(page, "edit")
 
+    # A new endpoint from a preset: choosing it fills in what it sets.
+    await page.goto(f"{base}/endpoints/new")
+    await page.get_by_label("Preset").select_option("smile")
+    await expect(page.get_by_label("Payload format")).to_have_value("smile")
+    await expect(page.get_by_label("Signature header")).to_have_value("Smile-Signature")
+    await expect(page.get_by_label("Retry schedule")).to_have_value("30, 30")
+    await screenshot(page, "new")
+
+    await page.goto(f"{base}/endpoints/{data['orders'].id}/deactivate")
+    await expect(page.get_by_role("button", name="Deactivate endpoint")).to_be_visible()
+    await screenshot(page, "deactivate")
+    await page.goto(f"{base}/endpoints/{data['orders'].id}/delete")
+    await screenshot(page, "delete")
+
     await page.goto(f"{base}/endpoints/{data['orders'].id}/test?event_type=customer.created")
     await page.get_by_role("button", name="Send test event").click()
     await expect(page.locator("[data-test=test-result]")).to_have_text("Delivered")

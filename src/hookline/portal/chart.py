@@ -1,4 +1,8 @@
-"""Deliveries and failures per hour as an inline SVG bar chart, drawn on the server (no JS)."""
+"""Deliveries and failures per hour as an inline SVG bar chart, drawn on the server (no JS).
+
+The count axis is HTML beside the SVG, not inside it: on a phone the bars scroll sideways and
+the axis stays in view.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from markupsafe import Markup
 
 from ..stats import HourBucket
 
-WIDTH, HEIGHT = 720, 180
-LEFT, RIGHT, TOP, BOTTOM = 34, 6, 10, 24
+WIDTH, HEIGHT = 686, 180
+LEFT, RIGHT, TOP, BOTTOM = 0, 6, 10, 24
 LABEL_EVERY_HOURS = 6
 
 
@@ -26,6 +30,11 @@ def _nice_ceiling(value: int) -> int:
     return int(10 * magnitude)
 
 
+def axis_ticks(top: int) -> list[int]:
+    """Whole counts for the axis: zero, the top, and the middle when it is a whole number."""
+    return [0, top // 2, top] if top % 2 == 0 and top > 1 else [0, top]
+
+
 def _hour_label(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M")
 
@@ -37,16 +46,14 @@ def hourly_chart(buckets: Sequence[HourBucket]) -> Markup:
     top = _nice_ceiling(peak)
     slot = plot_w / max(len(buckets), 1)
     bar = max(slot * 0.68, 1.0)
+    axis = []
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'aria-label="Deliveries and failures per hour">']
-    for fraction in (0.0, 0.5, 1.0):
-        y = TOP + plot_h * (1 - fraction)
-        value = top * fraction
-        label = f"{value:g}" if value == int(value) else f"{value:.1f}"
+    for value in axis_ticks(top):
+        y = TOP + plot_h * (1 - value / top)
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" '
                      f'y2="{y:.1f}"/>')
-        parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" '
-                     f'text-anchor="end">{label}</text>')
+        axis.append(f'<span style="top: {100 * y / HEIGHT:.2f}%">{value}</span>')
     for index, bucket in enumerate(buckets):
         x = LEFT + index * slot + (slot - bar) / 2
         ok_h = plot_h * bucket.succeeded / top
@@ -74,4 +81,5 @@ def hourly_chart(buckets: Sequence[HourBucket]) -> Markup:
                      f'y="{TOP + plot_h / 2:.1f}" text-anchor="middle">'
                      "No deliveries in this period</text>")
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup(f'<div class="chart-frame"><div class="chart-y" aria-hidden="true">'
+                  f'{"".join(axis)}</div><div class="chart-wrap">{"".join(parts)}</div></div>')
