@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from hookline.models import DeliveryOptions
+from tests.e2e.browser import screenshot
 from tests.e2e.portal import PortalClient, portal_link, seed_catalogue
 from tests.support.api import ApiServer
 from tests.support.polling import attempts_recorded
@@ -115,6 +116,7 @@ async def test_logs_show_one_row_per_message_with_its_attempts_and_filter_by_tim
     await expect(attempts).to_have_count(3)
     assert [(await a.inner_text()).split()[:3] for a in await attempts.all()] == [
         ["200", "Attempt", "3"], ["500", "Attempt", "2"], ["500", "Attempt", "1"]]
+    await screenshot(page, "logs-grouped")
 
     async def filtered(after: datetime | None, until: datetime | None) -> None:
         for prefix, moment in (("f-after", after), ("f-before", until)):
