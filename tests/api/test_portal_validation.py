@@ -117,3 +117,26 @@ async def test_a_nul_in_an_id_typed_into_a_form_is_an_error_page_not_a_500(
     assert refused.status in (404, 422), refused.text[:300]
     assert "<!doctype html>" in refused.text.lower()
     assert after.status == 200
+
+
+async def test_a_preset_chosen_in_the_form_sets_the_whole_contract(
+        api: ApiServer, app_id: str, portal: PortalForm) -> None:
+    created = await portal.submit("/portal/endpoints", preset="partnero")
+    assert created.status == 303, created.text[:500]
+
+    [endpoint] = (await api.get(f"/api/v1/app/{app_id}/endpoint")).body["data"]
+    assert (endpoint["envelope"], endpoint["signatureHeader"], endpoint["timeout"],
+            endpoint["retrySchedule"]) == ("partnero", "Signature", 5.0,
+                                           [60.0, 300.0, 1800.0, 7200.0])
+
+
+async def test_a_blocked_address_is_refused_in_a_partners_words(
+        api: ApiServer, app_id: str, portal: PortalForm) -> None:
+    page = form_error(await portal.submit("/portal/endpoints",
+                                          url="http://169.254.169.254/hook"))
+    via_api = await api.post(f"/api/v1/app/{app_id}/endpoint",
+                             {"url": "http://169.254.169.254/hook"})
+
+    assert "This address cannot receive webhooks" in page
+    assert "HOOKLINE_" not in page and "egress" not in page
+    assert "HOOKLINE_EGRESS_ALLOW" in via_api.body["detail"]  # the operator's API says how
