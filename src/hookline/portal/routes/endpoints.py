@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -134,14 +135,37 @@ async def rotate_secret(portal: PortalDep, endpoint_id: str) -> Response:
     return portal.redirect(f"/endpoints/{endpoint.id}", notice="rotated")
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """What a confirmation page asks before an action takes effect."""
+
+    title: str
+    button: str
+    consequence: str
+    danger: bool = False
+
+
+CONFIRMATIONS = {
+    "deactivate": Confirmation(
+        "Deactivate this endpoint?", "Deactivate endpoint",
+        "We stop sending it events until you reactivate it. Events published meanwhile wait "
+        "for it and are sent once it is active again."),
+    "delete": Confirmation(
+        "Delete this endpoint?", "Delete endpoint",
+        "We stop sending it events at once, and deliveries still waiting for it are dropped. "
+        "This cannot be undone: to pause deliveries instead, deactivate it.", danger=True),
+}
+
+
+async def confirm(portal: Portal, endpoint_id: str, action: str) -> HTMLResponse:
+    endpoint = await portal.service.get_endpoint(portal.app_id, endpoint_id)
+    return await portal.render("confirm.html", endpoint=endpoint, nav="endpoints",
+                               action=action, ask=CONFIRMATIONS[action])
+
+
 @router.get("/endpoints/{endpoint_id}/deactivate")
 async def confirm_deactivate(portal: PortalDep, endpoint_id: str) -> HTMLResponse:
-    endpoint = await portal.service.get_endpoint(portal.app_id, endpoint_id)
-    return await portal.render(
-        "confirm.html", endpoint=endpoint, nav="endpoints", action="deactivate",
-        title="Deactivate this endpoint?", button="Deactivate endpoint", danger=False,
-        consequence="We stop sending it events until you reactivate it. Events published "
-        "meanwhile wait for it and are sent once it is active again.")
+    return await confirm(portal, endpoint_id, "deactivate")
 
 
 @router.post("/endpoints/{endpoint_id}/deactivate")
@@ -158,12 +182,7 @@ async def reactivate(portal: PortalDep, endpoint_id: str) -> Response:
 
 @router.get("/endpoints/{endpoint_id}/delete")
 async def confirm_delete(portal: PortalDep, endpoint_id: str) -> HTMLResponse:
-    endpoint = await portal.service.get_endpoint(portal.app_id, endpoint_id)
-    return await portal.render(
-        "confirm.html", endpoint=endpoint, nav="endpoints", action="delete",
-        title="Delete this endpoint?", button="Delete endpoint", danger=True,
-        consequence="We stop sending it events at once, and deliveries still waiting for it "
-        "are dropped. This cannot be undone: to pause deliveries instead, deactivate it.")
+    return await confirm(portal, endpoint_id, "delete")
 
 
 @router.post("/endpoints/{endpoint_id}/delete")
