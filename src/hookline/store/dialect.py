@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 MIGRATION_LOCK = 727274  # any constant: the advisory lock every migrating process takes
-PURGE_LOCK = 727275  # the advisory lock of the process purging expired history
+PURGE_LOCK = 727290  # the advisory lock of the process purging history (store/history.py)
 NOTIFY_CHANNEL = "hookline_deliveries"
 
 

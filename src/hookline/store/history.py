@@ -54,27 +54,28 @@ class HistoryQueries(StoreCore):
     # -- retention -----------------------------------------------------------------------
     async def purge_batch(self, now: float, history_before: float, content_before: float,
                           limit: int) -> PurgeCounts | None:
-        """One bounded step of retention: at most `limit` messages expunged by each content
-        clock, `limit` attempts' content erased, `limit` messages deleted with their
-        deliveries and attempts. None when another process is purging right now."""
+        """One bounded step of retention: at most `limit` messages deleted with their
+        deliveries and attempts (first, so nothing is erased just before it goes), `limit`
+        messages expunged by each content clock, `limit` attempts' content erased. None
+        when another process is purging right now."""
         counts = PurgeCounts()
         async with self.db.transaction() as tx:
             for statement in self.dialect.purge_guard:
                 row = await tx.fetchrow(statement)
                 if row is not None and not row[0]:
                     return None
-            for query, clock in ((self.q.expire_content_by_age, content_before),
-                                 (self.q.expire_content_by_message, content_before)):
-                rows = await tx.fetch(query, now, clock, limit)
-                counts.messages_expunged += len(rows)
-                await self._expunge_attempts_of(tx, rows)
-            counts.attempts_expunged += len(
-                await tx.fetch(self.q.expire_attempt_content, content_before, limit))
             expired = await tx.fetch(self.q.expired_messages, history_before, limit)
             for app_id, message_ids in _by_app(expired).items():
                 for statement in self.q.delete_history_of:
                     await tx.execute(statement, app_id, self.dialect.list_param(message_ids))
             counts.messages_deleted += len(expired)
+            for rows in (await tx.fetch(self.q.expire_content_by_age, now, content_before,
+                                        limit),
+                         await tx.fetch(self.q.expire_content_by_message, now, limit)):
+                counts.messages_expunged += len(rows)
+                await self._expunge_attempts_of(tx, rows)
+            counts.attempts_expunged += len(
+                await tx.fetch(self.q.expire_attempt_content, content_before, limit))
             await tx.execute(self.q.expire_idempotency_keys, history_before, limit)
             for statement in self.q.expire_rollups:
                 await tx.execute(statement, int(history_before // ROLLUP_HOUR))

@@ -271,7 +271,7 @@ class Queries:
         self.expire_content_by_message = (
             f"{expunge}(SELECT m.id FROM messages m WHERE m.expunged_at IS NULL "
             "AND m.payload_expires_at IS NOT NULL AND m.payload_expires_at < $1 "
-            f"AND {no_pending} ORDER BY m.payload_expires_at LIMIT $3) RETURNING id, app_id")
+            f"AND {no_pending} ORDER BY m.payload_expires_at LIMIT $2) RETURNING id, app_id")
         attempt_content = ("UPDATE attempts SET response_body = NULL, request_headers = NULL, "
                            "expunged = TRUE WHERE ")
         self.expunge_attempts_of = (
