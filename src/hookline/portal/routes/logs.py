@@ -66,6 +66,7 @@ class LogEntry:
     attempt: Attempt
     event_type: str
     request_body: bytes
+    expunged: bool = False  # the message's content was erased (docs/retention.md)
 
 
 async def _entries(portal: Portal, endpoint: Endpoint, attempts: list[Attempt]
@@ -81,8 +82,10 @@ async def _entries(portal: Portal, endpoint: Endpoint, attempts: list[Attempt]
             except NotFound:
                 messages[attempt.message_id] = None
         message = messages[attempt.message_id]
-        body = build_body(message, endpoint) if message else b""
-        entries.append(LogEntry(attempt, message.event_type if message else "unknown", body))
+        expunged = message is not None and message.expunged
+        body = build_body(message, endpoint) if message and not expunged else b""
+        entries.append(LogEntry(attempt, message.event_type if message else "unknown", body,
+                                expunged))
     return entries
 
 
