@@ -47,6 +47,14 @@ class Settings:
     lease_seconds: float = 60.0
     shutdown_grace: float = 10.0
     max_response_bytes: int = 4096
+    # History and retention (docs/retention.md): messages, deliveries and attempts live
+    # `retention_days`; payloads, request headers and response bodies `payload_retention_days`
+    # (a message may ask for less). Workers purge every `purge_interval` seconds, in batches
+    # of `purge_batch_size` messages.
+    retention_days: float = 90.0
+    payload_retention_days: float = 30.0
+    purge_interval: float = 60.0
+    purge_batch_size: int = 500
     log_level: str = "info"
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -127,6 +127,8 @@ class Message:
     created_at: float = 0.0
     # Messages sharing an ordering key (an object's id) reach each endpoint in publish order.
     ordering_key: str | None = None
+    # Its content was erased (by the retention clock or on request): the payload reads `{}`.
+    expunged: bool = False
 
 
 @dataclass
@@ -149,3 +151,5 @@ class Attempt:
     attempt_number: int = 1
     worker: str | None = None
     sending: bool = False
+    # Its request headers and response body were erased (retention or on request).
+    expunged: bool = False

@@ -16,6 +16,7 @@ from .delivery.egress import EgressPolicy
 from .delivery.sender import Sender
 from .delivery.transport import Transport
 from .delivery.worker import DeliveryWorker, WorkerHooks
+from .retention import Purger
 from .secretbox import SecretBox
 from .service import Service
 from .store import Store, open_store
@@ -33,6 +34,10 @@ class Runtime:
     # The transport when it is the real one, which holds a connection pool to close.
     sender: Sender | None = None
     _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    # Retention runs beside the worker (retention.py); one process purges at a time.
+    purger: Purger | None = None
+    _purge_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _stop_purging: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, with_worker: bool = True,
@@ -62,6 +67,9 @@ class Runtime:
             runtime.service.on_due = runtime.worker.wake
             runtime._worker_task = asyncio.create_task(runtime.worker.run(),
                                                        name="hookline-worker")
+            runtime.purger = Purger(store, settings, clock)
+            runtime._purge_task = asyncio.create_task(
+                runtime.purger.run(runtime._stop_purging), name="hookline-retention")
         return runtime
 
     async def stop_when_worker_ends(self) -> None:
@@ -71,6 +79,9 @@ class Runtime:
         await self.stop()
 
     async def stop(self) -> None:
+        if self._purge_task is not None:
+            self._stop_purging.set()
+            await self._purge_task
         if self.worker is not None and self._worker_task is not None:
             self.worker.stop()
             await self._worker_task

@@ -21,6 +21,7 @@ from .routes import (
     endpoint_ops,
     endpoints,
     event_types,
+    expunge,
     messages,
     operational,
     portal_access,
@@ -154,8 +155,8 @@ def create_app(
         app.state.runtime = runtime
         app.state.service = runtime.service
     problems.install(app)
-    for module in (applications, event_types, endpoints, endpoint_ops, messages, attempts,
-                   tokens, portal_access, operational):
+    for module in (applications, event_types, endpoints, endpoint_ops, expunge, messages,
+                   attempts, tokens, portal_access, operational):
         app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(smile.router, responses=ERROR_RESPONSES)
     openapi.install(app)

@@ -410,7 +410,8 @@ class MessageIn(InputSchema):
     event_id: str | None = Field(default=None, min_length=1, max_length=256)
     channels: list[str] | None = Field(default=None, min_length=1, max_length=10)
     tags: list[str] | None = None
-    payload_retention_period: int | None = None
+    payload_retention_period: int | None = Field(
+        default=None, ge=1, description="days the payload is kept, if less than the default")
     ordering_key: str | None = Field(
         default=None, min_length=1, max_length=256,
         description="Hookline extension: messages sharing this key (e.g. an object's id) reach "
@@ -420,7 +421,8 @@ class MessageIn(InputSchema):
     application: dict[str, Any] | None = Field(
         default=None, description="Svix: create the application if missing; ignored")
     deliver_at: DateTime | None = Field(default=None, description="Svix: ignored, sent now")
-    payload_retention_hours: int | None = Field(default=None, description="Svix: ignored")
+    payload_retention_hours: int | None = Field(
+        default=None, ge=1, description="hours the payload is kept, if less than the default")
     transformations_params: dict[str, Any] | None = Field(default=None,
                                                           description="Svix: ignored")
 
@@ -434,13 +436,16 @@ class MessageOut(Schema):
     tags: list[str] | None = None
     timestamp: datetime
     ordering_key: str | None = None
+    expunged: bool = Field(default=False, description="Hookline: the content was erased "
+                           "(retention or expunge); the payload reads {}")
 
     @classmethod
     def of(cls, m: Message, with_content: bool = True) -> MessageOut:
         """`with_content=False` leaves the payload out (`{}`), as Svix does when asked."""
-        return cls(id=m.id, event_type=m.event_type, payload=m.payload if with_content else {},
+        return cls(id=m.id, event_type=m.event_type,
+                   payload=m.payload if with_content and not m.expunged else {},
                    event_id=m.event_id, channels=m.channels, timestamp=ts(m.created_at),
-                   ordering_key=m.ordering_key)
+                   ordering_key=m.ordering_key, expunged=m.expunged)
 
 
 STATUS_SUCCESS, STATUS_PENDING, STATUS_FAIL, STATUS_SENDING = 0, 1, 2, 3
@@ -464,6 +469,8 @@ class MessageAttemptOut(Schema):
     error_kind: str | None
     error_detail: str | None
     test: bool = False
+    expunged: bool = Field(default=False, description="Hookline: the response body and "
+                           "request headers were erased (retention or expunge)")
 
     @classmethod
     def of(cls, a: Attempt, with_content: bool = True) -> MessageAttemptOut:
@@ -476,7 +483,7 @@ class MessageAttemptOut(Schema):
                    trigger_type=0 if a.trigger == AttemptTrigger.SCHEDULED else 1,
                    timestamp=ts(a.created_at), attempt_number=a.attempt_number,
                    error_kind=a.error_kind, error_detail=a.error_detail,
-                   test=a.trigger == AttemptTrigger.TEST)
+                   test=a.trigger == AttemptTrigger.TEST, expunged=a.expunged)
 
 
 class RecoverIn(InputSchema):

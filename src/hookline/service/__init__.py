@@ -1,7 +1,8 @@
 """Hookline's use cases. The API, the portal and the CLI call these; none of them writes SQL.
 
 One `Service`, written by subject: `access.py`, `sessions.py`, `catalogue.py`, `endpoints.py`,
-`messages.py`, `idempotency.py`, over the shared state and checks in `core.py`; operational
+`messages.py`, `idempotency.py`, `history.py`, over the shared state and checks in
+`core.py`; operational
 webhooks (`operational.py`) publish through it.
 """
 
@@ -27,13 +28,14 @@ from .core import (
     endpoint_wants,
 )
 from .endpoints import EndpointUseCases
+from .history import HistoryUseCases
 from .idempotency import IdempotencyUseCases
 from .messages import MessageUseCases
 from .operational import OperationalEvents
 
 
 class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,
-              IdempotencyUseCases):
+              IdempotencyUseCases, HistoryUseCases):
     """Every use case of Hookline, over one store. `Runtime` builds it."""
 
     def __init__(

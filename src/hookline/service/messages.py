@@ -59,14 +59,21 @@ class MessageUseCases(ServiceCore):
         channels: list[str] | None = None,
         idempotency_key: str | None = None,
         ordering_key: str | None = None,
+        payload_life: float | None = None,
     ) -> PublishResult:
         """Store a message and fan it out in one transaction; once this returns, every
-        matching delivery exists durably."""
+        matching delivery exists durably. `payload_life` (seconds) erases its content sooner
+        than the default clock (docs/retention.md)."""
         draft = MessageDraft(event_type, payload, event_id=event_id, channels=channels,
                              idempotency_key=idempotency_key, ordering_key=ordering_key)
         [result] = await self.publish_batch(app_key, [draft])
         if isinstance(result, HooklineError):
             raise result
+        if payload_life is not None and result.created:
+            # After the publish: a crash between the two leaves the default, longer, clock.
+            message = result.message
+            await self.store.set_payload_expiry(message.app_id, message.id,
+                                                message.created_at + payload_life)
         return result
 
     async def publish_batch(

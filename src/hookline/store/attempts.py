@@ -1,4 +1,4 @@
-"""Attempts and the endpoint statistics computed from them.
+"""Attempts, and the endpoint statistics read from their hourly rollups (migration 0014).
 
 The methods here run named statements (`self.q.<name>`, written in `queries.py`); what
 differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), never of its name.
@@ -11,6 +11,11 @@ from collections.abc import Sequence
 from ..errors import NotFound
 from ..models import Attempt
 from .core import Page, StoreCore, attempt_from_row, make_page
+
+
+def hour_number(epoch: float) -> int:
+    """The rollups' key: whole hours since the epoch."""
+    return int(epoch // 3600)
 
 
 class AttemptQueries(StoreCore):
@@ -79,22 +84,25 @@ class AttemptQueries(StoreCore):
     async def endpoint_delivery_counts(self, app_id: str, endpoint_id: str, since: float,
                                        until: float, now: float) -> dict[str, int]:
         """Deliveries created in [since, until] by state: success, fail, pending, and sending
-        (pending and leased by a worker right now)."""
+        (pending and leased by a worker right now). Outcomes count by the hour: from the
+        hour `since` falls in to the hour of `until`."""
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                self.q.endpoint_delivery_counts, app_id, endpoint_id, since, until, now)
+                self.q.endpoint_delivery_counts, app_id, endpoint_id, since, until, now,
+                hour_number(since), hour_number(until))
         counts = {"success": 0, "fail": 0, "pending": 0, "sending": 0}
-        counts.update({r["state"]: int(r["n"]) for r in rows})
+        counts.update({r["state"]: int(r["n"] or 0) for r in rows})
         return counts
 
     async def endpoint_attempt_counts(self, app_id: str, endpoint_id: str,
                                       starts: Sequence[float]) -> list[tuple[int, int]]:
-        """(succeeded, failed) finished attempts since each time in `starts`; test sends
-        excluded."""
+        """(succeeded, failed) finished attempts since the hour of each time in `starts`;
+        test sends excluded."""
+        hours = [hour_number(start) for start in starts]
         async with self.db.connection() as conn:
             [row] = await conn.fetch(
                 self.q.endpoint_attempt_counts(len(starts)),
-                app_id, endpoint_id, min(starts), *starts)
+                app_id, endpoint_id, min(hours), *hours)
         return [(int(row[f"ok{i}"] or 0), int(row[f"bad{i}"] or 0)) for i in range(len(starts))]
 
     async def endpoint_hourly_counts(self, app_id: str, endpoint_id: str,
@@ -102,5 +110,6 @@ class AttemptQueries(StoreCore):
         """(hour number since the epoch, succeeded, failed) for hours with attempts since
         `since`; test sends excluded."""
         async with self.db.connection() as conn:
-            rows = await conn.fetch(self.q.endpoint_hourly_counts, app_id, endpoint_id, since)
+            rows = await conn.fetch(self.q.endpoint_hourly_counts, app_id, endpoint_id,
+                                    hour_number(since))
         return [(int(r["hour"]), int(r["ok"]), int(r["bad"])) for r in rows]

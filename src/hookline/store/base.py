@@ -33,6 +33,7 @@ from .core import (
     Subscription,
     new_lease_id,
 )
+from .history import PurgeCounts
 from .idempotency import IdempotentRequest, StoredAnswer
 
 StopListening = Callable[[], Awaitable[None]]
@@ -189,6 +190,24 @@ class Store(Protocol):
     async def endpoint_hourly_counts(self, app_id: str, endpoint_id: str,
                                      since: float) -> list[tuple[int, int, int]]: ...
 
+    # -- retention and content expunge (history.py) --------------------------------------
+    async def purge_batch(self, now: float, history_before: float, content_before: float,
+                          limit: int) -> PurgeCounts | None:
+        """One bounded, idempotent step of retention (see history.py); None when another
+        process is purging."""
+        ...
+
+    async def reclaim_space(self) -> None: ...
+    async def set_payload_expiry(self, app_id: str, message_id: str, at: float) -> None: ...
+    async def expunge_message(self, app_id: str, key: str, now: float) -> str | None:
+        """Erase the message's content and its attempts'; its id, or None if not found."""
+        ...
+
+    async def expunge_attempt(self, app_id: str, message_id: str, attempt_id: str) -> bool: ...
+    async def expunge_app_batch(self, app_id: str, now: float, limit: int) -> int:
+        """Erase up to `limit` messages' and attempts' content; 0 once nothing is left."""
+        ...
+
     # -- portal access -------------------------------------------------------------------
     async def insert_portal_link(self, link: PortalLink) -> None: ...
     async def use_portal_link(self, link_id: str, now: float) -> PortalLink | None:
@@ -211,5 +230,5 @@ class Store(Protocol):
 
 
 __all__ = ["Claim", "Connection", "Database", "DeliveryResult", "DisableRule",
-           "IdempotentRequest", "Page", "PublishResult", "Row", "Select", "StopListening",
-           "Store", "StoredAnswer", "Subscription", "new_lease_id"]
+           "IdempotentRequest", "Page", "PublishResult", "PurgeCounts", "Row", "Select",
+           "StopListening", "Store", "StoredAnswer", "Subscription", "new_lease_id"]

@@ -316,7 +316,7 @@ def message_from_row(row: Row) -> Message:
         id=row["id"], app_id=row["app_id"], event_type=row["event_type"],
         event_id=row["event_id"], payload=json.loads(row["payload"]),
         channels=load_json(row["channels"]), created_at=row["created_at"],
-        ordering_key=row["ordering_key"])
+        ordering_key=row["ordering_key"], expunged=row["expunged_at"] is not None)
 
 
 def attempt_values(a: Attempt) -> tuple[Any, ...]:
@@ -343,7 +343,7 @@ def attempt_from_row(row: Row) -> Attempt:
         error_kind=row["error_kind"], error_detail=row["error_detail"],
         request_headers=load_json(row["request_headers"]) or {},
         attempt_number=row["attempt_number"], worker=row["worker"],
-        sending=bool(row["sending"]))
+        sending=bool(row["sending"]), expunged=bool(row["expunged"]))
 
 
 def _api_token(row: Row) -> ApiToken:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 MIGRATION_LOCK = 727274  # any constant: the advisory lock every migrating process takes
+PURGE_LOCK = 727290  # the advisory lock of the process purging history (store/history.py)
 NOTIFY_CHANNEL = "hookline_deliveries"
 
 
@@ -83,12 +84,22 @@ class Dialect(ABC):
     notify_due: str | None = None
     """A statement that tells other processes' workers deliveries became due, if any can."""
 
+    purge_guard: tuple[str, ...] = ()
+    """Statements opening a purge batch's transaction: they bound its lock waits and answer
+    (first column) whether this process may purge now; SQLite's write lock is enough."""
+
+    reclaim_space: str | None = None
+    """A statement returning pages freed by a purge to the file system, if one is needed."""
+
 
 class SqliteDialect(Dialect):
     """One file, one writer at a time: `BEGIN IMMEDIATE` already serializes claims and
     migrations, and workers in other processes find new work by polling."""
 
     name = "sqlite"
+    # Pages at a time (4 KiB each); a database made before auto_vacuum was set reuses its
+    # free pages instead (docs/retention.md).
+    reclaim_space = "PRAGMA incremental_vacuum(2048)"
 
     def cast(self, param: str, sql_type: str) -> str:
         return param  # SQLite's columns are dynamically typed
@@ -121,6 +132,10 @@ class PostgresDialect(Dialect):
     name = "postgres"
     lock_migrations = f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
     notify_due = f"NOTIFY {NOTIFY_CHANNEL}"
+    # A batch waits at most this long for a row lock (a publish, a claim) and gives up rather
+    # than hold others behind it; the next round tries again.
+    purge_guard = ("SET LOCAL lock_timeout = '500ms'", "SET LOCAL statement_timeout = '10s'",
+                   f"SELECT pg_try_advisory_xact_lock({PURGE_LOCK})")
 
     def cast(self, param: str, sql_type: str) -> str:
         return f"{param}::{sql_type}"

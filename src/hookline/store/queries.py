@@ -24,7 +24,9 @@ ENDPOINT_COLUMNS = (
     "created_at, updated_at")
 # Deleting an application deletes what hangs off it first (no ON DELETE CASCADE in the schema).
 APP_TABLES = ("attempts", "deliveries", "idempotency_keys", "messages", "endpoints",
-              "api_tokens", "portal_links", "portal_sessions")
+              "api_tokens", "portal_links", "portal_sessions", "attempt_rollups",
+              "delivery_rollups")
+ROLLUP_TABLES = ("attempt_rollups", "delivery_rollups")
 PORTAL_TABLES = ("portal_links", "portal_sessions")
 
 
@@ -109,6 +111,8 @@ class Queries:
             "ORDER BY id")
         self.delete_endpoint = (
             "DELETE FROM deliveries WHERE endpoint_id = $1 AND app_id = $2",
+            *(f"DELETE FROM {table} WHERE endpoint_id = $1 AND app_id = $2"
+              for table in ROLLUP_TABLES),
             "DELETE FROM endpoints WHERE id = $1 AND app_id = $2")
         self.record_failure_streak = (
             "UPDATE endpoints SET "
@@ -210,13 +214,17 @@ class Queries:
             "endpoint_id = $2 AND status = 'failed' AND created_at >= $3 "
             f"AND ({cast('$5', 'float8')} IS NULL OR created_at <= $5) RETURNING id")
         self.delivery_counts = "SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status"
+        # Outcomes from the hourly rollups (migration 0014), hours $6..$7; what is still
+        # pending from the index of pending deliveries: neither grows with history.
         self.endpoint_delivery_counts = (
-            "SELECT CASE WHEN status = 'succeeded' THEN 'success' "
-            "WHEN status = 'failed' THEN 'fail' "
-            "WHEN lease_id IS NOT NULL AND next_attempt_at > $5 THEN 'sending' "
-            "ELSE 'pending' END AS state, COUNT(*) AS n FROM deliveries "
-            "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
-            "AND created_at <= $4 GROUP BY 1")
+            "SELECT 'success' AS state, SUM(succeeded) AS n FROM delivery_rollups "
+            "WHERE endpoint_id = $2 AND app_id = $1 AND hour >= $6 AND hour <= $7 "
+            "UNION ALL SELECT 'fail', SUM(failed) FROM delivery_rollups "
+            "WHERE endpoint_id = $2 AND app_id = $1 AND hour >= $6 AND hour <= $7 "
+            "UNION ALL SELECT CASE WHEN lease_id IS NOT NULL AND next_attempt_at > $5 "
+            "THEN 'sending' ELSE 'pending' END, COUNT(*) FROM deliveries "
+            "WHERE endpoint_id = $2 AND status = 'pending' AND app_id = $1 "
+            "AND created_at >= $3 AND created_at <= $4 GROUP BY 1")
 
         # -- attempts --------------------------------------------------------------------
         self.insert_attempt = f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) {_values(18)}"
@@ -263,11 +271,60 @@ class Queries:
             "SELECT * FROM attempts WHERE app_id = $1 AND endpoint_id = $2 "
             f"AND message_id {d.any_of('$3')} ORDER BY id DESC")
         self.endpoint_hourly_counts = (
-            f"SELECT {d.hour_of('created_at')} AS hour, "
-            "SUM(CASE WHEN succeeded THEN 1 ELSE 0 END) AS ok, "
-            "SUM(CASE WHEN succeeded THEN 0 ELSE 1 END) AS bad FROM attempts "
-            "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
-            "AND trigger <> 'test' AND NOT sending GROUP BY 1")
+            "SELECT hour, succeeded AS ok, failed AS bad FROM attempt_rollups "
+            "WHERE endpoint_id = $2 AND app_id = $1 AND hour >= $3 "
+            "AND (succeeded <> 0 OR failed <> 0)")
+
+        # -- retention and content expunge (store/history.py, docs/retention.md) ---------
+        # Content is what erasure takes: a message's payload, its attempts' request headers
+        # and response bodies. A message with a pending delivery keeps everything.
+        no_pending = ("NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id "
+                      "AND d.status = 'pending')")
+        expunge = "UPDATE messages SET payload = '{}', expunged_at = $1 WHERE id IN "
+        self.expire_content_by_age = (
+            f"{expunge}(SELECT m.id FROM messages m WHERE m.expunged_at IS NULL "
+            f"AND m.created_at < $2 AND {no_pending} ORDER BY m.created_at LIMIT $3) "
+            "RETURNING id, app_id")
+        self.expire_content_by_message = (
+            f"{expunge}(SELECT m.id FROM messages m WHERE m.expunged_at IS NULL "
+            "AND m.payload_expires_at IS NOT NULL AND m.payload_expires_at < $1 "
+            f"AND {no_pending} ORDER BY m.payload_expires_at LIMIT $2) RETURNING id, app_id")
+        attempt_content = ("UPDATE attempts SET response_body = NULL, request_headers = NULL, "
+                           "expunged = TRUE WHERE ")
+        self.expunge_attempts_of = (
+            f"{attempt_content}app_id = $1 AND message_id {d.any_of('$2')} AND NOT expunged")
+        self.expire_attempt_content = (
+            f"{attempt_content}id IN (SELECT a.id FROM attempts a WHERE NOT a.expunged "
+            "AND a.created_at < $1 AND NOT a.sending AND NOT EXISTS (SELECT 1 FROM "
+            "deliveries d WHERE d.id = a.delivery_id AND d.status = 'pending') "
+            "ORDER BY a.created_at LIMIT $2) RETURNING id")
+        self.expired_messages = (
+            "SELECT m.id, m.app_id FROM messages m WHERE m.created_at < $1 "
+            f"AND {no_pending} ORDER BY m.created_at LIMIT $2")
+        self.delete_history_of = (
+            f"DELETE FROM attempts WHERE app_id = $1 AND message_id {d.any_of('$2')}",
+            f"DELETE FROM deliveries WHERE message_id {d.any_of('$2')} AND app_id = $1 "
+            "AND status <> 'pending'",
+            f"DELETE FROM messages AS m WHERE m.id {d.any_of('$2')} AND m.app_id = $1 "
+            f"AND {no_pending}")
+        self.expire_idempotency_keys = (
+            "DELETE FROM idempotency_keys WHERE (app_id, key) IN (SELECT app_id, key "
+            "FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)")
+        self.expire_rollups = tuple(f"DELETE FROM {table} WHERE hour < $1"
+                                    for table in ROLLUP_TABLES)
+        self.set_payload_expiry = (
+            "UPDATE messages SET payload_expires_at = $3 WHERE app_id = $1 AND id = $2")
+        self.expunge_message = (
+            "UPDATE messages SET payload = '{}', expunged_at = COALESCE(expunged_at, $3) "
+            "WHERE app_id = $1 AND (id = $2 OR event_id = $2) RETURNING id")
+        self.expunge_attempt = (
+            f"{attempt_content}app_id = $1 AND message_id = $2 AND id = $3 RETURNING id")
+        self.expunge_app_batch = (
+            f"{expunge}(SELECT id FROM messages WHERE app_id = $2 AND expunged_at IS NULL "
+            "LIMIT $3) RETURNING id, app_id")
+        self.expunge_app_attempts_batch = (
+            f"{attempt_content}id IN (SELECT id FROM attempts WHERE app_id = $1 "
+            "AND NOT expunged LIMIT $2) RETURNING id")
 
         # -- idempotent requests ---------------------------------------------------------
         self.claim_request_key = (
@@ -308,14 +365,15 @@ class Queries:
             for table in PORTAL_TABLES)
 
     def endpoint_attempt_counts(self, windows: int) -> str:
-        """(succeeded, failed) finished attempts since each of `windows` times ($4 on; $3 is
-        the earliest), test sends excluded, as columns ok0, bad0, ok1, ..."""
+        """(succeeded, failed) finished attempts from the hour of each of `windows` times
+        ($4 on, as hour numbers; $3 is the earliest), test sends excluded, as columns ok0,
+        bad0, ok1, ... From the hourly rollups: O(hours), whatever the history."""
         sums = ", ".join(
-            f"SUM(CASE WHEN succeeded AND created_at >= ${i + 4} THEN 1 ELSE 0 END) AS ok{i}, "
-            f"SUM(CASE WHEN NOT succeeded AND created_at >= ${i + 4} THEN 1 ELSE 0 END) "
-            f"AS bad{i}" for i in range(windows))
-        return (f"SELECT {sums} FROM attempts WHERE app_id = $1 AND endpoint_id = $2 "
-                "AND created_at >= $3 AND trigger <> 'test' AND NOT sending")
+            f"SUM(CASE WHEN hour >= ${i + 4} THEN succeeded ELSE 0 END) AS ok{i}, "
+            f"SUM(CASE WHEN hour >= ${i + 4} THEN failed ELSE 0 END) AS bad{i}"
+            for i in range(windows))
+        return (f"SELECT {sums} FROM attempt_rollups WHERE endpoint_id = $2 AND app_id = $1 "
+                "AND hour >= $3")
 
 
 @cache

@@ -10,11 +10,12 @@ from __future__ import annotations
 from .access import AccessQueries
 from .attempts import AttemptQueries
 from .deliveries import DeliveryQueries
+from .history import HistoryQueries
 from .idempotency import IdempotencyQueries
 from .messages import MessageQueries
 from .resources import ResourceQueries
 
 
 class SqlStore(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries, AccessQueries,
-               IdempotencyQueries):
+               IdempotencyQueries, HistoryQueries):
     """Hookline's persistence over a SQL driver and its dialect."""

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field, SkipValidation, ValidationError
 
 from ...errors import HooklineError, StaleConfiguration
+from ...retention import payload_life
 from ...service.messages import MAX_BATCH, BatchResult, MessageDraft
 from ..auth import authenticate
 from ..deps import (
@@ -52,7 +53,9 @@ async def create_message(
 
     publish = partial(service.publish, event_type=body.event_type, payload=body.payload,
                       event_id=body.event_id, channels=body.channels,
-                      ordering_key=body.ordering_key, idempotency_key=idempotency_key)
+                      ordering_key=body.ordering_key, idempotency_key=idempotency_key,
+                      payload_life=payload_life(service.settings, body.payload_retention_period,
+                                                body.payload_retention_hours))
     try:
         result = await publish(app.id)
     except HooklineError as refused:

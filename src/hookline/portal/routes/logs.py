@@ -84,6 +84,7 @@ class LogRow:
     log: MessageLog
     event_type: str
     request_body: bytes
+    expunged: bool = False  # the message's content was erased (docs/retention.md)
 
 
 async def _rows(portal: Portal, endpoint: Endpoint, logs: list[MessageLog]) -> list[LogRow]:
@@ -95,8 +96,9 @@ async def _rows(portal: Portal, endpoint: Endpoint, logs: list[MessageLog]) -> l
             message = await portal.service.get_message(portal.app_id, log.message_id)
         except NotFound:
             message = None
-        body = build_body(message, endpoint) if message else b""
-        rows.append(LogRow(log, message.event_type if message else "unknown", body))
+        expunged = message is not None and message.expunged
+        body = build_body(message, endpoint) if message and not expunged else b""
+        rows.append(LogRow(log, message.event_type if message else "unknown", body, expunged))
     return rows
 
 
