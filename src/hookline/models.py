@@ -149,3 +149,25 @@ class Attempt:
     attempt_number: int = 1
     worker: str | None = None
     sending: bool = False
+
+
+class TaskStatus(enum.StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+@dataclass
+class BackgroundTask:
+    """A long job the API answers for at once (202) and reports on later, as Svix does.
+
+    `kind` is Svix's task type (`endpoint.replay`, `application.stats`, ...); `data` is what
+    the job reported: its result once finished, `{"error": ...}` if it failed."""
+
+    id: str
+    kind: str
+    status: TaskStatus = TaskStatus.RUNNING
+    data: JSON = field(default_factory=dict)
+    app_id: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0

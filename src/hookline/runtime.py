@@ -71,6 +71,7 @@ class Runtime:
         await self.stop()
 
     async def stop(self) -> None:
+        await self.service.stop_tasks()
         if self.worker is not None and self._worker_task is not None:
             self.worker.stop()
             await self._worker_task

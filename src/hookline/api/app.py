@@ -18,6 +18,7 @@ from . import openapi, problems
 from .routes import (
     applications,
     attempts,
+    background_tasks,
     endpoint_ops,
     endpoints,
     event_types,
@@ -155,7 +156,7 @@ def create_app(
         app.state.service = runtime.service
     problems.install(app)
     for module in (applications, event_types, endpoints, endpoint_ops, messages, attempts,
-                   tokens, portal_access, operational):
+                   tokens, portal_access, operational, background_tasks):
         app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(smile.router, responses=ERROR_RESPONSES)
     openapi.install(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request, Response
 
@@ -22,6 +22,8 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="page size (default 50)")]
 Iterator = Annotated[str | None, Query(max_length=256, description="cursor from a last page")]
+Order = Annotated[Literal["ascending", "descending"] | None,
+                  Query(description="the sorting order of the returned items (Svix)")]
 
 
 async def app_in_scope(app_id: str, principal: PrincipalDep, service: ServiceDep) -> Application:

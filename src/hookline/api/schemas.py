@@ -135,7 +135,7 @@ class ListResponse(Schema, Generic[T]):
     def of(cls, page: Page, shown: Callable[[Any], T]) -> ListResponse[T]:
         """One page of a list, each item as `shown` makes it."""
         return cls(data=[shown(item) for item in page.data], iterator=page.iterator,
-                   done=page.done)
+                   prev_iterator=page.prev_iterator, done=page.done)
 
 
 # -- applications --------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Hookline's use cases. The API, the portal and the CLI call these; none of them writes SQL.
 
 One `Service`, written by subject: `access.py`, `sessions.py`, `catalogue.py`, `endpoints.py`,
-`messages.py`, `idempotency.py`, over the shared state and checks in `core.py`; operational
-webhooks (`operational.py`) publish through it.
+`messages.py`, `idempotency.py`, `tasks.py` (background tasks), over the shared state and
+checks in `core.py`; operational webhooks (`operational.py`) publish through it.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from .endpoints import EndpointUseCases
 from .idempotency import IdempotencyUseCases
 from .messages import MessageUseCases
 from .operational import OperationalEvents
+from .tasks import RunningTasks, TaskJob, TaskProgress, TaskUseCases, window_of
 
 
 class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,
-              IdempotencyUseCases):
+              IdempotencyUseCases, TaskUseCases):
     """Every use case of Hookline, over one store. `Runtime` builds it."""
 
     def __init__(
@@ -55,10 +56,11 @@ class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCas
         self.on_due = on_due or (lambda: None)
         self.clock = clock
         self.config = ConfigCache(store)
+        self.running_tasks = RunningTasks()
         # Operational events are ordinary publishes into the internal application.
         self.operational = OperationalEvents(store, clock, publisher=self)
 
 
 # `Page` is what every list use case returns.
 __all__ = ["ADMIN_TOKEN_KEY", "ALL_EVENTS", "DEFAULT_ROTATION_GRACE", "MAX_LIMIT", "Page",
-           "Service", "clamp_limit", "endpoint_wants"]
+           "Service", "TaskJob", "TaskProgress", "clamp_limit", "endpoint_wants", "window_of"]

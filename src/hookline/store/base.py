@@ -17,7 +17,16 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
+from ..models import (
+    Application,
+    Attempt,
+    AttemptTrigger,
+    BackgroundTask,
+    Endpoint,
+    EventType,
+    Message,
+    TaskStatus,
+)
 from ..secretbox import SecretBox
 from ..tokens import ApiToken, PortalGrant, PortalLink
 from .core import (
@@ -31,6 +40,7 @@ from .core import (
     Row,
     Select,
     Subscription,
+    Window,
     new_lease_id,
 )
 from .idempotency import IdempotentRequest, StoredAnswer
@@ -196,6 +206,19 @@ class Store(Protocol):
     async def expire_portal_access(self, app_id: str, at: float,
                                    session_tags: Sequence[str] | None) -> None: ...
 
+    # -- background tasks ----------------------------------------------------------------
+    async def insert_task(self, task: BackgroundTask) -> None: ...
+    async def update_task(self, task: BackgroundTask) -> None:
+        """Write its status and data (and when they changed)."""
+        ...
+
+    async def get_task(self, task_id: str) -> BackgroundTask: ...
+    async def list_tasks(self, limit: int, window: Window, *,
+                         status: TaskStatus | None = None, kinds: Sequence[str] | None = None,
+                         app_id: str | None = None) -> Page:
+        """Newest or oldest first as `window` says; `app_id`: that application's only."""
+        ...
+
     # -- idempotent requests -------------------------------------------------------------
     def idempotent(self, scope: str, key: str, request: str,
                    now: float) -> AbstractAsyncContextManager[IdempotentRequest]:
@@ -205,4 +228,4 @@ class Store(Protocol):
 
 __all__ = ["Claim", "Connection", "Database", "DeliveryResult", "DisableRule",
            "IdempotentRequest", "Page", "PublishResult", "Row", "Select", "StopListening",
-           "Store", "StoredAnswer", "Subscription", "new_lease_id"]
+           "Store", "StoredAnswer", "Subscription", "Window", "new_lease_id"]

@@ -69,6 +69,30 @@ class Page:
     data: list[Any]
     iterator: str | None
     done: bool
+    # Svix's prevIterator: `-` and the first key of the page, which reads the page before it.
+    prev_iterator: str | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which page of a list to read: the rows past `bound` in the list's order (`ascending`),
+    or, `backwards`, the rows before it (a prevIterator), still shown in the list's order."""
+
+    bound: str | None = None
+    ascending: bool = True
+    backwards: bool = False
+
+    @property
+    def reads_ascending(self) -> bool:
+        return self.ascending != self.backwards
+
+    @property
+    def after(self) -> str | None:
+        return self.bound if self.reads_ascending else None
+
+    @property
+    def before(self) -> str | None:
+        return None if self.reads_ascending else self.bound
 
 
 @dataclass
@@ -135,6 +159,19 @@ def make_page(rows: list[Any], limit: int, key: Callable[[Any], str]) -> Page:
     done = len(rows) <= limit
     rows = rows[:limit]
     return Page(rows, key(rows[-1]) if rows else None, done)
+
+
+def window_page(rows: list[Any], limit: int, key: Callable[[Any], str],
+                window: Window) -> Page:
+    """A page of up to `limit` of `rows` (read `limit + 1` to know whether more follow), read
+    as `window` says, shown in the list's order, with both iterators."""
+    done = len(rows) <= limit
+    rows = rows[:limit]
+    if window.backwards:
+        rows.reverse()
+    if not rows:
+        return Page([], None, True)
+    return Page(rows, key(rows[-1]), done, "-" + key(rows[0]))
 
 
 class StoreCore:

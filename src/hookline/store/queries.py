@@ -24,7 +24,7 @@ ENDPOINT_COLUMNS = (
     "created_at, updated_at")
 # Deleting an application deletes what hangs off it first (no ON DELETE CASCADE in the schema).
 APP_TABLES = ("attempts", "deliveries", "idempotency_keys", "messages", "endpoints",
-              "api_tokens", "portal_links", "portal_sessions")
+              "api_tokens", "portal_links", "portal_sessions", "background_tasks")
 PORTAL_TABLES = ("portal_links", "portal_sessions")
 
 
@@ -251,6 +251,24 @@ class Queries:
             "SUM(CASE WHEN succeeded THEN 0 ELSE 1 END) AS bad FROM attempts "
             "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
             "AND trigger <> 'test' AND NOT sending GROUP BY 1")
+
+        # -- background tasks ------------------------------------------------------------
+        self.insert_task = (
+            "INSERT INTO background_tasks (id, app_id, kind, status, data, created_at, "
+            f"updated_at) {_values(7)}")
+        self.update_task = (
+            "UPDATE background_tasks SET status = $2, data = $3, updated_at = $4 WHERE id = $1")
+        self.get_task = "SELECT * FROM background_tasks WHERE id = $1"
+        # $2/$3: ids after/before (the page's bounds), $4 status, $5 kinds, $6 application.
+        task_filter = (
+            f"FROM background_tasks WHERE ({cast('$2', 'text')} IS NULL OR id > $2) "
+            f"AND ({cast('$3', 'text')} IS NULL OR id < $3) "
+            f"AND ({cast('$4', 'text')} IS NULL OR status = $4) "
+            f"AND ({cast('$5', 'text[]')} IS NULL OR kind {d.any_of('$5')}) "
+            f"AND ({cast('$6', 'text')} IS NULL OR app_id = $6)")
+        self.list_tasks = {
+            True: f"SELECT * {task_filter} ORDER BY id LIMIT $1",
+            False: f"SELECT * {task_filter} ORDER BY id DESC LIMIT $1"}
 
         # -- idempotent requests ---------------------------------------------------------
         self.claim_request_key = (

@@ -13,8 +13,9 @@ from .deliveries import DeliveryQueries
 from .idempotency import IdempotencyQueries
 from .messages import MessageQueries
 from .resources import ResourceQueries
+from .tasks import TaskQueries
 
 
 class SqlStore(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries, AccessQueries,
-               IdempotencyQueries):
+               IdempotencyQueries, TaskQueries):
     """Hookline's persistence over a SQL driver and its dialect."""
