@@ -59,6 +59,8 @@ class EventType:
     group_name: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    # Svix's featureFlags: only portal sessions granted one of them see this event type.
+    feature_flags: list[str] | None = None
 
 
 @dataclass
@@ -74,6 +76,10 @@ class DeliveryOptions:
     disable_after_failures: int | None = None
     disable_after_seconds: float | None = 5 * 24 * 3600.0
     max_concurrency: int | None = None
+    # Svix's names for the Standard Webhooks headers: webhook-*, svix-* or both sets.
+    signature_headers: str = "webhook"
+    # Svix's rateLimit (messages per second): stored and returned; see the fairness work.
+    rate_limit: int | None = None
 
     def to_json(self) -> JSON:
         return dict(self.__dict__)
@@ -127,6 +133,9 @@ class Message:
     created_at: float = 0.0
     # Messages sharing an ordering key (an object's id) reach each endpoint in publish order.
     ordering_key: str | None = None
+    tags: list[str] | None = None
+    # Svix's deliverAt: nothing is sent before this time (epoch seconds).
+    deliver_at: float | None = None
 
 
 @dataclass

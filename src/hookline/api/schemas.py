@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar, get_args
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from ..config import SIGNATURE_HEADER_STYLES
 from ..envelopes import ENVELOPES, JSON_STYLES
 from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
 from ..retry import MAX_DELAY, MAX_RETRIES
@@ -243,11 +244,14 @@ class EventTypeOut(Schema):
     updated_at: datetime
 
     @classmethod
-    def of(cls, et: EventType) -> EventTypeOut:
+    def of(cls, et: EventType, with_content: bool = True) -> EventTypeOut:
+        """`with_content=False` leaves the schema and example out, as Svix's list does."""
+        schema = et.schema if with_content else None
         return cls(name=et.name, description=et.description, archived=et.archived,
-                   deprecated=et.deprecated, schemas={"1": et.schema} if et.schema else None,
-                   schema=et.schema, example=et.example, group_name=et.group_name,
-                   created_at=ts(et.created_at), updated_at=ts(et.updated_at))
+                   deprecated=et.deprecated, schemas={"1": schema} if schema else None,
+                   schema=schema, example=et.example if with_content else None,
+                   group_name=et.group_name, created_at=ts(et.created_at),
+                   updated_at=ts(et.updated_at))
 
 
 class CatalogueEntryIn(EventTypeIn):
@@ -299,6 +303,10 @@ class DeliveryOptionsFields(InputSchema):
                                                 json_schema_extra={"minimum": 1})
     max_concurrency: int | None = Field(default=None,
                                         json_schema_extra={"minimum": 1, "maximum": 1000})
+    signature_headers: str | None = Field(
+        default=None, description="webhook | svix | both: the Standard Webhooks headers' names "
+        "(default: HOOKLINE_SIGNATURE_HEADERS)",
+        json_schema_extra=_one_of(SIGNATURE_HEADER_STYLES))
 
 
 class EventTypesAlias(InputSchema):
@@ -346,6 +354,7 @@ class EndpointPatch(DeliveryOptionsFields, EventTypesAlias):
     disabled: bool | None = None
     uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
                             description=UID_RULE)
+    rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     metadata: dict[str, str] | None = None
 
 
@@ -372,6 +381,7 @@ class EndpointOut(Schema):
     disable_after_failures: int | None
     disable_after_seconds: float | None
     max_concurrency: int | None
+    signature_headers: str = "webhook"
     created_at: datetime
     updated_at: datetime
 
@@ -387,7 +397,8 @@ class EndpointOut(Schema):
                    retry_schedule=o.retry_schedule, timeout=o.timeout,
                    disable_after_failures=o.disable_after_failures,
                    disable_after_seconds=o.disable_after_seconds,
-                   max_concurrency=o.max_concurrency,
+                   max_concurrency=o.max_concurrency, signature_headers=o.signature_headers,
+                   rate_limit=o.rate_limit, throttle_rate=o.rate_limit,
                    created_at=ts(ep.created_at), updated_at=ts(ep.updated_at))
 
 
@@ -401,17 +412,20 @@ class MessageIn(InputSchema):
     payload: dict[str, Any]
     event_id: str | None = Field(default=None, min_length=1, max_length=256)
     channels: list[str] | None = Field(default=None, min_length=1, max_length=10)
-    tags: list[str] | None = None
+    tags: list[str] | None = Field(default=None, description="filter messages and attempts by "
+                                   "these (`tag`)")
     payload_retention_period: int | None = None
     ordering_key: str | None = Field(
         default=None, min_length=1, max_length=256,
         description="Hookline extension: messages sharing this key (e.g. an object's id) reach "
                     "each endpoint in publish order; a later one waits while an earlier one is "
                     "pending or retrying")
+    application: ApplicationIn | None = Field(
+        default=None, description="creates the application named in the path if it is "
+                                  "missing (its uid defaults to the path's); else ignored")
+    deliver_at: DateTime | None = Field(default=None,
+                                        description="nothing is sent before this time")
     # Sent by Svix SDKs; accepted so that they work, not acted upon.
-    application: dict[str, Any] | None = Field(
-        default=None, description="Svix: create the application if missing; ignored")
-    deliver_at: DateTime | None = Field(default=None, description="Svix: ignored, sent now")
     payload_retention_hours: int | None = Field(default=None, description="Svix: ignored")
     transformations_params: dict[str, Any] | None = Field(default=None,
                                                           description="Svix: ignored")
@@ -425,13 +439,16 @@ class MessageOut(Schema):
     channels: list[str] | None
     tags: list[str] | None = None
     timestamp: datetime
+    deliver_at: datetime | None = None
     ordering_key: str | None = None
 
     @classmethod
     def of(cls, m: Message, with_content: bool = True) -> MessageOut:
         """`with_content=False` leaves the payload out (`{}`), as Svix does when asked."""
         return cls(id=m.id, event_type=m.event_type, payload=m.payload if with_content else {},
-                   event_id=m.event_id, channels=m.channels, timestamp=ts(m.created_at),
+                   event_id=m.event_id, channels=m.channels, tags=m.tags,
+                   timestamp=ts(m.created_at),
+                   deliver_at=ts(m.deliver_at) if m.deliver_at is not None else None,
                    ordering_key=m.ordering_key)
 
 

@@ -25,12 +25,13 @@ from .core import (
     MAX_LIMIT,
     clamp_limit,
     endpoint_wants,
+    window_of,
 )
 from .endpoints import EndpointUseCases
 from .idempotency import IdempotencyUseCases
 from .messages import MessageUseCases
 from .operational import OperationalEvents
-from .tasks import RunningTasks, TaskJob, TaskProgress, TaskUseCases, window_of
+from .tasks import RunningTasks, TaskJob, TaskProgress, TaskUseCases
 
 
 class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,

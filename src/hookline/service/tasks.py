@@ -22,16 +22,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from .. import ids
-from ..errors import HooklineError, InvalidInput, NotFound
+from ..errors import HooklineError, NotFound
 from ..models import JSON, BackgroundTask, TaskStatus
-from ..store.base import Page, Window
-from .core import ServiceCore, clamp_limit
+from ..store.base import Page
+from .core import ServiceCore, clamp_limit, window_of
 
 log = logging.getLogger(__name__)
 
 STOPPED = "the server stopped before the task finished"
 UNEXPECTED = "the task failed unexpectedly; the server's log says why"
-ORDERS = ("ascending", "descending")
 
 
 @dataclass
@@ -59,22 +58,6 @@ class RunningTasks:
     """The jobs this process runs (strong references, so none is collected mid-run)."""
 
     jobs: dict[str, asyncio.Task[BackgroundTask]] = field(default_factory=dict)
-
-
-def window_of(iterator: str | None, order: str | None, *, ascending_by_default: bool,
-              prefix: str | None = None) -> Window:
-    """Svix's `iterator` (a key, or `-` and a key for the page before) and `order`, checked:
-    an iterator that is not one this list hands out, or an unknown order, is a 422."""
-    if order is not None and order not in ORDERS:
-        raise InvalidInput("order must be 'ascending' or 'descending'", field="order")
-    ascending = ascending_by_default if order is None else order == "ascending"
-    if iterator is None:
-        return Window(None, ascending)
-    backwards = iterator.startswith("-")
-    bound = iterator[1:] if backwards else iterator
-    if not bound or (prefix is not None and not ids.has_prefix(bound, prefix)):
-        raise InvalidInput("iterator is not one this list returned", field="iterator")
-    return Window(bound, ascending, backwards)
 
 
 class TaskUseCases(ServiceCore):

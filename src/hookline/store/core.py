@@ -161,6 +161,11 @@ def make_page(rows: list[Any], limit: int, key: Callable[[Any], str]) -> Page:
     return Page(rows, key(rows[-1]) if rows else None, done)
 
 
+def as_window(iterator: str | Window | None) -> Window:
+    """A plain iterator (a key, ascending) as the window it reads."""
+    return iterator if isinstance(iterator, Window) else Window(iterator)
+
+
 def window_page(rows: list[Any], limit: int, key: Callable[[Any], str],
                 window: Window) -> Page:
     """A page of up to `limit` of `rows` (read `limit + 1` to know whether more follow), read
@@ -337,7 +342,7 @@ def app_from_row(row: Row) -> Application:
 
 def event_type_values(et: EventType) -> tuple[Any, ...]:
     return (et.name, et.description, dump_json(et.schema), dump_json(et.example), et.deprecated,
-            et.archived, et.group_name, et.created_at, et.updated_at)
+            et.archived, et.group_name, et.created_at, et.updated_at, dump_json(et.feature_flags))
 
 
 def event_type_from_row(row: Row) -> EventType:
@@ -345,7 +350,8 @@ def event_type_from_row(row: Row) -> EventType:
         name=row["name"], description=row["description"], schema=load_json(row["schema"]),
         example=load_json(row["example"]), deprecated=bool(row["deprecated"]),
         archived=bool(row["archived"]), group_name=row["group_name"],
-        created_at=row["created_at"], updated_at=row["updated_at"])
+        created_at=row["created_at"], updated_at=row["updated_at"],
+        feature_flags=load_json(row["feature_flags"]))
 
 
 def message_from_row(row: Row) -> Message:
@@ -353,7 +359,8 @@ def message_from_row(row: Row) -> Message:
         id=row["id"], app_id=row["app_id"], event_type=row["event_type"],
         event_id=row["event_id"], payload=json.loads(row["payload"]),
         channels=load_json(row["channels"]), created_at=row["created_at"],
-        ordering_key=row["ordering_key"])
+        ordering_key=row["ordering_key"], tags=load_json(row["tags"]),
+        deliver_at=row["deliver_at"])
 
 
 def attempt_values(a: Attempt) -> tuple[Any, ...]:

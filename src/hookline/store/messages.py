@@ -23,6 +23,7 @@ from .core import (
     WriteStep,
     attempt_values,
     delivery_id_for,
+    dump_json,
     load_json,
     make_page,
     message_from_row,
@@ -133,7 +134,8 @@ class MessageQueries(StoreCore):
             return True
         deliveries = [(delivery_id_for(m.id, ep.id), m.id, ep.id, m.app_id, m.created_at,
                        m.ordering_key) for m in messages for ep in targets[m.id]]
-        if self.q.publish_fanout:  # one statement, its own transaction outside `tx`
+        extras = [m for m in messages if m.tags is not None or m.deliver_at is not None]
+        if self.q.publish_fanout and not extras:  # one statement, its own transaction
             async with (self.db.connection() if tx is None else nullcontext(tx)) as conn:
                 row = await conn.fetchrow(self.q.publish_fanout,
                                           *fanout_columns(messages, deliveries),
@@ -141,7 +143,11 @@ class MessageQueries(StoreCore):
             return row is not None and bool(row["written"])
         steps: list[WriteStep] = [
             (self.q.insert_message, [message_values(m) for m in messages]),
-            (self.q.insert_delivery, deliveries)]
+            (self.q.insert_delivery, deliveries),
+            (self.q.set_message_extras,
+             [(m.id, dump_json(m.tags), m.deliver_at) for m in extras]),
+            (self.q.hold_deliveries_until,
+             [(m.id, m.deliver_at) for m in extras if m.deliver_at is not None])]
         if tx is not None:
             for statement, rows in steps:
                 await tx.executemany(statement, rows)
@@ -196,11 +202,13 @@ class MessageQueries(StoreCore):
         before: float | None = None,
         after: float | None = None,
         channel: str | None = None,
+        tag: str | None = None,
     ) -> Page:
         types = self.dialect.list_param(event_types) if event_types else None
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                self.q.list_messages, app_id, iterator, types, before, after, channel, limit + 1)
+                self.q.list_messages, app_id, iterator, types, before, after, channel, limit + 1,
+                tag)
         return make_page([message_from_row(r) for r in rows], limit, lambda m: m.id)
 
     # -- test sends ---------------------------------------------------------------------

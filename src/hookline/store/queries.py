@@ -8,6 +8,7 @@ the text each database sees is composed once, when the store is built (see `dial
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from .dialect import Dialect
@@ -26,6 +27,17 @@ ENDPOINT_COLUMNS = (
 APP_TABLES = ("attempts", "deliveries", "idempotency_keys", "messages", "endpoints",
               "api_tokens", "portal_links", "portal_sessions", "background_tasks")
 PORTAL_TABLES = ("portal_links", "portal_sessions")
+
+
+def _both_ways(select: str, key: str, after: str, before: str, limit: str,
+               cast: Callable[[str, str], str]) -> dict[bool, str]:
+    """`select` (with `{bounds}` where the window's bounds go) ordered by `key`, ascending
+    (True) and descending (False), keys after `after` and before `before` when not null."""
+    bounds = (f"({cast(after, 'text')} IS NULL OR {key} > {after}) "
+              f"AND ({cast(before, 'text')} IS NULL OR {key} < {before})")
+    query = select.format(bounds=bounds)
+    return {True: f"{query} ORDER BY {key} LIMIT {limit}",
+            False: f"{query} ORDER BY {key} DESC LIMIT {limit}"}
 
 
 def _values(count: int) -> str:
@@ -58,9 +70,10 @@ class Queries:
             "INSERT INTO applications (id, uid, name, metadata, rate_limit, created_at, "
             f"updated_at) {_values(7)}")
         self.get_app = "SELECT * FROM applications WHERE id = $1 OR uid = $1"
-        self.list_apps = (
-            f"SELECT * FROM applications WHERE ({cast('$1', 'text')} IS NULL OR id > $1) "
-            "ORDER BY id LIMIT $2")
+        # Lists read a window (store/core.py `Window`): keys after $a and before $b, in the
+        # order asked; each is a pair of statements, by whether it reads ascending.
+        self.list_apps = _both_ways(
+            "SELECT * FROM applications WHERE {bounds}", "id", "$1", "$2", "$3", cast)
         self.update_app = (
             "UPDATE applications SET uid = $2, name = $3, metadata = $4, rate_limit = $5, "
             "updated_at = $6 WHERE id = $1")
@@ -72,16 +85,17 @@ class Queries:
         # -- event types -----------------------------------------------------------------
         self.upsert_event_type = (
             "INSERT INTO event_types (name, description, schema, example, deprecated, "
-            f"archived, group_name, created_at, updated_at) {_values(9)} "
+            f"archived, group_name, created_at, updated_at, feature_flags) {_values(10)} "
             "ON CONFLICT (name) DO UPDATE SET description = excluded.description, "
             "schema = excluded.schema, example = excluded.example, "
             "deprecated = excluded.deprecated, archived = excluded.archived, "
-            "group_name = excluded.group_name, updated_at = excluded.updated_at")
+            "group_name = excluded.group_name, updated_at = excluded.updated_at, "
+            "feature_flags = excluded.feature_flags")
         self.get_event_type = "SELECT * FROM event_types WHERE name = $1"
         self.event_type_names = f"SELECT name FROM event_types WHERE name {d.any_of('$1')}"
-        self.list_event_types = (
-            f"SELECT * FROM event_types WHERE ({cast('$1', 'text')} IS NULL OR name > $1) "
-            "AND ($2 OR NOT archived) ORDER BY name LIMIT $3")
+        self.list_event_types = _both_ways(
+            "SELECT * FROM event_types WHERE ($3 OR NOT archived) AND {bounds}", "name",
+            "$1", "$2", "$4", cast)
         self.all_event_types = "SELECT * FROM event_types ORDER BY name"
         self.delete_event_type = "DELETE FROM event_types WHERE name = $1"
 
@@ -98,10 +112,9 @@ class Queries:
             "failing_since = CASE WHEN $8 THEN failing_since ELSE NULL END "
             "WHERE id = $1")
         self.get_endpoint = "SELECT * FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2)"
-        self.list_endpoints = (
-            "SELECT * FROM endpoints WHERE app_id = $1 "
-            f"AND ({cast('$2', 'text')} IS NULL OR id > $2) "
-            "ORDER BY id LIMIT $3")
+        self.list_endpoints = _both_ways(
+            "SELECT * FROM endpoints WHERE app_id = $1 AND {bounds}", "id", "$2", "$3", "$4",
+            cast)
         self.endpoints_by_id = f"SELECT * FROM endpoints WHERE id {d.any_of('$1')}"
         # Only what routing needs: no secrets are decrypted on the publish path.
         self.subscriptions = (
@@ -140,6 +153,11 @@ class Queries:
             "SELECT * FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2) "
             "ORDER BY (id = $2) DESC LIMIT 1")
         self.messages_by_id = f"SELECT * FROM messages WHERE id {d.any_of('$1')}"
+        # What a plain insert leaves out (Svix's tags and deliverAt), set in the same write.
+        self.set_message_extras = "UPDATE messages SET tags = $2, deliver_at = $3 WHERE id = $1"
+        self.hold_deliveries_until = (
+            "UPDATE deliveries SET next_attempt_at = $2 WHERE message_id = $1 "
+            "AND status = 'pending'")
         self.list_messages = (
             "SELECT * FROM messages WHERE app_id = $1 "
             f"AND ({cast('$2', 'text')} IS NULL OR id < $2) "
@@ -147,6 +165,7 @@ class Queries:
             f"AND ({cast('$4', 'float8')} IS NULL OR created_at < $4) "
             f"AND ({cast('$5', 'float8')} IS NULL OR created_at > $5) "
             f"AND ({cast('$6', 'text')} IS NULL OR channels LIKE '%\"' || $6 || '\"%') "
+            f"AND ({cast('$8', 'text')} IS NULL OR {d.json_list_has('tags', '$8')}) "
             "ORDER BY id DESC LIMIT $7")
         # The key goes to the first message, or to a new one once the old claim expired ($5).
         self.claim_message_key = (

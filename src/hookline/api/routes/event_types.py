@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
-from ..deps import AdminDep, Iterator, Limit, PrincipalDep, ServiceDep
+from ..deps import AdminDep, Iterator, Limit, Order, PrincipalDep, ServiceDep
 from ..idempotency import ACCOUNT, IdempotencyDep
 from ..schemas import (
     CatalogueEntryIn,
@@ -20,12 +21,17 @@ from ..schemas import (
 router = APIRouter(prefix="/event-type", tags=["Event Type"])
 
 
+WithContent = Annotated[bool, Query(description="false leaves schemas and examples out "
+                                               "(Svix's default is false; Hookline's true)")]
+
+
 @router.get("", response_model=ListResponse[EventTypeOut])
 async def list_event_types(principal: PrincipalDep, service: ServiceDep, limit: Limit = None,
-                           iterator: Iterator = None, include_archived: bool = False
+                           iterator: Iterator = None, include_archived: bool = False,
+                           order: Order = None, with_content: WithContent = True,
                            ) -> ListResponse[EventTypeOut]:
-    page = await service.list_event_types(limit, iterator, include_archived)
-    return ListResponse.of(page, EventTypeOut.of)
+    page = await service.list_event_types(limit, iterator, include_archived, order)
+    return ListResponse.of(page, lambda et: EventTypeOut.of(et, with_content))
 
 
 @router.post("", response_model=EventTypeOut, status_code=201)

@@ -1,0 +1,270 @@
+"""The Svix fields and parameters Hookline used to accept and ignore, driven through the
+official Svix Python SDK: each must do what Svix documents (issue #17)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
+from svix.api import (
+    ApplicationIn,
+    ApplicationListOptions,
+    EndpointIn,
+    EndpointListOptions,
+    EndpointPatch,
+    EndpointUpsertIn,
+    Ordering,
+    Svix,
+    SvixOptions,
+)
+from svix.api.errors.http_error import HttpError
+from svix.api.errors.http_validation_error import HTTPValidationError
+
+from tests.support.api import ApiServer
+from tests.support.shared_api import shared_api_fixture
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+module_database_url, api = shared_api_fixture()
+T = TypeVar("T")
+_names = itertools.count()
+
+
+def sdk(api: ApiServer) -> Svix:
+    # No SDK retries: a 5xx must fail the test, not be retried into a pass.
+    return Svix(api.token, SvixOptions(server_url=api.base_url, retry_schedule=[]))
+
+
+async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_names)}"
+
+
+async def new_app(api: ApiServer) -> str:
+    return (await call(sdk(api).application.create, ApplicationIn(name=unique("app")))).id
+
+
+# -- lists: order, prevIterator, bad iterators ---------------------------------------------
+async def test_endpoints_list_in_either_order_and_page_back_with_prev_iterator(
+        api: ApiServer) -> None:
+    svix = sdk(api)
+    app_id = await new_app(api)
+    created = [(await call(svix.endpoint.create, app_id,
+                           EndpointIn(url=f"https://example.com/{n}"))).id for n in range(3)]
+
+    newest = await call(svix.endpoint.list, app_id,
+                        EndpointListOptions(order=Ordering.DESCENDING, limit=2))
+    oldest = await call(svix.endpoint.list, app_id, EndpointListOptions(limit=2))
+    rest = await call(svix.endpoint.list, app_id,
+                      EndpointListOptions(limit=2, iterator=oldest.iterator))
+    back = await call(svix.endpoint.list, app_id,
+                      EndpointListOptions(limit=2, iterator=rest.prev_iterator))
+
+    assert [e.id for e in newest.data] == created[::-1][:2]
+    assert [e.id for e in oldest.data] == created[:2]
+    assert [e.id for e in rest.data] == created[2:]
+    assert rest.done
+    assert [e.id for e in back.data] == created[:2]
+
+
+async def test_applications_list_descending(api: ApiServer) -> None:
+    svix = sdk(api)
+    first, second = await new_app(api), await new_app(api)
+
+    page = await call(svix.application.list,
+                      ApplicationListOptions(order=Ordering.DESCENDING, limit=2))
+
+    assert [a.id for a in page.data] == [second, first]
+
+
+@pytest.mark.parametrize("query", ["iterator=not-an-id", "iterator=ep_short", "order=sideways",
+                                   "iterator=-"])
+async def test_an_invalid_iterator_or_order_is_a_422(api: ApiServer, query: str) -> None:
+    app_id = await new_app(api)
+
+    got = await api.get(f"/api/v1/app/{app_id}/endpoint?{query}")
+
+    assert got.status == 422, got.body
+    assert got.body["field"] in ("iterator", "order")
+
+
+async def test_event_types_list_checks_its_iterator_and_honours_order(api: ApiServer) -> None:
+    for name in ("zz.order.a", "zz.order.b"):
+        await api.post("/api/v1/event-type", {"name": name, "description": "d"})
+
+    bad = await api.get("/api/v1/event-type?iterator=has%20space")
+    newest = (await api.get("/api/v1/event-type?order=descending&limit=2")).body
+
+    assert bad.status == 422
+    assert [e["name"] for e in newest["data"]] == ["zz.order.b", "zz.order.a"]
+
+
+# -- upserts -------------------------------------------------------------------------------
+async def test_put_on_a_missing_application_creates_it_with_that_uid(api: ApiServer) -> None:
+    uid = unique("upserted")
+
+    created = await api.put(f"/api/v1/app/{uid}", {"name": "made by PUT"})
+    again = await api.put(f"/api/v1/app/{uid}", {"name": "renamed"})
+
+    assert (created.status, created.body["uid"]) == (201, uid)
+    assert (again.status, again.body["id"], again.body["name"]) == (
+        200, created.body["id"], "renamed")
+
+
+async def test_put_on_a_missing_endpoint_creates_it_through_the_sdk(api: ApiServer) -> None:
+    svix = sdk(api)
+    app_id = await new_app(api)
+
+    made = await call(svix.endpoint.upsert, app_id, "billing-hook",
+                      EndpointUpsertIn(url="https://example.com/billing"))
+    changed = await call(svix.endpoint.upsert, app_id, "billing-hook",
+                         EndpointUpsertIn(url="https://example.com/billing/v2"))
+
+    assert made.uid == "billing-hook"
+    assert (changed.id, changed.url) == (made.id, "https://example.com/billing/v2")
+
+
+async def test_put_on_a_missing_hookline_id_is_still_a_404(api: ApiServer) -> None:
+    app_id = await new_app(api)
+
+    app = await api.put("/api/v1/app/app_0000000000000000000000000", {"name": "x"})
+    ep = await api.put(f"/api/v1/app/{app_id}/endpoint/ep_0000000000000000000000000",
+                       {"url": "https://example.com/x"})
+
+    assert (app.status, ep.status) == (404, 404)
+
+
+async def test_an_applications_token_cannot_create_applications_by_put(api: ApiServer) -> None:
+    app_id = await new_app(api)
+    token = (await api.post(f"/api/v1/app/{app_id}/token", {"name": "t"})).body["token"]
+
+    got = await api.put(f"/api/v1/app/{unique('other')}", {"name": "x"}, token=token)
+
+    assert got.status == 404
+
+
+# -- endpoints: throttleRate and rateLimit ---------------------------------------------------
+async def test_an_endpoints_throttle_rate_is_stored_and_returned(api: ApiServer) -> None:
+    svix = sdk(api)
+    app_id = await new_app(api)
+
+    made = await call(svix.endpoint.create, app_id,
+                      EndpointIn(url="https://example.com/rate", throttle_rate=7))
+    patched = await call(svix.endpoint.patch, app_id, made.id, EndpointPatch(throttle_rate=9))
+    kept = await call(svix.endpoint.patch, app_id, made.id, EndpointPatch(description="d"))
+    raw = (await api.get(f"/api/v1/app/{app_id}/endpoint/{made.id}")).body
+    by_old_name = (await api.post(f"/api/v1/app/{app_id}/endpoint",
+                                  {"url": "https://example.com/r2", "rateLimit": 3})).body
+
+    assert (made.throttle_rate, patched.throttle_rate, kept.throttle_rate) == (7, 9, 9)
+    assert (raw["rateLimit"], raw["throttleRate"]) == (9, 9)
+    assert (by_old_name["rateLimit"], by_old_name["throttleRate"]) == (3, 3)
+
+
+async def test_a_sdk_error_names_the_refused_rate(api: ApiServer) -> None:
+    app_id = await new_app(api)
+
+    with pytest.raises(HTTPValidationError) as refused:
+        await call(sdk(api).endpoint.create, app_id,
+                   EndpointIn(url="https://example.com/r", throttle_rate=0))
+
+    assert refused.value.detail[0].loc == ["body", "throttleRate"]
+
+
+# -- messages: deliverAt, tags, eventId, inline application ---------------------------------
+async def test_a_message_with_deliver_at_is_not_sent_before_it(api: ApiServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from svix.api import MessageIn
+
+    from tests.support.receiver import Receiver
+
+    receiver = await Receiver().start()
+    try:
+        svix = sdk(api)
+        app_id = await new_app(api)
+        await call(svix.endpoint.create, app_id, EndpointIn(url=receiver.url("/later")))
+        later = datetime.now(UTC) + timedelta(hours=1)
+        soon = datetime.now(UTC) + timedelta(milliseconds=300)
+
+        held = await call(svix.message.create, app_id,
+                          MessageIn(event_type="a.held", payload={"n": 1}, deliver_at=later))
+        await call(svix.message.create, app_id,
+                   MessageIn(event_type="a.soon", payload={"n": 2}, deliver_at=soon))
+        from tests.support.polling import wait_until
+
+        await wait_until(lambda: receiver.at("/later"), what="the message due soon")
+        fetched = await call(svix.message.get, app_id, held.id)
+
+        assert [json.loads(r.body)["type"] for r in receiver.at("/later")] == ["a.soon"]
+        assert held.deliver_at is not None and abs(held.deliver_at - later) < timedelta(
+            seconds=1)
+        assert fetched.deliver_at == held.deliver_at
+    finally:
+        await receiver.stop()
+
+
+async def test_tags_are_returned_and_filter_the_message_list(api: ApiServer) -> None:
+    from svix.api import MessageIn, MessageListOptions
+
+    svix = sdk(api)
+    app_id = await new_app(api)
+    tagged = await call(svix.message.create, app_id,
+                        MessageIn(event_type="a.b", payload={}, tags=["project_1", "eu"]))
+    await call(svix.message.create, app_id, MessageIn(event_type="a.b", payload={}))
+
+    listed = await call(svix.message.list, app_id, MessageListOptions(tag="eu"))
+    bad = await api.post(f"/api/v1/app/{app_id}/msg",
+                         {"eventType": "a.b", "payload": {}, "tags": ["has space"]})
+
+    assert tagged.tags == ["project_1", "eu"]
+    assert [m.id for m in listed.data] == [tagged.id]
+    assert (bad.status, bad.body["field"]) == (422, "tags")
+
+
+async def test_a_second_message_with_the_same_event_id_is_a_409(api: ApiServer) -> None:
+    from svix.api import MessageIn
+
+    svix = sdk(api)
+    app_id, other_app = await new_app(api), await new_app(api)
+    first = await call(svix.message.create, app_id,
+                       MessageIn(event_type="a.b", payload={}, event_id="evt-1"))
+
+    with pytest.raises(HttpError) as again:
+        await call(svix.message.create, app_id,
+                   MessageIn(event_type="a.b", payload={}, event_id="evt-1"))
+    elsewhere = await call(svix.message.create, other_app,
+                           MessageIn(event_type="a.b", payload={}, event_id="evt-1"))
+    by_event_id = await call(svix.message.get, app_id, "evt-1")
+
+    assert again.value.status_code == 409
+    assert elsewhere.event_id == "evt-1"
+    assert by_event_id.id == first.id
+
+
+async def test_an_inline_application_is_created_with_the_message_if_missing(
+        api: ApiServer) -> None:
+    from svix.api import MessageIn
+
+    svix = sdk(api)
+    uid = unique("inline")
+
+    sent = await call(svix.message.create, uid,
+                      MessageIn(event_type="a.b", payload={},
+                                application=ApplicationIn(name="Inline", uid=uid)))
+    again = await call(svix.message.create, uid,
+                       MessageIn(event_type="a.b", payload={},
+                                 application=ApplicationIn(name="Ignored", uid=uid)))
+    app = await call(svix.application.get, uid)
+    missing = await api.post(f"/api/v1/app/{unique('nope')}/msg",
+                             {"eventType": "a.b", "payload": {}})
+
+    assert (app.uid, app.name) == (uid, "Inline")
+    assert sent.id != again.id
+    assert missing.status == 404
