@@ -160,6 +160,15 @@ class Attempt:
     sending: bool = False
 
 
+@dataclass
+class DeliveryState:
+    """Where one message stands with one endpoint (Svix's status of an attempted message):
+    `success`, `pending`, `fail` or `sending`, and when it is next tried if pending."""
+
+    status: str
+    next_attempt_at: float | None = None
+
+
 class TaskStatus(enum.StrEnum):
     RUNNING = "running"
     FINISHED = "finished"

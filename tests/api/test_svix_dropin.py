@@ -268,3 +268,161 @@ async def test_an_inline_application_is_created_with_the_message_if_missing(
     assert (app.uid, app.name) == (uid, "Inline")
     assert sent.id != again.id
     assert missing.status == 404
+
+
+# -- operations Hookline added -------------------------------------------------------------
+async def test_health_ping_answers_204(api: ApiServer) -> None:
+    got = await api.get("/api/v1/health/ping")
+    assert got.status == 204
+
+
+async def test_attempted_messages_and_destinations_show_where_each_stands(
+        api: ApiServer) -> None:
+    from svix.api import (
+        MessageAttemptListAttemptedMessagesOptions,
+        MessageIn,
+        MessageStatus,
+    )
+
+    from tests.support.polling import wait_until
+    from tests.support.receiver import Receiver
+
+    receiver = await Receiver().start()
+    receiver.statuses["/down"] = [500]
+    try:
+        svix = sdk(api)
+        app_id = await new_app(api)
+        up = await call(svix.endpoint.create, app_id, EndpointIn(url=receiver.url("/up")))
+        down = await call(svix.endpoint.create, app_id, EndpointIn(url=receiver.url("/down")))
+        sent = await call(svix.message.create, app_id,
+                          MessageIn(event_type="a.b", payload={"k": 1}, tags=["t1"]))
+        other = await call(svix.message.create, app_id,
+                           MessageIn(event_type="a.c", payload={"k": 2}))
+        await wait_until(lambda: len(receiver.at("/up")) == 2, what="both deliveries")
+
+        to_up = await call(svix.message_attempt.list_attempted_messages, app_id, up.id)
+        tagged = await call(svix.message_attempt.list_attempted_messages, app_id, up.id,
+                            MessageAttemptListAttemptedMessagesOptions(tag="t1"))
+        destinations = await call(svix.message_attempt.list_attempted_destinations, app_id,
+                                  sent.id)
+        pending_down = await call(svix.message_attempt.list_attempted_messages, app_id, down.id,
+                                  MessageAttemptListAttemptedMessagesOptions(
+                                      status=MessageStatus.PENDING))
+    finally:
+        await receiver.stop()
+
+    assert [(m.id, m.status) for m in to_up.data] == [(other.id, MessageStatus.SUCCESS),
+                                                      (sent.id, MessageStatus.SUCCESS)]
+    assert [m.id for m in tagged.data] == [sent.id]
+    by_endpoint = {d.id: d for d in destinations.data}
+    assert by_endpoint[up.id].status == MessageStatus.SUCCESS
+    assert by_endpoint[down.id].status == MessageStatus.PENDING
+    assert by_endpoint[down.id].next_attempt is not None
+    assert {m.id for m in pending_down.data} == {sent.id, other.id}
+
+
+async def test_precheck_says_whether_any_endpoint_would_get_the_message(api: ApiServer) -> None:
+    from svix.api import MessagePrecheckIn
+
+    svix = sdk(api)
+    app_id = await new_app(api)
+    before = await call(svix.message.precheck, app_id, MessagePrecheckIn(event_type="a.b"))
+    await call(svix.endpoint.create, app_id,
+               EndpointIn(url="https://example.com/p", event_types=["a.b"], channels=["eu"]))
+
+    wanted = await call(svix.message.precheck, app_id,
+                        MessagePrecheckIn(event_type="a.b", channels=["eu"]))
+    other_type = await call(svix.message.precheck, app_id,
+                            MessagePrecheckIn(event_type="a.c", channels=["eu"]))
+    no_channel = await call(svix.message.precheck, app_id, MessagePrecheckIn(event_type="a.b"))
+
+    assert (before.active, wanted.active, other_type.active, no_channel.active) == (
+        False, True, False, False)
+
+
+SPEC_YAML = """
+openapi: 3.1.0
+info: {title: Pets, version: 1.0.0}
+webhooks:
+  pet.new:
+    post:
+      description: A pet was added
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Pet"}
+  pet.gone:
+    post:
+      summary: A pet left
+      deprecated: true
+components:
+  schemas:
+    Pet:
+      type: object
+      required: [id]
+      properties: {id: {type: integer}, tag: {$ref: "#/components/schemas/Tag"}}
+    Tag: {type: string}
+"""
+
+
+async def test_event_types_are_imported_from_an_openapi_documents_webhooks(
+        api: ApiServer) -> None:
+    from svix.api import EventTypeImportOpenApiIn
+
+    svix = sdk(api)
+    dry = await call(svix.event_type.import_openapi,
+                     EventTypeImportOpenApiIn(spec_raw=SPEC_YAML, dry_run=True))
+    missing_after_dry_run = await api.get("/api/v1/event-type/pet.new")
+    done = await call(svix.event_type.import_openapi, EventTypeImportOpenApiIn(spec_raw=SPEC_YAML))
+    pet = (await api.get("/api/v1/event-type/pet.new")).body
+    gone = (await api.get("/api/v1/event-type/pet.gone")).body
+    alias_bomb = await api.post("/api/v1/event-type/import/openapi",
+                                {"specRaw": "a: &x [1]\nb: *x\n"})
+    both = await api.post("/api/v1/event-type/import/openapi",
+                          {"specRaw": SPEC_YAML, "spec": {"webhooks": {}}})
+
+    assert sorted(dry.data.modified) == ["pet.gone", "pet.new"]
+    assert dry.data.to_modify is not None and len(dry.data.to_modify) == 2
+    assert missing_after_dry_run.status == 404
+    assert sorted(done.data.modified) == ["pet.gone", "pet.new"]
+    assert pet["description"] == "A pet was added"
+    assert pet["schemas"]["1"] == {"type": "object", "required": ["id"],
+                                   "properties": {"id": {"type": "integer"},
+                                                  "tag": {"type": "string"}}}
+    assert (gone["description"], gone["deprecated"]) == ("A pet left", True)
+    assert (alias_bomb.status, both.status) == (422, 422)
+
+
+async def test_usage_statistics_run_as_background_tasks(api: ApiServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from svix.api import AppUsageStatsIn, BackgroundTaskStatus, MessageIn
+
+    from tests.support.polling import wait_until
+
+    svix = sdk(api)
+    app_id = await new_app(api)
+    await call(svix.endpoint.create, app_id,
+               EndpointIn(url="https://example.com/u", event_types=["u.one"]))
+    await call(svix.endpoint.create, app_id, EndpointIn(url="https://example.com/v"))
+    await call(svix.message.create, app_id, MessageIn(event_type="u.one", payload={}))
+    now = datetime.now(UTC)
+
+    started = await call(svix.statistics.aggregate_app_stats, AppUsageStatsIn(
+        since=now - timedelta(minutes=5), until=now + timedelta(minutes=5),
+        app_ids=[app_id, "no-such-app"]))
+    listed = await call(svix.statistics.aggregate_event_types)
+
+    async def finished(task_id: str) -> Any:
+        task = await call(svix.background_task.get, task_id)
+        return task if task.status != BackgroundTaskStatus.RUNNING else None
+
+    stats = await wait_until(lambda: finished(started.id), what="the stats task")
+    aggregate = await wait_until(lambda: finished(listed.id), what="the aggregate task")
+
+    assert started.unresolved_app_ids == ["no-such-app"]
+    assert stats.status == BackgroundTaskStatus.FINISHED
+    assert stats.data["appStats"] == [{"appId": app_id, "appUid": None,
+                                       "messageDestinations": 2}]
+    mine = [a for a in aggregate.data["applications"] if a["appId"] == app_id]
+    assert mine == [{"appId": app_id, "eventTypes": None}]

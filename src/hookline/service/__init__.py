@@ -30,12 +30,14 @@ from .core import (
 from .endpoints import EndpointUseCases
 from .idempotency import IdempotencyUseCases
 from .messages import MessageUseCases
+from .openapi_import import OpenApiImport, OpenApiImportUseCases
 from .operational import OperationalEvents
 from .tasks import RunningTasks, TaskJob, TaskProgress, TaskUseCases
+from .usage import UsageTask, UsageUseCases
 
 
 class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,
-              IdempotencyUseCases, TaskUseCases):
+              IdempotencyUseCases, UsageUseCases, TaskUseCases, OpenApiImportUseCases):
     """Every use case of Hookline, over one store. `Runtime` builds it."""
 
     def __init__(
@@ -63,5 +65,6 @@ class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCas
 
 
 # `Page` is what every list use case returns.
-__all__ = ["ADMIN_TOKEN_KEY", "ALL_EVENTS", "DEFAULT_ROTATION_GRACE", "MAX_LIMIT", "Page",
-           "Service", "TaskJob", "TaskProgress", "clamp_limit", "endpoint_wants", "window_of"]
+__all__ = ["ADMIN_TOKEN_KEY", "ALL_EVENTS", "DEFAULT_ROTATION_GRACE", "MAX_LIMIT",
+           "OpenApiImport", "Page", "Service", "TaskJob", "TaskProgress", "UsageTask",
+           "clamp_limit", "endpoint_wants", "window_of"]

@@ -12,7 +12,14 @@ from ..errors import Conflict, HooklineError, InvalidInput, NotFound, PayloadToo
 from ..models import Application, Attempt, AttemptTrigger, Message
 from ..store.base import Page, PublishResult, Subscription
 from ..validation import json_bytes
-from .core import AppKey, ServiceCore, check_event_type_name, clamp_limit, endpoint_wants
+from .core import (
+    AppKey,
+    ServiceCore,
+    check_event_type_name,
+    check_iterator,
+    clamp_limit,
+    endpoint_wants,
+)
 
 MAX_BATCH = 100  # messages per batch publish
 MAX_TAGS = 20
@@ -135,12 +142,40 @@ class MessageUseCases(ServiceCore):
     async def list_messages(self, app_key: AppKey, limit: int | None, iterator: str | None,
                             **filters: Any) -> Page:
         app = await self.get_app(app_key)
+        check_iterator(iterator, ids.MESSAGE)
         return await self.store.list_messages(app.id, clamp_limit(limit), iterator, **filters)
+
+    async def precheck_active(self, app_key: AppKey, event_type: str,
+                              channels: list[str] | None = None) -> bool:
+        """Whether any enabled endpoint of the application would get such a message."""
+        app = await self.get_app(app_key)
+        check_event_type_name(event_type, "eventType")
+        probe = Message(id="", app_id=app.id, event_type=event_type, payload={},
+                        channels=channels)
+        return bool(_wanted_by(probe, await self.config.subscriptions(app.id)))
+
+    async def list_endpoint_messages(self, app_key: AppKey, endpoint_key: str,
+                                     limit: int | None, iterator: str | None,
+                                     **filters: Any) -> Page:
+        """(Message, DeliveryState) pairs of what went or goes to the endpoint, newest first."""
+        endpoint = await self.get_endpoint(app_key, endpoint_key)
+        check_iterator(iterator, ids.MESSAGE)
+        return await self.store.list_endpoint_messages(
+            endpoint.app_id, endpoint.id, clamp_limit(limit), iterator, self.clock(), **filters)
+
+    async def list_message_endpoints(self, app_key: AppKey, message_key: str,
+                                     limit: int | None, iterator: str | None) -> Page:
+        """(Endpoint, DeliveryState) pairs of the endpoints the message goes to."""
+        message = await self.get_message(app_key, message_key)
+        check_iterator(iterator, ids.ENDPOINT)
+        return await self.store.list_message_endpoints(
+            message.app_id, message.id, clamp_limit(limit), iterator, self.clock())
 
     # -- attempts, resend, recover ---------------------------------------------------------
     async def list_attempts(self, app_key: AppKey, limit: int | None, iterator: str | None,
                             **filters: Any) -> Page:
         app = await self.get_app(app_key)
+        check_iterator(iterator, ids.ATTEMPT)
         if filters.get("message_id"):
             filters["message_id"] = (await self.store.get_message(app.id,
                                                                   filters["message_id"])).id

@@ -210,6 +210,30 @@ class Store(Protocol):
     async def expire_portal_access(self, app_id: str, at: float,
                                    session_tags: Sequence[str] | None) -> None: ...
 
+    # -- Svix's views of deliveries, usage ------------------------------------------------
+    async def list_endpoint_messages(
+        self, app_id: str, endpoint_id: str, limit: int, iterator: str | None, now: float, *,
+        status: str | None = None, channel: str | None = None, tag: str | None = None,
+        before: float | None = None, after: float | None = None,
+        event_types: Sequence[str] | None = None,
+    ) -> Page:
+        """(Message, DeliveryState) pairs of what went or goes to the endpoint, newest first."""
+        ...
+
+    async def list_message_endpoints(self, app_id: str, message_id: str, limit: int,
+                                     iterator: str | None, now: float) -> Page:
+        """(Endpoint, DeliveryState) pairs of the endpoints the message goes to."""
+        ...
+
+    async def app_delivery_counts(self, since: float, until: float,
+                                  app_ids: Sequence[str] | None) -> dict[str, int]:
+        """Deliveries created in [since, until) per application (of `app_ids`, if given)."""
+        ...
+
+    async def endpoint_filters(self) -> list[tuple[str, list[str] | None]]:
+        """(application id, filter types) of every enabled endpoint."""
+        ...
+
     # -- background tasks ----------------------------------------------------------------
     async def insert_task(self, task: BackgroundTask) -> None: ...
     async def update_task(self, task: BackgroundTask) -> None:

@@ -271,6 +271,42 @@ class Queries:
             "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
             "AND trigger <> 'test' AND NOT sending GROUP BY 1")
 
+        # -- Svix's attempted-messages and attempted-destinations views -------------------
+        # A delivery's state in Svix's words; $n is now (a lease still running: sending).
+        def state(now: str) -> str:
+            return ("CASE WHEN d.status = 'succeeded' THEN 'success' "
+                    "WHEN d.status = 'failed' THEN 'fail' "
+                    f"WHEN d.lease_id IS NOT NULL AND d.next_attempt_at > {now} THEN 'sending' "
+                    "ELSE 'pending' END")
+
+        # $1 app, $2 endpoint, $3 before this message id, $4 state, $5 channel, $6 tag,
+        # $7 before, $8 after, $9 event types, $10 limit, $11 now.
+        self.endpoint_messages = (
+            f"SELECT * FROM (SELECT m.*, {state(cast('$11', 'float8'))} AS delivery_state, "
+            "d.next_attempt_at AS delivery_next FROM deliveries d "
+            "JOIN messages m ON m.id = d.message_id WHERE d.app_id = $1 AND d.endpoint_id = $2 "
+            f"AND ({cast('$3', 'text')} IS NULL OR m.id < $3) "
+            f"AND ({cast('$5', 'text')} IS NULL OR m.channels LIKE '%\"' || $5 || '\"%') "
+            f"AND ({cast('$6', 'text')} IS NULL OR {d.json_list_has('m.tags', '$6')}) "
+            f"AND ({cast('$7', 'float8')} IS NULL OR m.created_at < $7) "
+            f"AND ({cast('$8', 'float8')} IS NULL OR m.created_at > $8) "
+            f"AND ({cast('$9', 'text[]')} IS NULL OR m.event_type {d.any_of('$9')})) x "
+            f"WHERE ({cast('$4', 'text')} IS NULL OR delivery_state = $4) "
+            "ORDER BY id DESC LIMIT $10")
+        # $1 app, $2 message, $3 after this endpoint id, $4 limit, $5 now.
+        self.message_endpoints = (
+            f"SELECT e.*, {state(cast('$5', 'float8'))} AS delivery_state, "
+            "d.next_attempt_at AS delivery_next FROM deliveries d "
+            "JOIN endpoints e ON e.id = d.endpoint_id WHERE d.app_id = $1 AND d.message_id = $2 "
+            f"AND ({cast('$3', 'text')} IS NULL OR e.id > $3) ORDER BY e.id LIMIT $4")
+        # Usage statistics: deliveries ("message destinations") per application in a window.
+        self.app_delivery_counts = (
+            "SELECT app_id, COUNT(*) AS n FROM deliveries WHERE created_at >= $1 "
+            f"AND created_at < $2 AND ({cast('$3', 'text[]')} IS NULL OR app_id {d.any_of('$3')}) "
+            "GROUP BY app_id")
+        self.endpoint_filters = (
+            "SELECT app_id, filter_types FROM endpoints WHERE NOT disabled ORDER BY app_id")
+
         # -- background tasks ------------------------------------------------------------
         self.insert_task = (
             "INSERT INTO background_tasks (id, app_id, kind, status, data, created_at, "

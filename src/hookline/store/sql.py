@@ -8,6 +8,7 @@ it talks to.
 from __future__ import annotations
 
 from .access import AccessQueries
+from .attempted import AttemptedQueries
 from .attempts import AttemptQueries
 from .deliveries import DeliveryQueries
 from .idempotency import IdempotencyQueries
@@ -17,5 +18,5 @@ from .tasks import TaskQueries
 
 
 class SqlStore(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries, AccessQueries,
-               IdempotencyQueries, TaskQueries):
+               IdempotencyQueries, TaskQueries, AttemptedQueries):
     """Hookline's persistence over a SQL driver and its dialect."""

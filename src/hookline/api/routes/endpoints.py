@@ -2,16 +2,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from ... import ids
 from ...errors import NotFound
 from ...models import DeliveryOptions
-from ..deps import AppDep, Iterator, Limit, NoStore, Order, PrincipalDep, ServiceDep
+from ..deps import AppDep, Iterator, Limit, NoStore, Order, PrincipalDep, ServiceDep, split_csv
 from ..idempotency import IdempotencyDep
 from ..schemas import (
+    STATUS_TEXT,
+    DateTime,
     DeliveryOptionsFields,
     EndpointFields,
     EndpointIn,
@@ -19,10 +21,12 @@ from ..schemas import (
     EndpointPatch,
     EndpointSecretOut,
     EndpointUpdate,
+    EventFilterList,
     ListResponse,
     RecoverIn,
     RecoverOut,
 )
+from ..svix_schemas import EndpointMessageOut
 
 router = APIRouter(prefix="/app/{app_id}/endpoint", tags=["Endpoint"])
 _OPTION_FIELDS = tuple(DeliveryOptionsFields.model_fields)
@@ -130,6 +134,28 @@ async def delete_endpoint(app: AppDep, endpoint_id: str,
                           service: ServiceDep) -> Response:
     await service.delete_endpoint(app.id, endpoint_id)
     return Response(status_code=204)
+
+
+@router.get("/{endpoint_id}/msg", response_model=ListResponse[EndpointMessageOut])
+async def list_attempted_messages(
+    app: AppDep, endpoint_id: str, service: ServiceDep, limit: Limit = None,
+    iterator: Iterator = None,
+    status: Annotated[int | None, Query(ge=0, le=3, description="0 success, 1 pending, "
+                                                                "2 failed, 3 sending")] = None,
+    channel: Annotated[str | None, Query(max_length=128)] = None,
+    tag: Annotated[str | None, Query(max_length=128)] = None,
+    event_types: Annotated[EventFilterList | None,
+                           Query(description="repeat or comma-separate")] = None,
+    before: DateTime | None = None, after: DateTime | None = None,
+    with_content: Annotated[bool, Query(description="false leaves payloads out")] = True,
+) -> ListResponse[EndpointMessageOut]:
+    """The messages sent (or due) to this endpoint, newest first, with their latest state."""
+    page = await service.list_endpoint_messages(
+        app.id, endpoint_id, limit, iterator,
+        status=None if status is None else STATUS_TEXT[status], channel=channel, tag=tag,
+        event_types=split_csv(event_types), before=before.timestamp() if before else None,
+        after=after.timestamp() if after else None)
+    return ListResponse.of(page, lambda pair: EndpointMessageOut.of_pair(pair, with_content))
 
 
 @router.get("/{endpoint_id}/secret", response_model=EndpointSecretOut, dependencies=[NoStore])

@@ -17,6 +17,12 @@ from ..schemas import (
     EventTypeUpdate,
     ListResponse,
 )
+from ..svix_schemas import (
+    EventTypeFromOpenApi,
+    EventTypeImportOpenApiIn,
+    EventTypeImportOpenApiOut,
+    EventTypeImportOpenApiOutData,
+)
 
 router = APIRouter(prefix="/event-type", tags=["Event Type"])
 
@@ -53,6 +59,20 @@ async def import_catalogue(body: CatalogueImportIn | list[CatalogueEntryIn], adm
     types = body.event_types if isinstance(body, CatalogueImportIn) else body
     created, updated = await service.import_event_types([t.to_model() for t in types])
     return CatalogueImportOut(created=created, updated=updated, total=created + updated)
+
+
+@router.post("/import/openapi", response_model=EventTypeImportOpenApiOut)
+async def import_openapi(body: EventTypeImportOpenApiIn, admin: AdminDep,
+                         service: ServiceDep) -> EventTypeImportOpenApiOut:
+    """Event types from an OpenAPI document's webhooks (`spec`, or `specRaw` as YAML or
+    JSON): created or replaced at once; `replaceAll` archives the others; `dryRun` writes
+    nothing and lists what would change in `to_modify`."""
+    done = await service.import_openapi(body.spec, body.spec_raw, dry_run=body.dry_run,
+                                        replace_all=body.replace_all)
+    to_modify = [EventTypeFromOpenApi.of(et) for et in done.event_types] if body.dry_run \
+        else None
+    return EventTypeImportOpenApiOut(data=EventTypeImportOpenApiOutData(
+        modified=done.modified, to_modify=to_modify))
 
 
 @router.get("/export", response_model=CatalogueOut)

@@ -30,6 +30,7 @@ from ..schemas import (
     MessageOut,
     Schema,
 )
+from ..svix_schemas import MessageEndpointOut, MessagePrecheckIn, MessagePrecheckOut
 
 router = APIRouter(prefix="/app/{app_id}/msg", tags=["Message"])
 WithContent = Annotated[bool, Query(description="false leaves payloads out (Svix)")]
@@ -171,6 +172,24 @@ async def list_messages(
         before=before.timestamp() if before else None,
         after=after.timestamp() if after else None)
     return ListResponse.of(page, lambda m: MessageOut.of(m, with_content))
+
+
+@router.post("/precheck/active", response_model=MessagePrecheckOut)
+async def precheck_active(app: AppDep, body: MessagePrecheckIn,
+                          service: ServiceDep) -> MessagePrecheckOut:
+    """Whether a message of this event type (and channels) would go to any endpoint, so a
+    caller can skip building one nobody gets."""
+    return MessagePrecheckOut(active=await service.precheck_active(app.id, body.event_type,
+                                                                  body.channels))
+
+
+@router.get("/{msg_id}/endpoint", response_model=ListResponse[MessageEndpointOut])
+async def list_attempted_destinations(app: AppDep, msg_id: str, service: ServiceDep,
+                                      limit: Limit = None, iterator: Iterator = None
+                                      ) -> ListResponse[MessageEndpointOut]:
+    """The endpoints the message goes to, with where it stands at each."""
+    page = await service.list_message_endpoints(app.id, msg_id, limit, iterator)
+    return ListResponse.of(page, MessageEndpointOut.of_pair)
 
 
 @router.get("/{msg_id}", response_model=MessageOut)
