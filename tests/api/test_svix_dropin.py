@@ -426,3 +426,44 @@ async def test_usage_statistics_run_as_background_tasks(api: ApiServer) -> None:
                                        "messageDestinations": 2}]
     mine = [a for a in aggregate.data["applications"] if a["appId"] == app_id]
     assert mine == [{"appId": app_id, "eventTypes": None}]
+
+
+# -- attempts: withMsg, status_code_class, channel, tag -------------------------------------
+async def test_attempt_lists_filter_by_status_class_channel_and_tag_and_carry_messages(
+        api: ApiServer) -> None:
+    from svix.api import MessageAttemptListByEndpointOptions, MessageIn, StatusCodeClass
+
+    from tests.support.polling import wait_until
+    from tests.support.receiver import Receiver
+
+    receiver = await Receiver().start()
+    receiver.statuses["/flaky"] = [503, 200]
+    try:
+        svix = sdk(api)
+        app_id = await new_app(api)
+        ep = await call(svix.endpoint.create, app_id, EndpointIn(url=receiver.url("/flaky")))
+        tagged = await call(svix.message.create, app_id, MessageIn(
+            event_type="a.b", payload={"secret": 1}, tags=["vip"], channels=["eu"]))
+        await wait_until(lambda: len(receiver.at("/flaky")) >= 1, what="the first attempt")
+        plain = await call(svix.message.create, app_id, MessageIn(event_type="a.b", payload={}))
+        await wait_until(lambda: len(receiver.at("/flaky")) >= 2, what="the second attempt")
+
+        def listed(**options: Any) -> Any:
+            return svix.message_attempt.list_by_endpoint(
+                app_id, ep.id, MessageAttemptListByEndpointOptions(**options))
+
+        errors = await call(listed, status_code_class=StatusCodeClass.CODE5XX)
+        oks = await call(listed, status_code_class=StatusCodeClass.CODE2XX)
+        by_tag = await call(listed, tag="vip")
+        by_channel = await call(listed, channel="eu")
+        with_msg = await call(listed, with_msg=True, expanded_statuses=True)
+    finally:
+        await receiver.stop()
+
+    assert [a.msg_id for a in errors.data] == [tagged.id]
+    assert {a.msg_id for a in oks.data} == {plain.id}
+    assert {a.msg_id for a in by_tag.data} == {tagged.id}
+    assert {a.msg_id for a in by_channel.data} == {tagged.id}
+    msgs = {a.msg.id: a.msg for a in with_msg.data if a.msg is not None}
+    assert set(msgs) == {tagged.id, plain.id}
+    assert msgs[tagged.id].tags == ["vip"] and msgs[tagged.id].payload == {}

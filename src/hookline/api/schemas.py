@@ -473,6 +473,7 @@ class MessageAttemptOut(Schema):
     error_kind: str | None
     error_detail: str | None
     test: bool = False
+    msg: MessageOut | None = Field(default=None, description="with `with_msg=true` (Svix)")
 
     @classmethod
     def of(cls, a: Attempt, with_content: bool = True) -> MessageAttemptOut:

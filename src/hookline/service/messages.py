@@ -184,6 +184,11 @@ class MessageUseCases(ServiceCore):
                                                                     filters["endpoint_id"])).id
         return await self.store.list_attempts(app.id, clamp_limit(limit), iterator, **filters)
 
+    async def messages_of(self, app_key: AppKey, message_ids: list[str]) -> dict[str, Message]:
+        """The application's messages of these ids, by id (what attempts point at)."""
+        app = await self.get_app(app_key)
+        return {m.id: m for m in await self.store.get_messages(app.id, message_ids)}
+
     async def resend(self, app_key: AppKey, message_key: str, endpoint_key: str) -> None:
         app = await self.get_app(app_key)
         message = await self.store.get_message(app.id, message_key)

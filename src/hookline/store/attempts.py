@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import NotFound
-from ..models import Attempt
-from .core import Page, StoreCore, attempt_from_row, make_page
+from ..models import Attempt, Message
+from .core import Page, StoreCore, attempt_from_row, make_page, message_from_row
 
 
 class AttemptQueries(StoreCore):
@@ -29,14 +29,26 @@ class AttemptQueries(StoreCore):
         event_types: Sequence[str] | None = None,
         before: float | None = None,
         after: float | None = None,
+        status_code_class: int | None = None,
+        channel: str | None = None,
+        tag: str | None = None,
     ) -> Page:
         types = self.dialect.list_param(event_types) if event_types else None
         async with self.db.connection() as conn:
             rows = await conn.fetch(
                 self.q.list_attempts,
                 app_id, iterator, message_id, endpoint_id, succeeded, types, before, after,
-                limit + 1)
+                limit + 1, status_code_class, channel, tag)
         return make_page([attempt_from_row(r) for r in rows], limit, lambda a: a.id)
+
+    async def get_messages(self, app_id: str, message_ids: Sequence[str]) -> list[Message]:
+        """The application's messages of these ids (those that exist), in no order."""
+        if not message_ids:
+            return []
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(self.q.messages_by_id,
+                                    self.dialect.list_param(sorted(set(message_ids))))
+        return [message_from_row(r) for r in rows if r["app_id"] == app_id]
 
     async def get_attempt(self, app_id: str, attempt_id: str) -> Attempt:
         async with self.db.connection() as conn:

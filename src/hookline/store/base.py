@@ -187,7 +187,16 @@ class Store(Protocol):
                             succeeded: bool | None = None,
                             event_types: Sequence[str] | None = None,
                             before: float | None = None,
-                            after: float | None = None) -> Page: ...
+                            after: float | None = None,
+                            status_code_class: int | None = None,
+                            channel: str | None = None, tag: str | None = None) -> Page:
+        """`status_code_class`: 0 (no response) or the hundreds of the status (Svix)."""
+        ...
+
+    async def get_messages(self, app_id: str, message_ids: Sequence[str]) -> list[Message]:
+        """The application's messages of these ids (those that exist), in no order."""
+        ...
+
     async def get_attempt(self, app_id: str, attempt_id: str) -> Attempt: ...
     async def endpoint_delivery_counts(self, app_id: str, endpoint_id: str, since: float,
                                        until: float, now: float) -> dict[str, int]: ...

@@ -263,6 +263,10 @@ class Queries:
             f"AND ({cast('$6', 'text[]')} IS NULL OR m.event_type {d.any_of('$6')}) "
             f"AND ({cast('$7', 'float8')} IS NULL OR a.created_at < $7) "
             f"AND ({cast('$8', 'float8')} IS NULL OR a.created_at > $8) "
+            # Svix's status_code_class: 0 for no response, else the hundreds (200, 400...).
+            f"AND ({cast('$10', 'int')} IS NULL OR COALESCE(a.status_code, 0) / 100 * 100 = $10) "
+            f"AND ({cast('$11', 'text')} IS NULL OR m.channels LIKE '%\"' || $11 || '\"%') "
+            f"AND ({cast('$12', 'text')} IS NULL OR {d.json_list_has('m.tags', '$12')}) "
             "ORDER BY a.id DESC LIMIT $9")
         self.endpoint_hourly_counts = (
             f"SELECT {d.hour_of('created_at')} AS hour, "
