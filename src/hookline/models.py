@@ -62,6 +62,11 @@ class EventType:
     # Svix's featureFlags: only portal sessions granted one of them see this event type.
     feature_flags: list[str] | None = None
 
+    def visible_with(self, granted: list[str] | None) -> bool:
+        """Whether a portal session granted these feature flags sees this event type: one
+        without flags shows to everyone, one with flags to sessions granted one of them."""
+        return not self.feature_flags or bool(set(self.feature_flags) & set(granted or ()))
+
 
 @dataclass
 class DeliveryOptions:

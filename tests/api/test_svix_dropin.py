@@ -467,3 +467,57 @@ async def test_attempt_lists_filter_by_status_class_channel_and_tag_and_carry_me
     msgs = {a.msg.id: a.msg for a in with_msg.data if a.msg is not None}
     assert set(msgs) == {tagged.id, plain.id}
     assert msgs[tagged.id].tags == ["vip"] and msgs[tagged.id].payload == {}
+
+
+# -- event types and portal access: featureFlags, description, capabilities ----------------
+async def test_event_types_keep_feature_flags_and_need_a_description(api: ApiServer) -> None:
+    from svix.api import EventTypeIn, EventTypePatch
+
+    svix = sdk(api)
+    name = unique("flagged.type")
+    made = await call(svix.event_type.create, EventTypeIn(
+        name=name, description="beta only", feature_flags=["beta"]))
+    patched = await call(svix.event_type.patch, name, EventTypePatch(feature_flags=["beta", "x"]))
+    no_description = await api.post("/api/v1/event-type", {"name": unique("bare")})
+    put_without = await api.put(f"/api/v1/event-type/{name}", {"archived": False})
+
+    assert made.feature_flags == ["beta"]
+    assert patched.feature_flags == ["beta", "x"]
+    assert (no_description.status, no_description.body["field"]) == (422, "description")
+    assert put_without.status == 422
+
+
+async def test_a_portal_link_shows_flagged_event_types_only_with_their_flag(
+        api: ApiServer) -> None:
+    from svix.api import AppPortalAccessIn, AppPortalCapability, EventTypeIn
+
+    from tests.e2e.portal import PortalClient
+
+    svix = sdk(api)
+    app_id = await new_app(api)
+    secret_type, open_type = unique("secret.feature"), unique("open.feature")
+    await call(svix.event_type.create, EventTypeIn(name=secret_type, description="s",
+                                                   feature_flags=["secret-beta"]))
+    await call(svix.event_type.create, EventTypeIn(name=open_type, description="o"))
+
+    async def catalogue_page(body: AppPortalAccessIn) -> tuple[str, PortalClient]:
+        access = await call(svix.authentication.app_portal_access, app_id, body)
+        client = PortalClient(api)
+        await client.open(f"{api.base_url}/portal/access?token={access.token}")
+        status, html = await client.get("/portal/events")
+        assert status == 200
+        return html, client
+
+    flagged, c1 = await catalogue_page(AppPortalAccessIn(feature_flags=["secret-beta"],
+                                                         session_id="partner-1"))
+    plain, c2 = await catalogue_page(AppPortalAccessIn())
+    _, c3 = await catalogue_page(AppPortalAccessIn(
+        capabilities=[AppPortalCapability.VIEW_BASE]))
+    refused = await c3.post("/portal/endpoints", csrf=await c3.token(),
+                            data={"url": "https://example.com/x"})
+    for client in (c1, c2, c3):
+        await client.close()
+
+    assert secret_type in flagged and open_type in flagged
+    assert secret_type not in plain and open_type in plain
+    assert refused == 403

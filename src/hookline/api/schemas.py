@@ -202,8 +202,11 @@ class EventTypeUpdate(InputSchema):
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     example: dict[str, Any] | None = None
     group_name: str | None = Field(default=None, max_length=256)
-    feature_flag: str | None = None
-    feature_flags: list[str] | None = None
+    feature_flag: str | None = Field(default=None, max_length=256, pattern=EVENT_TYPE_PATTERN,
+                                     description="Svix's older, single featureFlags")
+    feature_flags: list[Annotated[str, Field(max_length=256, pattern=EVENT_TYPE_PATTERN)]] | None \
+        = Field(default=None, min_length=1, max_length=100,
+                description="only portal sessions granted one of these see the event type")
 
     def to_model(self, name: str) -> EventType:
         """The event type; its example defaults to the schema's first `examples` entry."""
@@ -214,16 +217,25 @@ class EventTypeUpdate(InputSchema):
         if example is None and schema and isinstance(schema.get("examples"), list):
             first = schema["examples"][0] if schema["examples"] else None
             example = first if isinstance(first, dict) else None
+        flags = self.feature_flags
+        if flags is None and self.feature_flag is not None:
+            flags = [self.feature_flag]
         return EventType(name=name, description=self.description, schema=schema,
                          example=example, deprecated=self.deprecated, archived=self.archived,
-                         group_name=self.group_name)
+                         group_name=self.group_name, feature_flags=flags or None)
 
 
 def _version_order(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isascii() and version.isdigit() else (-1, version)
 
 
-class EventTypeIn(EventTypeUpdate):
+class EventTypeReplace(EventTypeUpdate):
+    """A full event type, as Svix's create and update take it: a description is required."""
+
+    description: str = Field(max_length=4096)
+
+
+class EventTypeIn(EventTypeReplace):
     name: str = Field(min_length=1, max_length=256, pattern=EVENT_TYPE_PATTERN)
 
     def to_model(self, name: str | None = None) -> EventType:
@@ -240,6 +252,7 @@ class EventTypeOut(Schema):
     example: dict[str, Any] | None
     group_name: str | None
     feature_flag: str | None = None
+    feature_flags: list[str] | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -250,12 +263,15 @@ class EventTypeOut(Schema):
         return cls(name=et.name, description=et.description, archived=et.archived,
                    deprecated=et.deprecated, schemas={"1": schema} if schema else None,
                    schema=schema, example=et.example if with_content else None,
-                   group_name=et.group_name, created_at=ts(et.created_at),
-                   updated_at=ts(et.updated_at))
+                   group_name=et.group_name, feature_flags=et.feature_flags,
+                   feature_flag=et.feature_flags[0] if et.feature_flags else None,
+                   created_at=ts(et.created_at), updated_at=ts(et.updated_at))
 
 
 class CatalogueEntryIn(EventTypeIn):
     """An event type as export writes it: its timestamps are accepted and ignored."""
+
+    description: str = Field(default="", max_length=4096)
 
     created_at: DateTime | None = None
     updated_at: DateTime | None = None

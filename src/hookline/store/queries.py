@@ -346,7 +346,7 @@ class Queries:
                               for table in PORTAL_TABLES}
         self.insert_portal_link = (
             "INSERT INTO portal_links (id, app_id, read_only, session_tag, created_at, "
-            f"expires_at) {_values(6)}")
+            f"expires_at, feature_flags) {_values(7)}")
         self.use_portal_link = (
             "UPDATE portal_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL "
             "AND expires_at > $2 RETURNING *")
@@ -355,7 +355,7 @@ class Queries:
             "UPDATE portal_sessions SET expires_at = $2 WHERE link_id = $1 AND expires_at > $2")
         self.insert_portal_session = (
             "INSERT INTO portal_sessions (id, app_id, admin_token_sha256, link_id, "
-            f"read_only, session_tag, created_at, expires_at) {_values(8)}")
+            f"read_only, session_tag, created_at, expires_at, feature_flags) {_values(9)}")
         self.find_portal_session = (
             "SELECT * FROM portal_sessions WHERE id = $1 AND expires_at > $2 "
             "AND (admin_token_sha256 IS NULL OR admin_token_sha256 = "

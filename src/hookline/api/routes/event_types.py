@@ -14,6 +14,7 @@ from ..schemas import (
     CatalogueOut,
     EventTypeIn,
     EventTypeOut,
+    EventTypeReplace,
     EventTypeUpdate,
     ListResponse,
 )
@@ -89,7 +90,7 @@ async def get_event_type(event_type_name: str, principal: PrincipalDep,
 
 
 @router.put("/{event_type_name}", response_model=EventTypeOut)
-async def update_event_type(event_type_name: str, body: EventTypeUpdate, admin: AdminDep,
+async def update_event_type(event_type_name: str, body: EventTypeReplace, admin: AdminDep,
                             service: ServiceDep) -> EventTypeOut:
     return EventTypeOut.of(await service.upsert_event_type(body.to_model(event_type_name)))
 
@@ -101,7 +102,8 @@ async def patch_event_type(event_type_name: str, body: EventTypeUpdate, admin: A
     changes = body.model_dump(exclude_unset=True)
     fresh = body.to_model(event_type_name)
     merged = replace(current, **{k: getattr(fresh, k) for k in (
-        "description", "archived", "deprecated", "group_name", "example") if k in changes})
+        "description", "archived", "deprecated", "group_name", "example", "feature_flags")
+        if k in changes or (k == "feature_flags" and "feature_flag" in changes)})
     if "json_schema" in changes or "schemas" in changes:
         merged = replace(merged, schema=fresh.schema)
     return EventTypeOut.of(await service.upsert_event_type(merged))
