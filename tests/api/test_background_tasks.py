@@ -86,7 +86,7 @@ async def test_the_list_pages_both_ways_and_filters_by_status_and_type(api: ApiS
     tasks = [await service.start_task("event-type.aggregate", _answer) for _ in range(3)]
     for task in tasks:
         await service.wait_for_task(task.id)
-    newest_first = [t.id for t in reversed(tasks)]
+    newest_first = sorted((t.id for t in tasks), reverse=True)  # ids sort by creation
     query = "/api/v1/background-task?task=event-type.aggregate&status=finished&limit=2"
 
     first = (await api.get(query)).body
@@ -101,7 +101,7 @@ async def test_the_list_pages_both_ways_and_filters_by_status_and_type(api: ApiS
     assert [t["id"] for t in second["data"]] == newest_first[2:]
     assert second["done"] is True
     assert [t["id"] for t in back["data"]] == newest_first[:2]
-    assert [t["id"] for t in oldest["data"]] == [t.id for t in tasks[:2]]
+    assert [t["id"] for t in oldest["data"]] == newest_first[::-1][:2]
     assert running["data"] == []
 
 

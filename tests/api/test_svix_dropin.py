@@ -55,8 +55,9 @@ async def test_endpoints_list_in_either_order_and_page_back_with_prev_iterator(
         api: ApiServer) -> None:
     svix = sdk(api)
     app_id = await new_app(api)
-    created = [(await call(svix.endpoint.create, app_id,
-                           EndpointIn(url=f"https://example.com/{n}"))).id for n in range(3)]
+    created = sorted([(await call(svix.endpoint.create, app_id,
+                                  EndpointIn(url=f"https://example.com/{n}"))).id
+                      for n in range(3)])  # ids sort by creation time
 
     newest = await call(svix.endpoint.list, app_id,
                         EndpointListOptions(order=Ordering.DESCENDING, limit=2))
@@ -80,7 +81,7 @@ async def test_applications_list_descending(api: ApiServer) -> None:
     page = await call(svix.application.list,
                       ApplicationListOptions(order=Ordering.DESCENDING, limit=2))
 
-    assert [a.id for a in page.data] == [second, first]
+    assert [a.id for a in page.data] == sorted([first, second], reverse=True)
 
 
 @pytest.mark.parametrize("query", ["iterator=not-an-id", "iterator=ep_short", "order=sideways",
@@ -284,7 +285,7 @@ async def test_attempted_messages_and_destinations_show_where_each_stands(
         MessageStatus,
     )
 
-    from tests.support.polling import wait_until
+    from tests.support.polling import attempts_recorded
     from tests.support.receiver import Receiver
 
     receiver = await Receiver().start()
@@ -298,7 +299,7 @@ async def test_attempted_messages_and_destinations_show_where_each_stands(
                           MessageIn(event_type="a.b", payload={"k": 1}, tags=["t1"]))
         other = await call(svix.message.create, app_id,
                            MessageIn(event_type="a.c", payload={"k": 2}))
-        await wait_until(lambda: len(receiver.at("/up")) == 2, what="both deliveries")
+        await attempts_recorded(api.runtime.service, app_id, 4)  # 2 messages x 2 endpoints
 
         to_up = await call(svix.message_attempt.list_attempted_messages, app_id, up.id)
         tagged = await call(svix.message_attempt.list_attempted_messages, app_id, up.id,
@@ -311,8 +312,8 @@ async def test_attempted_messages_and_destinations_show_where_each_stands(
     finally:
         await receiver.stop()
 
-    assert [(m.id, m.status) for m in to_up.data] == [(other.id, MessageStatus.SUCCESS),
-                                                      (sent.id, MessageStatus.SUCCESS)]
+    assert [(m.id, m.status) for m in to_up.data] == sorted(
+        [(other.id, MessageStatus.SUCCESS), (sent.id, MessageStatus.SUCCESS)], reverse=True)
     assert [m.id for m in tagged.data] == [sent.id]
     by_endpoint = {d.id: d for d in destinations.data}
     assert by_endpoint[up.id].status == MessageStatus.SUCCESS
@@ -521,3 +522,25 @@ async def test_a_portal_link_shows_flagged_event_types_only_with_their_flag(
     assert secret_type in flagged and open_type in flagged
     assert secret_type not in plain and open_type in plain
     assert refused == 403
+
+
+async def test_newest_first_lists_page_back_with_prev_iterator(api: ApiServer) -> None:
+    from svix.api import MessageIn, MessageListOptions
+
+    svix = sdk(api)
+    app_id = await new_app(api)
+    sent = [(await call(svix.message.create, app_id,
+                        MessageIn(event_type="p.q", payload={"n": n}))).id for n in range(3)]
+    newest_first = sorted(sent, reverse=True)  # ids sort by creation time
+
+    first = await call(svix.message.list, app_id, MessageListOptions(limit=2))
+    second = await call(svix.message.list, app_id,
+                        MessageListOptions(limit=2, iterator=first.iterator))
+    back = await call(svix.message.list, app_id,
+                      MessageListOptions(limit=2, iterator=second.prev_iterator))
+    bad = await api.get(f"/api/v1/app/{app_id}/msg?iterator=-nope")
+
+    assert [m.id for m in first.data] == newest_first[:2]
+    assert [m.id for m in second.data] == newest_first[2:]
+    assert [m.id for m in back.data] == newest_first[:2]
+    assert bad.status == 422

@@ -8,6 +8,7 @@ README says which versions), or from `$HOOKLINE_SVIX_OPENAPI_DIR`; they are not 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -81,13 +82,14 @@ def operations(document: dict[str, Any], tags: set[str] | None = None,
                 yield method.upper(), normalized(path), tag
 
 
-def served() -> set[tuple[str, str]]:
+@functools.cache
+def served() -> frozenset[tuple[str, str]]:
     """What Hookline's own OpenAPI document declares (the routes it serves)."""
     app = create_app(make_settings("sqlite:///:memory:", "."), with_worker=False)
     document = app.openapi()
-    return {(method.upper(), normalized(path))
-            for path, item in document["paths"].items() for method in item
-            if method in METHODS}
+    return frozenset((method.upper(), normalized(path))
+                     for path, item in document["paths"].items() for method in item
+                     if method in METHODS)
 
 
 def test_every_open_source_svix_operation_is_served_or_brought_by_another_issue() -> None:

@@ -78,12 +78,6 @@ def window_of(iterator: str | None, order: str | None, *, ascending_by_default: 
     return Window(bound, ascending, backwards)
 
 
-def check_iterator(iterator: str | None, prefix: str) -> None:
-    """A list read newest first by id takes an id of its kind as `iterator` (else 422)."""
-    if iterator is not None and not ids.has_prefix(iterator, prefix):
-        raise InvalidInput("iterator is not one this list returned", field="iterator")
-
-
 class ServiceCore:
     """The store, settings and collaborators every use case needs; `Service` sets them."""
 

@@ -16,9 +16,9 @@ from .core import (
     AppKey,
     ServiceCore,
     check_event_type_name,
-    check_iterator,
     clamp_limit,
     endpoint_wants,
+    window_of,
 )
 
 MAX_BATCH = 100  # messages per batch publish
@@ -142,8 +142,8 @@ class MessageUseCases(ServiceCore):
     async def list_messages(self, app_key: AppKey, limit: int | None, iterator: str | None,
                             **filters: Any) -> Page:
         app = await self.get_app(app_key)
-        check_iterator(iterator, ids.MESSAGE)
-        return await self.store.list_messages(app.id, clamp_limit(limit), iterator, **filters)
+        window = window_of(iterator, None, ascending_by_default=False, prefix=ids.MESSAGE)
+        return await self.store.list_messages(app.id, clamp_limit(limit), window, **filters)
 
     async def precheck_active(self, app_key: AppKey, event_type: str,
                               channels: list[str] | None = None) -> bool:
@@ -159,30 +159,30 @@ class MessageUseCases(ServiceCore):
                                      **filters: Any) -> Page:
         """(Message, DeliveryState) pairs of what went or goes to the endpoint, newest first."""
         endpoint = await self.get_endpoint(app_key, endpoint_key)
-        check_iterator(iterator, ids.MESSAGE)
+        window = window_of(iterator, None, ascending_by_default=False, prefix=ids.MESSAGE)
         return await self.store.list_endpoint_messages(
-            endpoint.app_id, endpoint.id, clamp_limit(limit), iterator, self.clock(), **filters)
+            endpoint.app_id, endpoint.id, clamp_limit(limit), window, self.clock(), **filters)
 
     async def list_message_endpoints(self, app_key: AppKey, message_key: str,
                                      limit: int | None, iterator: str | None) -> Page:
         """(Endpoint, DeliveryState) pairs of the endpoints the message goes to."""
         message = await self.get_message(app_key, message_key)
-        check_iterator(iterator, ids.ENDPOINT)
+        window = window_of(iterator, None, ascending_by_default=True, prefix=ids.ENDPOINT)
         return await self.store.list_message_endpoints(
-            message.app_id, message.id, clamp_limit(limit), iterator, self.clock())
+            message.app_id, message.id, clamp_limit(limit), window, self.clock())
 
     # -- attempts, resend, recover ---------------------------------------------------------
     async def list_attempts(self, app_key: AppKey, limit: int | None, iterator: str | None,
                             **filters: Any) -> Page:
         app = await self.get_app(app_key)
-        check_iterator(iterator, ids.ATTEMPT)
+        window = window_of(iterator, None, ascending_by_default=False, prefix=ids.ATTEMPT)
         if filters.get("message_id"):
             filters["message_id"] = (await self.store.get_message(app.id,
                                                                   filters["message_id"])).id
         if filters.get("endpoint_id"):
             filters["endpoint_id"] = (await self.store.get_endpoint(app.id,
                                                                     filters["endpoint_id"])).id
-        return await self.store.list_attempts(app.id, clamp_limit(limit), iterator, **filters)
+        return await self.store.list_attempts(app.id, clamp_limit(limit), window, **filters)
 
     async def messages_of(self, app_key: AppKey, message_ids: list[str]) -> dict[str, Message]:
         """The application's messages of these ids, by id (what attempts point at)."""

@@ -7,7 +7,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..models import DeliveryState, Endpoint, Message
-from .core import Page, Row, StoreCore, load_json, make_page, message_from_row
+from .core import (
+    Page,
+    Row,
+    StoreCore,
+    Window,
+    as_window,
+    load_json,
+    message_from_row,
+    window_page,
+)
 
 
 def _state(row: Row) -> DeliveryState:
@@ -17,7 +26,8 @@ def _state(row: Row) -> DeliveryState:
 
 class AttemptedQueries(StoreCore):
     async def list_endpoint_messages(
-        self, app_id: str, endpoint_id: str, limit: int, iterator: str | None, now: float, *,
+        self, app_id: str, endpoint_id: str, limit: int, iterator: str | Window | None,
+        now: float, *,
         status: str | None = None, channel: str | None = None, tag: str | None = None,
         before: float | None = None, after: float | None = None,
         event_types: Sequence[str] | None = None,
@@ -25,22 +35,25 @@ class AttemptedQueries(StoreCore):
         """(message, its state) pairs of what was sent or is due to the endpoint, newest
         first; `status` is one of `DeliveryState`'s."""
         types: Any = self.dialect.list_param(event_types) if event_types else None
+        window = as_window(iterator, ascending=False)
         async with self.db.connection() as conn:
-            rows = await conn.fetch(self.q.endpoint_messages, app_id, endpoint_id, iterator,
-                                    status, channel, tag, before, after, types, limit + 1, now)
+            rows = await conn.fetch(self.q.endpoint_messages[window.reads_ascending], app_id,
+                                    endpoint_id, window.before, status, channel, tag, before,
+                                    after, types, limit + 1, now, window.after)
         pairs: list[tuple[Message, DeliveryState]] = [(message_from_row(r), _state(r))
                                                       for r in rows]
-        return make_page(pairs, limit, lambda pair: pair[0].id)
+        return window_page(pairs, limit, lambda pair: pair[0].id, window)
 
     async def list_message_endpoints(self, app_id: str, message_id: str, limit: int,
-                                     iterator: str | None, now: float) -> Page:
+                                     iterator: str | Window | None, now: float) -> Page:
         """(endpoint, its state) pairs of the endpoints the message goes to, by id."""
+        window = as_window(iterator)
         async with self.db.connection() as conn:
-            rows = await conn.fetch(self.q.message_endpoints, app_id, message_id, iterator,
-                                    limit + 1, now)
+            rows = await conn.fetch(self.q.message_endpoints[window.reads_ascending], app_id,
+                                    message_id, window.after, limit + 1, now, window.before)
         pairs: list[tuple[Endpoint, DeliveryState]] = [(self._endpoint(r), _state(r))
                                                        for r in rows]
-        return make_page(pairs, limit, lambda pair: pair[0].id)
+        return window_page(pairs, limit, lambda pair: pair[0].id, window)
 
     async def app_delivery_counts(self, since: float, until: float,
                                   app_ids: Sequence[str] | None) -> dict[str, int]:

@@ -10,7 +10,15 @@ from collections.abc import Sequence
 
 from ..errors import NotFound
 from ..models import Attempt, Message
-from .core import Page, StoreCore, attempt_from_row, make_page, message_from_row
+from .core import (
+    Page,
+    StoreCore,
+    Window,
+    as_window,
+    attempt_from_row,
+    message_from_row,
+    window_page,
+)
 
 
 class AttemptQueries(StoreCore):
@@ -21,7 +29,7 @@ class AttemptQueries(StoreCore):
         self,
         app_id: str,
         limit: int,
-        iterator: str | None,
+        iterator: str | Window | None,
         *,
         message_id: str | None = None,
         endpoint_id: str | None = None,
@@ -34,12 +42,13 @@ class AttemptQueries(StoreCore):
         tag: str | None = None,
     ) -> Page:
         types = self.dialect.list_param(event_types) if event_types else None
+        window = as_window(iterator, ascending=False)
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                self.q.list_attempts,
-                app_id, iterator, message_id, endpoint_id, succeeded, types, before, after,
-                limit + 1, status_code_class, channel, tag)
-        return make_page([attempt_from_row(r) for r in rows], limit, lambda a: a.id)
+                self.q.list_attempts[window.reads_ascending],
+                app_id, window.before, message_id, endpoint_id, succeeded, types, before, after,
+                limit + 1, status_code_class, channel, tag, window.after)
+        return window_page([attempt_from_row(r) for r in rows], limit, lambda a: a.id, window)
 
     async def get_messages(self, app_id: str, message_ids: Sequence[str]) -> list[Message]:
         """The application's messages of these ids (those that exist), in no order."""

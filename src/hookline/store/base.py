@@ -145,7 +145,7 @@ class Store(Protocol):
         ...
 
     async def get_message(self, app_id: str, key: str) -> Message: ...
-    async def list_messages(self, app_id: str, limit: int, iterator: str | None,
+    async def list_messages(self, app_id: str, limit: int, iterator: str | Window | None,
                             event_types: Sequence[str] | None = None,
                             before: float | None = None, after: float | None = None,
                             channel: str | None = None, tag: str | None = None) -> Page: ...
@@ -182,7 +182,7 @@ class Store(Protocol):
     async def delivery_counts(self) -> dict[str, int]: ...
 
     # -- attempts and statistics ---------------------------------------------------------
-    async def list_attempts(self, app_id: str, limit: int, iterator: str | None, *,
+    async def list_attempts(self, app_id: str, limit: int, iterator: str | Window | None, *,
                             message_id: str | None = None, endpoint_id: str | None = None,
                             succeeded: bool | None = None,
                             event_types: Sequence[str] | None = None,
@@ -221,7 +221,8 @@ class Store(Protocol):
 
     # -- Svix's views of deliveries, usage ------------------------------------------------
     async def list_endpoint_messages(
-        self, app_id: str, endpoint_id: str, limit: int, iterator: str | None, now: float, *,
+        self, app_id: str, endpoint_id: str, limit: int, iterator: str | Window | None,
+        now: float, *,
         status: str | None = None, channel: str | None = None, tag: str | None = None,
         before: float | None = None, after: float | None = None,
         event_types: Sequence[str] | None = None,
@@ -230,7 +231,7 @@ class Store(Protocol):
         ...
 
     async def list_message_endpoints(self, app_id: str, message_id: str, limit: int,
-                                     iterator: str | None, now: float) -> Page:
+                                     iterator: str | Window | None, now: float) -> Page:
         """(Endpoint, DeliveryState) pairs of the endpoints the message goes to."""
         ...
 

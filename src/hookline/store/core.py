@@ -161,9 +161,9 @@ def make_page(rows: list[Any], limit: int, key: Callable[[Any], str]) -> Page:
     return Page(rows, key(rows[-1]) if rows else None, done)
 
 
-def as_window(iterator: str | Window | None) -> Window:
-    """A plain iterator (a key, ascending) as the window it reads."""
-    return iterator if isinstance(iterator, Window) else Window(iterator)
+def as_window(iterator: str | Window | None, ascending: bool = True) -> Window:
+    """A plain iterator (a key) as the window it reads, in the list's order."""
+    return iterator if isinstance(iterator, Window) else Window(iterator, ascending)
 
 
 def window_page(rows: list[Any], limit: int, key: Callable[[Any], str],

@@ -20,14 +20,16 @@ from .core import (
     Select,
     StoreCore,
     Subscription,
+    Window,
     WriteStep,
+    as_window,
     attempt_values,
     delivery_id_for,
     dump_json,
     load_json,
-    make_page,
     message_from_row,
     message_values,
+    window_page,
 )
 
 Targets = dict[str, list[Subscription]]  # message id -> the endpoints that get it
@@ -197,7 +199,7 @@ class MessageQueries(StoreCore):
         self,
         app_id: str,
         limit: int,
-        iterator: str | None,
+        iterator: str | Window | None,
         event_types: Sequence[str] | None = None,
         before: float | None = None,
         after: float | None = None,
@@ -205,11 +207,12 @@ class MessageQueries(StoreCore):
         tag: str | None = None,
     ) -> Page:
         types = self.dialect.list_param(event_types) if event_types else None
+        window = as_window(iterator, ascending=False)
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                self.q.list_messages, app_id, iterator, types, before, after, channel, limit + 1,
-                tag)
-        return make_page([message_from_row(r) for r in rows], limit, lambda m: m.id)
+                self.q.list_messages[window.reads_ascending], app_id, window.before, types,
+                before, after, channel, limit + 1, tag, window.after)
+        return window_page([message_from_row(r) for r in rows], limit, lambda m: m.id, window)
 
     # -- test sends ---------------------------------------------------------------------
     async def record_test_send(self, message: Message, attempt: Attempt) -> None:

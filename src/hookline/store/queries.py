@@ -40,6 +40,14 @@ def _both_ways(select: str, key: str, after: str, before: str, limit: str,
             False: f"{query} ORDER BY {key} DESC LIMIT {limit}"}
 
 
+def _reversed(query: str) -> str:
+    """`query` with its last ORDER BY's direction turned round."""
+    head, order, tail = query.rpartition(" ORDER BY ")
+    key, _, limit = tail.partition(" LIMIT ")
+    column = key.removesuffix(" DESC")
+    return f"{head}{order}{column if key.endswith(' DESC') else column + ' DESC'} LIMIT {limit}"
+
+
 def _values(count: int) -> str:
     return "VALUES (" + ", ".join(f"${i}" for i in range(1, count + 1)) + ")"
 
@@ -158,7 +166,7 @@ class Queries:
         self.hold_deliveries_until = (
             "UPDATE deliveries SET next_attempt_at = $2 WHERE message_id = $1 "
             "AND status = 'pending'")
-        self.list_messages = (
+        list_messages = (
             "SELECT * FROM messages WHERE app_id = $1 "
             f"AND ({cast('$2', 'text')} IS NULL OR id < $2) "
             f"AND ({cast('$3', 'text[]')} IS NULL OR event_type {d.any_of('$3')}) "
@@ -166,7 +174,9 @@ class Queries:
             f"AND ({cast('$5', 'float8')} IS NULL OR created_at > $5) "
             f"AND ({cast('$6', 'text')} IS NULL OR channels LIKE '%\"' || $6 || '\"%') "
             f"AND ({cast('$8', 'text')} IS NULL OR {d.json_list_has('tags', '$8')}) "
+            f"AND ({cast('$9', 'text')} IS NULL OR id > $9) "
             "ORDER BY id DESC LIMIT $7")
+        self.list_messages = {False: list_messages, True: _reversed(list_messages)}
         # The key goes to the first message, or to a new one once the old claim expired ($5).
         self.claim_message_key = (
             "INSERT INTO idempotency_keys (app_id, key, message_id, created_at) "
@@ -254,7 +264,7 @@ class Queries:
             f"WHERE sending AND delivery_id {d.any_of('$1')}")
         self.delete_unsent_attempt = "DELETE FROM attempts WHERE id = $1 AND sending"
         self.get_attempt = "SELECT * FROM attempts WHERE app_id = $1 AND id = $2"
-        self.list_attempts = (
+        list_attempts = (
             "SELECT a.*, m.event_type FROM attempts a JOIN messages m ON m.id = a.message_id "
             f"WHERE a.app_id = $1 AND ({cast('$2', 'text')} IS NULL OR a.id < $2) "
             f"AND ({cast('$3', 'text')} IS NULL OR a.message_id = $3) "
@@ -267,7 +277,9 @@ class Queries:
             f"AND ({cast('$10', 'int')} IS NULL OR COALESCE(a.status_code, 0) / 100 * 100 = $10) "
             f"AND ({cast('$11', 'text')} IS NULL OR m.channels LIKE '%\"' || $11 || '\"%') "
             f"AND ({cast('$12', 'text')} IS NULL OR {d.json_list_has('m.tags', '$12')}) "
+            f"AND ({cast('$13', 'text')} IS NULL OR a.id > $13) "
             "ORDER BY a.id DESC LIMIT $9")
+        self.list_attempts = {False: list_attempts, True: _reversed(list_attempts)}
         self.endpoint_hourly_counts = (
             f"SELECT {d.hour_of('created_at')} AS hour, "
             "SUM(CASE WHEN succeeded THEN 1 ELSE 0 END) AS ok, "
@@ -285,7 +297,7 @@ class Queries:
 
         # $1 app, $2 endpoint, $3 before this message id, $4 state, $5 channel, $6 tag,
         # $7 before, $8 after, $9 event types, $10 limit, $11 now.
-        self.endpoint_messages = (
+        endpoint_messages = (
             f"SELECT * FROM (SELECT m.*, {state(cast('$11', 'float8'))} AS delivery_state, "
             "d.next_attempt_at AS delivery_next FROM deliveries d "
             "JOIN messages m ON m.id = d.message_id WHERE d.app_id = $1 AND d.endpoint_id = $2 "
@@ -296,13 +308,19 @@ class Queries:
             f"AND ({cast('$8', 'float8')} IS NULL OR m.created_at > $8) "
             f"AND ({cast('$9', 'text[]')} IS NULL OR m.event_type {d.any_of('$9')})) x "
             f"WHERE ({cast('$4', 'text')} IS NULL OR delivery_state = $4) "
+            f"AND ({cast('$12', 'text')} IS NULL OR id > $12) "
             "ORDER BY id DESC LIMIT $10")
+        self.endpoint_messages = {False: endpoint_messages,
+                                  True: _reversed(endpoint_messages)}
         # $1 app, $2 message, $3 after this endpoint id, $4 limit, $5 now.
-        self.message_endpoints = (
+        message_endpoints = (
             f"SELECT e.*, {state(cast('$5', 'float8'))} AS delivery_state, "
             "d.next_attempt_at AS delivery_next FROM deliveries d "
             "JOIN endpoints e ON e.id = d.endpoint_id WHERE d.app_id = $1 AND d.message_id = $2 "
-            f"AND ({cast('$3', 'text')} IS NULL OR e.id > $3) ORDER BY e.id LIMIT $4")
+            f"AND ({cast('$3', 'text')} IS NULL OR e.id > $3) "
+            f"AND ({cast('$6', 'text')} IS NULL OR e.id < $6) ORDER BY e.id LIMIT $4")
+        self.message_endpoints = {True: message_endpoints,
+                                  False: _reversed(message_endpoints)}
         # Usage statistics: deliveries ("message destinations") per application in a window.
         self.app_delivery_counts = (
             "SELECT app_id, COUNT(*) AS n FROM deliveries WHERE created_at >= $1 "
@@ -366,6 +384,7 @@ class Queries:
             f"UPDATE {table} SET expires_at = $2 WHERE app_id = $1 AND expires_at > $2 "
             f"AND ({cast('$3', 'text[]')} IS NULL OR session_tag {d.any_of('$3')})"
             for table in PORTAL_TABLES)
+
 
     def endpoint_attempt_counts(self, windows: int) -> str:
         """(succeeded, failed) finished attempts since each of `windows` times ($4 on; $3 is
