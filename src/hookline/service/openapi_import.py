@@ -56,17 +56,25 @@ def event_types_from_openapi(spec: JSON) -> list[EventType]:
                           and isinstance(item.get(m), dict)), None)
         if operation is None:
             raise InvalidInput(f"webhooks.{name}: no operation", field="spec")
-        schema = (operation.get("requestBody", {}).get("content", {})
-                  .get("application/json", {}).get("schema"))
+        body = _object(_object(_object(operation.get("requestBody")).get("content"))
+                       .get("application/json"))
+        schema = body.get("schema")
         description = operation.get("description") or operation.get("summary") or ""
         flags = operation.get("x-svix-feature-flags")
+        group = operation.get("x-svix-group-name")
         types.append(EventType(
             name=str(name), description=str(description),
             schema=_resolved(schema, spec, 0) if isinstance(schema, dict) else None,
-            deprecated=bool(operation.get("deprecated", False)),
-            group_name=operation.get("x-svix-group-name"),
-            feature_flags=list(flags) if isinstance(flags, list) and flags else None))
+            deprecated=operation.get("deprecated") is True,
+            group_name=group if isinstance(group, str) else None,
+            feature_flags=[str(f) for f in flags] if isinstance(flags, list) and flags
+            else None))
     return types
+
+
+def _object(node: Any) -> JSON:
+    """`node` if it is a JSON object, else an empty one: a malformed part reads as absent."""
+    return node if isinstance(node, dict) else {}
 
 
 def _resolved(node: Any, spec: JSON, depth: int) -> Any:

@@ -26,10 +26,18 @@ def _state(row: Row) -> DeliveryState:
 
 class AttemptedQueries(StoreCore):
     async def list_endpoint_messages(
-        self, app_id: str, endpoint_id: str, limit: int, iterator: str | Window | None,
-        now: float, *,
-        status: str | None = None, channel: str | None = None, tag: str | None = None,
-        before: float | None = None, after: float | None = None,
+        self,
+        app_id: str,
+        endpoint_id: str,
+        limit: int,
+        iterator: str | Window | None,
+        now: float,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        tag: str | None = None,
+        before: float | None = None,
+        after: float | None = None,
         event_types: Sequence[str] | None = None,
     ) -> Page:
         """(message, its state) pairs of what was sent or is due to the endpoint, newest

@@ -38,11 +38,11 @@ class AttemptQueries(StoreCore):
         before: float | None = None,
         after: float | None = None,
         status_code_class: int | None = None,
-        channel: str | None = None,
         tag: str | None = None,
+        channel: str | None = None,
     ) -> Page:
-        types = self.dialect.list_param(event_types) if event_types else None
         window = as_window(iterator, ascending=False)
+        types = self.dialect.list_param(event_types) if event_types else None
         async with self.db.connection() as conn:
             rows = await conn.fetch(
                 self.q.list_attempts[window.reads_ascending],
