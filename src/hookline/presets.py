@@ -28,11 +28,11 @@ PRESETS: dict[str, DeliveryOptions] = {
     STANDARD: DeliveryOptions(
         signature_scheme="standard", envelope="standard", retry_schedule=list(DEFAULT_SCHEDULE),
         timeout=10.0, disable_after_seconds=_FIVE_DAYS),
-    # What Svix sends: the payload unwrapped, Standard Webhooks signature, Svix's schedule,
-    # its hosted 15 s deadline, disabled after five days of failure.
+    # What Svix sends: the payload unwrapped, Standard Webhooks signature in svix-* headers,
+    # Svix's schedule, its hosted 15 s deadline, disabled after five days of failure.
     SVIX: DeliveryOptions(
-        signature_scheme="standard", envelope="raw", retry_schedule=list(DEFAULT_SCHEDULE),
-        timeout=15.0, disable_after_seconds=_FIVE_DAYS),
+        signature_scheme="standard", signature_headers="svix", envelope="raw",
+        retry_schedule=list(DEFAULT_SCHEDULE), timeout=15.0, disable_after_seconds=_FIVE_DAYS),
     # Smile: HMAC-SHA512 hex of the raw body in Smile-Signature, `{id, version, type,
     # createdAt, data}`, at most two retries "tens of seconds" apart; it never disables.
     SMILE: DeliveryOptions(

@@ -82,6 +82,7 @@ class Runtime:
         if self._purge_task is not None:
             self._stop_purging.set()
             await self._purge_task
+        await self.service.stop_tasks()
         if self.worker is not None and self._worker_task is not None:
             self.worker.stop()
             await self._worker_task

@@ -8,14 +8,16 @@ it talks to.
 from __future__ import annotations
 
 from .access import AccessQueries
+from .attempted import AttemptedQueries
 from .attempts import AttemptQueries
 from .deliveries import DeliveryQueries
 from .history import HistoryQueries
 from .idempotency import IdempotencyQueries
 from .messages import MessageQueries
 from .resources import ResourceQueries
+from .tasks import TaskQueries
 
 
 class SqlStore(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries, AccessQueries,
-               IdempotencyQueries, HistoryQueries):
+               IdempotencyQueries, HistoryQueries, TaskQueries, AttemptedQueries):
     """Hookline's persistence over a SQL driver and its dialect."""
