@@ -40,10 +40,6 @@ BROUGHT_BY = {
     ("GET", "/api/v1/app/{}/poller/{}"): "#15",
     ("GET", "/api/v1/app/{}/poller/{}/consumer/{}"): "#15",
     ("POST", "/api/v1/app/{}/poller/{}/consumer/{}/seek"): "#15",
-    ("DELETE", "/api/v1/app/{}/msg/{}/content"): "#18",
-    ("DELETE", "/api/v1/app/{}/msg/{}/attempt/{}/content"): "#18",
-    ("POST", "/api/v1/app/{}/msg/bulk-expunge"): "#18",
-    ("POST", "/api/v1/app/{}/msg/expunge-all-contents"): "#18",
 }
 # Operations in the core tags that belong to a cloud-only family (answered not offered).
 CLOUD_ONLY_IN_CORE_TAGS = {
