@@ -47,6 +47,9 @@ class Settings:
     lease_seconds: float = 60.0
     shutdown_grace: float = 10.0
     max_response_bytes: int = 4096
+    # Self-healing endpoints (docs/recovery.md): seconds between the prober's looks for
+    # probes that are due (the probe schedule itself is an endpoint option).
+    probe_interval: float = 5.0
     log_level: str = "info"
     extra: Mapping[str, Any] = field(default_factory=dict)
 

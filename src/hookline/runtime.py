@@ -18,6 +18,7 @@ from .delivery.transport import Transport
 from .delivery.worker import DeliveryWorker, WorkerHooks
 from .secretbox import SecretBox
 from .service import Service
+from .service.recovery import run_prober
 from .store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ class Runtime:
     # The transport when it is the real one, which holds a connection pool to close.
     sender: Sender | None = None
     _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    # Probes endpoints disabled by their failure rule (service/recovery.py), beside the worker.
+    _prober_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _stop_probing: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, with_worker: bool = True,
@@ -62,6 +66,9 @@ class Runtime:
             runtime.service.on_due = runtime.worker.wake
             runtime._worker_task = asyncio.create_task(runtime.worker.run(),
                                                        name="hookline-worker")
+            runtime._prober_task = asyncio.create_task(
+                run_prober(service, settings.probe_interval, runtime._stop_probing),
+                name="hookline-prober")
         return runtime
 
     async def stop_when_worker_ends(self) -> None:
@@ -71,6 +78,9 @@ class Runtime:
         await self.stop()
 
     async def stop(self) -> None:
+        self._stop_probing.set()
+        if self._prober_task is not None:
+            await self._prober_task
         if self.worker is not None and self._worker_task is not None:
             self.worker.stop()
             await self._worker_task

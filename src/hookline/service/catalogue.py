@@ -18,12 +18,13 @@ class CatalogueUseCases(ServiceCore):
     # -- applications --------------------------------------------------------------------
     async def create_app(self, name: str, uid: str | None = None,
                          metadata: dict[str, str] | None = None,
-                         rate_limit: int | None = None) -> Application:
+                         rate_limit: int | None = None,
+                         auto_recover: bool = True) -> Application:
         check_uid(uid)
         now = self.clock()
         app = Application(id=ids.new_id(ids.APPLICATION), uid=uid, name=name,
                           metadata=metadata or {}, rate_limit=rate_limit,
-                          created_at=now, updated_at=now)
+                          created_at=now, updated_at=now, auto_recover=auto_recover)
         return await self.store.insert_app(app)
 
     async def list_apps(self, limit: int | None, iterator: str | None) -> Page:

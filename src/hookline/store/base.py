@@ -34,6 +34,7 @@ from .core import (
     new_lease_id,
 )
 from .idempotency import IdempotentRequest, StoredAnswer
+from .recovery import ReplayCount, ReplayWindow, Wanted
 
 StopListening = Callable[[], Awaitable[None]]
 
@@ -167,6 +168,25 @@ class Store(Protocol):
                                    now: float, until: float | None = None) -> int: ...
     async def delivery_counts(self) -> dict[str, int]: ...
 
+    # -- self-healing, replays, pull feeds (recovery.py) ----------------------------------
+    async def endpoints_to_probe(self, now: float, limit: int) -> list[Endpoint]: ...
+    async def move_probe(self, endpoint_id: str, next_at: float | None, seen: float | None,
+                         probes_made: int) -> bool: ...
+    async def ensure_delivery(self, message: Message, endpoint_id: str, now: float) -> int: ...
+    async def oldest_missed(self, endpoint: Endpoint,
+                            window: ReplayWindow) -> Message | None: ...
+    async def enable_and_replay(self, endpoint: Endpoint, now: float,
+                                window: ReplayWindow) -> ReplayCount | None: ...
+    async def replay_missed(self, endpoint: Endpoint, window: ReplayWindow, now: float,
+                            dry_run: bool = False) -> ReplayCount: ...
+    async def replay_messages(self, endpoint: Endpoint, messages: list[Message],
+                              window: ReplayWindow, now: float) -> None: ...
+    async def feed_page(self, endpoint: Endpoint, after: str, limit: int,
+                        wanted: Wanted | None) -> tuple[list[Message], str]: ...
+    async def feed_position(self, endpoint_id: str, consumer_id: str) -> str | None: ...
+    async def set_feed_position(self, endpoint: Endpoint, consumer_id: str, position: str,
+                                now: float) -> None: ...
+
     # -- attempts and statistics ---------------------------------------------------------
     async def list_attempts(self, app_id: str, limit: int, iterator: str | None, *,
                             message_id: str | None = None, endpoint_id: str | None = None,
@@ -204,5 +224,6 @@ class Store(Protocol):
 
 
 __all__ = ["Claim", "Connection", "Database", "DeliveryResult", "DisableRule",
-           "IdempotentRequest", "Page", "PublishResult", "Row", "Select", "StopListening",
-           "Store", "StoredAnswer", "Subscription", "new_lease_id"]
+           "IdempotentRequest", "Page", "PublishResult", "ReplayCount", "ReplayWindow", "Row",
+           "Select", "StopListening", "Store", "StoredAnswer", "Subscription", "Wanted",
+           "new_lease_id"]
