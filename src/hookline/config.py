@@ -8,9 +8,13 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .envelopes import ENVELOPES
 from .errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///./hookline.db"
+# Which names the Standard Webhooks headers go by: webhook-id..., svix-id..., or both sets.
+SIGNATURE_HEADER_STYLES = ("webhook", "svix", "both")
+COMPAT_DEFAULTS = {"svix": {"envelope": "raw", "signature_headers": "svix"}}
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,33 @@ class Settings:
     # probes that are due (the probe schedule itself is an endpoint option).
     probe_interval: float = 5.0
     log_level: str = "info"
+    # Svix drop-in (issue #17): what endpoints created without choosing get. `compat=svix`
+    # sets both to what Svix sends (the payload unwrapped, svix-* headers); an explicit
+    # default_envelope or signature_headers wins over it, and endpoints may still choose.
+    compat: str | None = None
+    default_envelope: str | None = None
+    signature_headers: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.compat not in (None, *COMPAT_DEFAULTS):
+            raise ConfigError(f"HOOKLINE_COMPAT={self.compat!r}: the only choice is 'svix'")
+        if self.default_envelope is not None and self.default_envelope not in ENVELOPES:
+            raise ConfigError(f"HOOKLINE_DEFAULT_ENVELOPE={self.default_envelope!r}: choose "
+                              f"{', '.join(ENVELOPES)}")
+        if self.signature_headers not in (None, *SIGNATURE_HEADER_STYLES):
+            raise ConfigError(f"HOOKLINE_SIGNATURE_HEADERS={self.signature_headers!r}: choose "
+                              f"{', '.join(SIGNATURE_HEADER_STYLES)}")
+
+    @property
+    def envelope_for_new_endpoints(self) -> str:
+        compat = COMPAT_DEFAULTS.get(self.compat or "", {})
+        return self.default_envelope or compat.get("envelope", "standard")
+
+    @property
+    def signature_headers_for_new_endpoints(self) -> str:
+        compat = COMPAT_DEFAULTS.get(self.compat or "", {})
+        return self.signature_headers or compat.get("signature_headers", "webhook")
 
     @classmethod
     def from_env(

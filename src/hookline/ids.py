@@ -21,6 +21,7 @@ DELIVERY = "dlv"
 TOKEN = "tok"
 PORTAL_LINK = "plnk"
 EVENT_TYPE = "evtype"
+BACKGROUND_TASK = "qtask"
 
 
 def _base62(number: int, width: int) -> str:

@@ -76,6 +76,13 @@ class EventType:
     group_name: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    # Svix's featureFlags: only portal sessions granted one of them see this event type.
+    feature_flags: list[str] | None = None
+
+    def visible_with(self, granted: list[str] | None) -> bool:
+        """Whether a portal session granted these feature flags sees this event type: one
+        without flags shows to everyone, one with flags to sessions granted one of them."""
+        return not self.feature_flags or bool(set(self.feature_flags) & set(granted or ()))
 
 
 @dataclass
@@ -95,6 +102,10 @@ class DeliveryOptions:
     # the delays between probes, the last repeating (None: retry.DEFAULT_PROBE_SCHEDULE).
     auto_recover: bool | None = None
     probe_schedule: list[float] | None = None
+    # Svix's names for the Standard Webhooks headers: webhook-*, svix-* or both sets.
+    signature_headers: str = "webhook"
+    # Svix's rateLimit (messages per second): stored and returned; see the fairness work.
+    rate_limit: int | None = None
 
     def to_json(self) -> JSON:
         return dict(self.__dict__)
@@ -156,6 +167,9 @@ class Message:
     created_at: float = 0.0
     # Messages sharing an ordering key (an object's id) reach each endpoint in publish order.
     ordering_key: str | None = None
+    tags: list[str] | None = None
+    # Svix's deliverAt: nothing is sent before this time (epoch seconds).
+    deliver_at: float | None = None
 
 
 @dataclass
@@ -178,3 +192,34 @@ class Attempt:
     attempt_number: int = 1
     worker: str | None = None
     sending: bool = False
+
+
+@dataclass
+class DeliveryState:
+    """Where one message stands with one endpoint (Svix's status of an attempted message):
+    `success`, `pending`, `fail` or `sending`, and when it is next tried if pending."""
+
+    status: str
+    next_attempt_at: float | None = None
+
+
+class TaskStatus(enum.StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+@dataclass
+class BackgroundTask:
+    """A long job the API answers for at once (202) and reports on later, as Svix does.
+
+    `kind` is Svix's task type (`endpoint.replay`, `application.stats`, ...); `data` is what
+    the job reported: its result once finished, `{"error": ...}` if it failed."""
+
+    id: str
+    kind: str
+    status: TaskStatus = TaskStatus.RUNNING
+    data: JSON = field(default_factory=dict)
+    app_id: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0

@@ -81,6 +81,7 @@ class Runtime:
         self._stop_probing.set()
         if self._prober_task is not None:
             await self._prober_task
+        await self.service.stop_tasks()
         if self.worker is not None and self._worker_task is not None:
             self.worker.stop()
             await self._worker_task

@@ -45,6 +45,9 @@ __all__ = [
 
 MIN_SECRET_BYTES = 24
 MAX_SECRET_BYTES = 64
+# What `signature_headers` may call the Standard Webhooks headers (settings' style names).
+WEBHOOK_NAMES, SVIX_NAMES = "webhook", "svix"
+WEBHOOK_PREFIX, SVIX_PREFIX = "webhook-", "svix-"
 
 
 def generate_secret(size: int = 32) -> str:
@@ -80,8 +83,10 @@ def signature_headers(
     timestamp: int,
     body: bytes,
     header: str | None = None,
+    names: str = WEBHOOK_NAMES,
 ) -> dict[str, str]:
-    """The headers that sign `body` with `secrets`, newest first (several during rotation)."""
+    """The headers that sign `body` with `secrets`, newest first (several during rotation);
+    `names`: the Standard Webhooks headers as `webhook-*`, as Svix's `svix-*`, or `both`."""
     try:
         keys = signing_keys(secrets, check_scheme(scheme))
     except WebhookVerificationError as error:
@@ -89,12 +94,20 @@ def signature_headers(
             raise InvalidInput(f"unknown signature scheme {scheme!r}",
                                field="signatureScheme") from None
         raise InvalidInput("secret cannot be used as a signing key", field="secret") from None
-    return signed_headers(scheme, keys, msg_id, timestamp, body, header)
+    signed = signed_headers(scheme, keys, msg_id, timestamp, body, header)
+    if names == WEBHOOK_NAMES:
+        return signed
+    as_svix = {_svix_name(name): value for name, value in signed.items()}
+    return as_svix if names == SVIX_NAMES else {**signed, **as_svix}
+
+
+def _svix_name(name: str) -> str:
+    return SVIX_PREFIX + name.removeprefix(WEBHOOK_PREFIX) if name in STANDARD_HEADERS else name
 
 
 def signature_header_names(scheme: str, header: str | None) -> set[str]:
     """Header names a scheme writes; custom headers may not override them."""
-    names = set(STANDARD_HEADERS)
+    names = set(STANDARD_HEADERS) | {_svix_name(name) for name in STANDARD_HEADERS}
     if scheme != STANDARD:
         names.add((header or DEFAULT_HEX_HEADER).lower())
     return names

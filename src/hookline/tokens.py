@@ -62,6 +62,8 @@ class PortalLink:
     # The caller's own session id (Svix's `sessionId`), to expire only its links and sessions.
     session_tag: str | None = None
     used_at: float | None = None
+    # Svix's featureFlags: the flagged event types this link's session may see.
+    feature_flags: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class PortalGrant:
     link_id: str | None = None
     read_only: bool = False
     session_tag: str | None = None
+    feature_flags: list[str] | None = None
 
     @property
     def admin(self) -> bool:

@@ -12,6 +12,7 @@ from ipaddress import IPv4Address
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .config import SIGNATURE_HEADER_STYLES
 from .delivery.egress import (
     ALLOW_SETTING,
     EgressBlocked,
@@ -24,6 +25,7 @@ from .retry import MIN_PROBE_DELAY, validate_schedule
 from .signing import SCHEMES, signature_header_names
 
 MAX_URL_LENGTH = 2048
+MAX_RATE_LIMIT = 1_000_000  # messages per second; Svix's rateLimit is a 32-bit integer too
 MAX_TIMEOUT = 30.0
 MAX_TEXT = 4096
 # Custom headers go out on every delivery of the endpoint. Receivers' servers commonly refuse
@@ -205,6 +207,12 @@ def check_options(options: DeliveryOptions) -> DeliveryOptions:
         raise InvalidInput("signatureHeader is not a valid HTTP header name",
                            field="signatureHeader")
     validate_envelope(options.envelope, options.json_style)
+    if options.signature_headers not in SIGNATURE_HEADER_STYLES:
+        raise InvalidInput("signatureHeaders must be one of "
+                           f"{', '.join(SIGNATURE_HEADER_STYLES)}", field="signatureHeaders")
+    if options.rate_limit is not None and not 1 <= options.rate_limit <= MAX_RATE_LIMIT:
+        raise InvalidInput(f"rateLimit must be between 1 and {MAX_RATE_LIMIT}",
+                           field="rateLimit")
     validate_schedule(options.retry_schedule)
     validate_schedule(options.probe_schedule, "probeSchedule", MIN_PROBE_DELAY)
     if not 0.1 <= options.timeout <= MAX_TIMEOUT:

@@ -71,7 +71,7 @@ async def test_publish_checks_the_payload_against_the_event_types_schema(
 async def test_strict_mode_refuses_event_types_not_in_the_catalogue(api: ApiServer) -> None:
     service = api.runtime.service
     app = (await api.post("/api/v1/app", {"name": "strict"})).body
-    await api.post("/api/v1/event-type", {"name": "known.type"})
+    await api.post("/api/v1/event-type", {"name": "known.type", "description": "d"})
     message = {"eventType": "unknown.type", "payload": {}}
     assert (await api.post(f"/api/v1/app/{app['id']}/msg", message)).status == 202
 

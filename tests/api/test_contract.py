@@ -36,9 +36,11 @@ async def test_a_boolean_field_takes_only_json_booleans(api: ApiServer) -> None:
         refused = await api.post(f"/api/v1/app/{app}/token", {"readOnly": falsy})
         assert refused.status == 422 and refused.body["field"] == "readOnly", refused.body
     assert (await api.post(f"/api/v1/app/{app}/token", {"readOnly": True})).status == 201
-    refused = await api.post("/api/v1/event-type", {"name": "a.b", "deprecated": 0})
+    refused = await api.post("/api/v1/event-type",
+                             {"name": "a.b", "description": "d", "deprecated": 0})
     assert refused.status == 422 and refused.body["field"] == "deprecated"
-    assert (await api.post("/api/v1/event-type", {"name": "a.b", "deprecated": False})
+    assert (await api.post("/api/v1/event-type",
+                           {"name": "a.b", "description": "d", "deprecated": False})
             ).status == 201
 
 
@@ -107,7 +109,7 @@ async def test_the_document_declares_the_patterns_the_server_enforces(api: ApiSe
     for uid in ("é", "a b", "x/y"):
         assert (await api.post("/api/v1/app", {"name": "p", "uid": uid})).status == 422, uid
     assert (await api.post("/api/v1/app", {"name": "a\x00b"})).status == 422
-    assert (await api.post("/api/v1/event-type", {"name": "a*"})).status == 422
+    assert (await api.post("/api/v1/event-type", {"name": "a*", "description": "d"})).status == 422
     created = await api.post("/api/v1/app", {"name": "x"})
     refused = await api.post(f"/api/v1/app/{created.body['id']}/endpoint",
                              {"url": "ftp://127.0.0.1/"})
@@ -136,5 +138,6 @@ async def test_a_schema_version_that_is_a_digit_but_not_a_number_is_kept(
 ) -> None:
     """Found by `make fuzz`: "²".isdigit() is true, and int("²") raised (500)."""
     created = await api.post("/api/v1/event-type", {
-        "name": "v.two", "schemas": {"²": {"type": "object"}, "1": {"type": "object"}}})
+        "name": "v.two", "description": "d",
+        "schemas": {"²": {"type": "object"}, "1": {"type": "object"}}})
     assert created.status == 201, created.body

@@ -123,7 +123,7 @@ async def test_hourly_buckets_cover_the_last_day_oldest_first(api: ApiServer,
 async def test_send_example_returns_the_outcome_and_does_not_count_against_health(
     api: ApiServer, receiver: Receiver
 ) -> None:
-    await api.post("/api/v1/event-type", {"name": "user.created",
+    await api.post("/api/v1/event-type", {"name": "user.created", "description": "d",
                                           "example": {"userId": "u_1"}})
     base, ep = await new_endpoint(api, receiver, "/example")
     receiver.statuses["/example"] = [503]

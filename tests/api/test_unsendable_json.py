@@ -78,7 +78,7 @@ async def test_message_payloads_that_cannot_be_sent_are_refused_naming_the_field
 async def test_event_type_schemas_and_examples_that_cannot_be_sent_are_refused(
         api: ApiServer, conn: KeepAliveClient) -> None:
     for key in (b"schema", b"example"):
-        created = b'{"name": "invoice.paid", "' + key + b'": VALUE}'
+        created = b'{"name": "invoice.paid", "description": "paid", "' + key + b'": VALUE}'
         replaced = b'{"description": "paid", "' + key + b'": VALUE}'  # PUT names it in the path
         prefix = key.decode()
         for (body, inner), (put_body, _) in zip(bodies(created), bodies(replaced), strict=True):

@@ -39,7 +39,7 @@ class LoopbackOnlySender(Sender):
 async def real_resources(api: ApiServer, receiver: Receiver) -> tuple[dict[str, str], str]:
     """Ids of existing things, by path parameter name; and an application token for the
     token-scoped routes."""
-    await api.post("/api/v1/event-type", {"name": "user.created",
+    await api.post("/api/v1/event-type", {"name": "user.created", "description": "d",
                                           "example": {"userId": "u_1"}})
     app = (await api.post("/api/v1/app", {"name": "fuzz", "uid": "fuzz"})).body
     ep = (await api.post(f"/api/v1/app/{app['id']}/endpoint",

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
@@ -18,13 +18,16 @@ from . import openapi, problems
 from .routes import (
     applications,
     attempts,
+    background_tasks,
     endpoint_ops,
     endpoints,
     event_types,
     messages,
+    not_offered,
     operational,
     portal_access,
     smile,
+    statistics,
     tokens,
 )
 
@@ -155,9 +158,10 @@ def create_app(
         app.state.service = runtime.service
     problems.install(app)
     for module in (applications, event_types, endpoints, endpoint_ops, messages, attempts,
-                   tokens, portal_access, operational):
+                   tokens, portal_access, operational, background_tasks, statistics):
         app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(smile.router, responses=ERROR_RESPONSES)
+    app.include_router(not_offered.router)
     openapi.install(app)
 
     @app.get("/api/v1/health", tags=["Health"],
@@ -165,6 +169,12 @@ def create_app(
     async def health() -> dict[str, str]:
         await app.state.service.ping()
         return {"status": "ok"}
+
+    @app.head("/api/v1/health/ping", include_in_schema=False)
+    @app.get("/api/v1/health/ping", tags=["Health"], status_code=204)
+    async def health_ping() -> Response:
+        """Svix's liveness ping: 204 while the server answers, whatever the database does."""
+        return Response(status_code=204)
 
     mount_portal(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + BODY_OVERHEAD)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request, Response
 
-from ..errors import Forbidden
+from ..errors import Forbidden, NotFound
 from ..models import Application
 from ..service import MAX_LIMIT, Service
 from .auth import Principal, authenticate, authenticate_publisher
@@ -22,6 +22,8 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="page size (default 50)")]
 Iterator = Annotated[str | None, Query(max_length=256, description="cursor from a last page")]
+Order = Annotated[Literal["ascending", "descending"] | None,
+                  Query(description="the sorting order of the returned items (Svix)")]
 
 
 async def app_in_scope(app_id: str, principal: PrincipalDep, service: ServiceDep) -> Application:
@@ -42,6 +44,22 @@ async def publishing_app(app_id: str,
 
 
 PublishingAppDep = Annotated[Application, Depends(publishing_app)]
+
+
+async def publishing_app_or_none(
+        app_id: str, principal: Annotated[Principal, Depends(authenticate_publisher)],
+        service: ServiceDep) -> Application | None:
+    """`publishing_app`, or None where the admin names an application that does not exist
+    (a message may create it: Svix's inline `application`)."""
+    try:
+        return await app_in_scope(app_id, principal, service)
+    except NotFound:
+        if not principal.is_admin:
+            raise
+        return None
+
+
+PublishingAppOrNone = Annotated[Application | None, Depends(publishing_app_or_none)]
 
 
 async def admin_only(principal: PrincipalDep) -> Principal:

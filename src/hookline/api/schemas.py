@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar, get_args
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from ..config import SIGNATURE_HEADER_STYLES
 from ..envelopes import ENVELOPES, JSON_STYLES
 from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
 from ..retry import MAX_DELAY, MAX_RETRIES
@@ -136,7 +137,7 @@ class ListResponse(Schema, Generic[T]):
     def of(cls, page: Page, shown: Callable[[Any], T]) -> ListResponse[T]:
         """One page of a list, each item as `shown` makes it."""
         return cls(data=[shown(item) for item in page.data], iterator=page.iterator,
-                   done=page.done)
+                   prev_iterator=page.prev_iterator, done=page.done)
 
 
 # -- applications --------------------------------------------------------------------------
@@ -212,8 +213,11 @@ class EventTypeUpdate(InputSchema):
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     example: dict[str, Any] | None = None
     group_name: str | None = Field(default=None, max_length=256)
-    feature_flag: str | None = None
-    feature_flags: list[str] | None = None
+    feature_flag: str | None = Field(default=None, max_length=256, pattern=EVENT_TYPE_PATTERN,
+                                     description="Svix's older, single featureFlags")
+    feature_flags: list[Annotated[str, Field(max_length=256, pattern=EVENT_TYPE_PATTERN)]] | None \
+        = Field(default=None, min_length=1, max_length=100,
+                description="only portal sessions granted one of these see the event type")
 
     def to_model(self, name: str) -> EventType:
         """The event type; its example defaults to the schema's first `examples` entry."""
@@ -224,16 +228,25 @@ class EventTypeUpdate(InputSchema):
         if example is None and schema and isinstance(schema.get("examples"), list):
             first = schema["examples"][0] if schema["examples"] else None
             example = first if isinstance(first, dict) else None
+        flags = self.feature_flags
+        if flags is None and self.feature_flag is not None:
+            flags = [self.feature_flag]
         return EventType(name=name, description=self.description, schema=schema,
                          example=example, deprecated=self.deprecated, archived=self.archived,
-                         group_name=self.group_name)
+                         group_name=self.group_name, feature_flags=flags or None)
 
 
 def _version_order(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isascii() and version.isdigit() else (-1, version)
 
 
-class EventTypeIn(EventTypeUpdate):
+class EventTypeReplace(EventTypeUpdate):
+    """A full event type, as Svix's create and update take it: a description is required."""
+
+    description: str = Field(max_length=4096)
+
+
+class EventTypeIn(EventTypeReplace):
     name: str = Field(min_length=1, max_length=256, pattern=EVENT_TYPE_PATTERN)
 
     def to_model(self, name: str | None = None) -> EventType:
@@ -250,19 +263,26 @@ class EventTypeOut(Schema):
     example: dict[str, Any] | None
     group_name: str | None
     feature_flag: str | None = None
+    feature_flags: list[str] | None = None
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, et: EventType) -> EventTypeOut:
+    def of(cls, et: EventType, with_content: bool = True) -> EventTypeOut:
+        """`with_content=False` leaves the schema and example out, as Svix's list does."""
+        schema = et.schema if with_content else None
         return cls(name=et.name, description=et.description, archived=et.archived,
-                   deprecated=et.deprecated, schemas={"1": et.schema} if et.schema else None,
-                   schema=et.schema, example=et.example, group_name=et.group_name,
+                   deprecated=et.deprecated, schemas={"1": schema} if schema else None,
+                   schema=schema, example=et.example if with_content else None,
+                   group_name=et.group_name, feature_flags=et.feature_flags,
+                   feature_flag=et.feature_flags[0] if et.feature_flags else None,
                    created_at=ts(et.created_at), updated_at=ts(et.updated_at))
 
 
 class CatalogueEntryIn(EventTypeIn):
     """An event type as export writes it: its timestamps are accepted and ignored."""
+
+    description: str = Field(default="", max_length=4096)
 
     created_at: DateTime | None = None
     updated_at: DateTime | None = None
@@ -318,6 +338,10 @@ class DeliveryOptionsFields(InputSchema):
                                   "repeating (default 60, 300, 1800, 7200, 21600)",
         json_schema_extra={"minItems": 1, "maxItems": MAX_RETRIES,
                            "items": {"type": "number", "minimum": 0.1, "maximum": MAX_DELAY}})
+    signature_headers: str | None = Field(
+        default=None, description="webhook | svix | both: the Standard Webhooks headers' names "
+        "(default: HOOKLINE_SIGNATURE_HEADERS)",
+        json_schema_extra=_one_of(SIGNATURE_HEADER_STYLES))
 
 
 class EventTypesAlias(InputSchema):
@@ -365,6 +389,7 @@ class EndpointPatch(DeliveryOptionsFields, EventTypesAlias):
     disabled: bool | None = None
     uid: str | None = Field(default=None, min_length=1, max_length=256, pattern=UID_PATTERN,
                             description=UID_RULE)
+    rate_limit: int | None = Field(default=None, ge=1, le=MAX_RATE)
     metadata: dict[str, str] | None = None
 
 
@@ -398,6 +423,7 @@ class EndpointOut(Schema):
         default=None, description="when a disabled endpoint is probed next")
     waiting_count: int | None = Field(
         default=None, description="messages a disabled endpoint missed (on GET of one)")
+    signature_headers: str = "webhook"
     created_at: datetime
     updated_at: datetime
 
@@ -413,7 +439,9 @@ class EndpointOut(Schema):
                    retry_schedule=o.retry_schedule, timeout=o.timeout,
                    disable_after_failures=o.disable_after_failures,
                    disable_after_seconds=o.disable_after_seconds,
-                   max_concurrency=o.max_concurrency, auto_recover=o.auto_recover,
+                   max_concurrency=o.max_concurrency, signature_headers=o.signature_headers,
+                   rate_limit=o.rate_limit, throttle_rate=o.rate_limit,
+                   auto_recover=o.auto_recover,
                    probe_schedule=o.probe_schedule,
                    disabled_by=str(ep.disabled_by) if ep.disabled_by else None,
                    next_probe_at=ts(ep.next_probe_at) if ep.next_probe_at else None,
@@ -431,17 +459,20 @@ class MessageIn(InputSchema):
     payload: dict[str, Any]
     event_id: str | None = Field(default=None, min_length=1, max_length=256)
     channels: list[str] | None = Field(default=None, min_length=1, max_length=10)
-    tags: list[str] | None = None
+    tags: list[str] | None = Field(default=None, description="filter messages and attempts by "
+                                   "these (`tag`)")
     payload_retention_period: int | None = None
     ordering_key: str | None = Field(
         default=None, min_length=1, max_length=256,
         description="Hookline extension: messages sharing this key (e.g. an object's id) reach "
                     "each endpoint in publish order; a later one waits while an earlier one is "
                     "pending or retrying")
+    application: ApplicationIn | None = Field(
+        default=None, description="creates the application named in the path if it is "
+                                  "missing (its uid defaults to the path's); else ignored")
+    deliver_at: DateTime | None = Field(default=None,
+                                        description="nothing is sent before this time")
     # Sent by Svix SDKs; accepted so that they work, not acted upon.
-    application: dict[str, Any] | None = Field(
-        default=None, description="Svix: create the application if missing; ignored")
-    deliver_at: DateTime | None = Field(default=None, description="Svix: ignored, sent now")
     payload_retention_hours: int | None = Field(default=None, description="Svix: ignored")
     transformations_params: dict[str, Any] | None = Field(default=None,
                                                           description="Svix: ignored")
@@ -455,13 +486,16 @@ class MessageOut(Schema):
     channels: list[str] | None
     tags: list[str] | None = None
     timestamp: datetime
+    deliver_at: datetime | None = None
     ordering_key: str | None = None
 
     @classmethod
     def of(cls, m: Message, with_content: bool = True) -> MessageOut:
         """`with_content=False` leaves the payload out (`{}`), as Svix does when asked."""
         return cls(id=m.id, event_type=m.event_type, payload=m.payload if with_content else {},
-                   event_id=m.event_id, channels=m.channels, timestamp=ts(m.created_at),
+                   event_id=m.event_id, channels=m.channels, tags=m.tags,
+                   timestamp=ts(m.created_at),
+                   deliver_at=ts(m.deliver_at) if m.deliver_at is not None else None,
                    ordering_key=m.ordering_key)
 
 
@@ -486,6 +520,7 @@ class MessageAttemptOut(Schema):
     error_kind: str | None
     error_detail: str | None
     test: bool = False
+    msg: MessageOut | None = Field(default=None, description="with `with_msg=true` (Svix)")
 
     @classmethod
     def of(cls, a: Attempt, with_content: bool = True) -> MessageAttemptOut:

@@ -55,7 +55,7 @@ def prepare_request(message: Message, endpoint: Endpoint, now: float,
     options = endpoint.options
     signed = signature_headers(
         options.signature_scheme, endpoint.signing_secrets(now), message.id, int(now), body,
-        options.signature_header)
+        options.signature_header, options.signature_headers)
     headers = {**endpoint.headers, **signed}
     return PreparedRequest(endpoint.url, body, headers, frozenset(signed))
 

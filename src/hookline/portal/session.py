@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass, replace
 
 from ..errors import Unauthorized
+from ..models import EventType
 from ..tokens import SESSION_SECONDS, PortalGrant, sign_payload, verify_payload
 
 COOKIE_NAME = "hookline_portal"
@@ -26,6 +27,10 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
+def _flags(grant: PortalGrant) -> tuple[str, ...] | None:
+    return None if grant.feature_flags is None else tuple(grant.feature_flags)
+
+
 @dataclass(frozen=True)
 class PortalSession:
     sid: str
@@ -34,6 +39,8 @@ class PortalSession:
     admin: bool = False
     # From the server's record, never from the cookie: may look, may not change anything.
     read_only: bool = False
+    # Svix's featureFlags of a partner's link: flagged event types it may see (None: none).
+    feature_flags: tuple[str, ...] | None = None
 
     @classmethod
     def anonymous(cls, now: float) -> PortalSession:
@@ -44,14 +51,21 @@ class PortalSession:
     def granted(cls, sid: str, grant: PortalGrant) -> PortalSession:
         """Signed in as the server recorded it: through a portal link (one application,
         nothing else) or with the admin token (may switch between applications)."""
-        return cls(sid, grant.expires_at, grant.app_id, grant.admin, grant.read_only)
+        return cls(sid, grant.expires_at, grant.app_id, grant.admin, grant.read_only,
+                   _flags(grant))
 
     def under(self, grant: PortalGrant) -> PortalSession:
         """This cookie's session as its live server record allows it: only an administrator
         chooses the application in scope."""
         app_id = self.app_id if grant.admin else grant.app_id
         return replace(self, app_id=app_id, admin=grant.admin, read_only=grant.read_only,
+                       feature_flags=_flags(grant),
                        expires_at=min(self.expires_at, grant.expires_at))
+
+    def sees(self, event_type: EventType) -> bool:
+        """Whether this session shows the event type: an administrator sees all of them."""
+        flags = None if self.feature_flags is None else list(self.feature_flags)
+        return self.admin or event_type.visible_with(flags)
 
     def switched_to(self, app_id: str) -> PortalSession:
         return replace(self, app_id=app_id)

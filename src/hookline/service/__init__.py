@@ -1,8 +1,8 @@
 """Hookline's use cases. The API, the portal and the CLI call these; none of them writes SQL.
 
 One `Service`, written by subject: `access.py`, `sessions.py`, `catalogue.py`, `endpoints.py`,
-`messages.py`, `idempotency.py`, over the shared state and checks in `core.py`; operational
-webhooks (`operational.py`) publish through it.
+`messages.py`, `idempotency.py`, `tasks.py` (background tasks), over the shared state and
+checks in `core.py`; operational webhooks (`operational.py`) publish through it.
 """
 
 from __future__ import annotations
@@ -25,16 +25,21 @@ from .core import (
     MAX_LIMIT,
     clamp_limit,
     endpoint_wants,
+    window_of,
 )
 from .endpoints import EndpointUseCases
 from .idempotency import IdempotencyUseCases
 from .messages import MessageUseCases
+from .openapi_import import OpenApiImport, OpenApiImportUseCases
 from .operational import OperationalEvents
 from .recovery import RecoveryUseCases
+from .tasks import RunningTasks, TaskJob, TaskProgress, TaskUseCases
+from .usage import UsageTask, UsageUseCases
 
 
 class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,
-              IdempotencyUseCases, RecoveryUseCases):
+              IdempotencyUseCases, UsageUseCases, TaskUseCases, OpenApiImportUseCases,
+              RecoveryUseCases):
     """Every use case of Hookline, over one store. `Runtime` builds it."""
 
     def __init__(
@@ -56,10 +61,12 @@ class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCas
         self.on_due = on_due or (lambda: None)
         self.clock = clock
         self.config = ConfigCache(store)
+        self.running_tasks = RunningTasks()
         # Operational events are ordinary publishes into the internal application.
         self.operational = OperationalEvents(store, clock, publisher=self)
 
 
 # `Page` is what every list use case returns.
-__all__ = ["ADMIN_TOKEN_KEY", "ALL_EVENTS", "DEFAULT_ROTATION_GRACE", "MAX_LIMIT", "Page",
-           "Service", "clamp_limit", "endpoint_wants"]
+__all__ = ["ADMIN_TOKEN_KEY", "ALL_EVENTS", "DEFAULT_ROTATION_GRACE", "MAX_LIMIT",
+           "OpenApiImport", "Page", "Service", "TaskJob", "TaskProgress", "UsageTask",
+           "clamp_limit", "endpoint_wants", "window_of"]

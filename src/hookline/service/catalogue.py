@@ -6,10 +6,17 @@ from dataclasses import replace
 from typing import Any
 
 from .. import ids
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Application, EventType
 from ..store.base import Page
-from .core import ServiceCore, check_event_type, check_uid, clamp_limit
+from .core import (
+    ServiceCore,
+    check_event_type,
+    check_uid,
+    clamp_limit,
+    is_event_type_name,
+    window_of,
+)
 
 
 class CatalogueUseCases(ServiceCore):
@@ -27,8 +34,24 @@ class CatalogueUseCases(ServiceCore):
                           created_at=now, updated_at=now, auto_recover=auto_recover)
         return await self.store.insert_app(app)
 
-    async def list_apps(self, limit: int | None, iterator: str | None) -> Page:
-        page = await self.store.list_apps(clamp_limit(limit), iterator)
+    async def get_or_create_app(self, key: str, name: str, uid: str | None = None,
+                                metadata: dict[str, str] | None = None,
+                                rate_limit: int | None = None) -> Application:
+        """The application `key` names; if none, a new one whose uid is `uid` or `key`."""
+        try:
+            return await self.get_app(key)
+        except NotFound:
+            if ids.has_prefix(key, ids.APPLICATION):
+                raise
+        try:
+            return await self.create_app(name, uid or key, metadata, rate_limit)
+        except Conflict:  # created meanwhile by another request
+            return await self.get_app(uid or key)
+
+    async def list_apps(self, limit: int | None, iterator: str | None,
+                        order: str | None = None) -> Page:
+        window = window_of(iterator, order, ascending_by_default=True, prefix=ids.APPLICATION)
+        page = await self.store.list_apps(clamp_limit(limit), window)
         page.data = [app for app in page.data if not self.operational.is_internal(app)]
         return page
 
@@ -64,8 +87,11 @@ class CatalogueUseCases(ServiceCore):
         return await self.store.get_event_type(name)
 
     async def list_event_types(self, limit: int | None, iterator: str | None,
-                               include_archived: bool = False) -> Page:
-        return await self.store.list_event_types(clamp_limit(limit), iterator, include_archived)
+                               include_archived: bool = False,
+                               order: str | None = None) -> Page:
+        window = window_of(iterator, order, ascending_by_default=True,
+                           is_key=is_event_type_name)
+        return await self.store.list_event_types(clamp_limit(limit), window, include_archived)
 
     async def delete_event_type(self, name: str) -> None:
         await self.store.get_event_type(name)

@@ -10,13 +10,14 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from .. import ids
 from ..config import Settings
 from ..delivery.egress import EgressPolicy
 from ..delivery.transport import Transport
 from ..errors import InvalidInput, NotFound
 from ..models import Application, Endpoint, EventType, Message
 from ..secretbox import SecretBox
-from ..store.base import Store, Subscription
+from ..store.base import Store, Subscription, Window
 from ..validation import check_json, check_text
 from .config_cache import ConfigCache
 from .operational import RESERVED_UID_PREFIX, OperationalEvents
@@ -29,6 +30,7 @@ DEFAULT_ROTATION_GRACE = 24 * 3600.0
 MAX_ROTATION_GRACE = 7 * 24 * 3600.0
 PORTAL_ACCESS_MIN_TTL = 60
 PORTAL_ACCESS_MAX_TTL = 7 * 24 * 3600
+ORDERS = ("ascending", "descending")
 
 
 # How a use case names an application: an id or uid from a caller, which never finds the
@@ -58,6 +60,22 @@ def clamp_limit(limit: int | None) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     return limit
+
+
+def window_of(iterator: str | None, order: str | None, *, ascending_by_default: bool,
+              prefix: str | None = None, is_key: Callable[[str], bool] = bool) -> Window:
+    """Svix's `iterator` (a key, or `-` and a key for the page before) and `order`, checked:
+    an iterator that is not one this list hands out, or an unknown order, is a 422."""
+    if order is not None and order not in ORDERS:
+        raise InvalidInput("order must be 'ascending' or 'descending'", field="order")
+    ascending = ascending_by_default if order is None else order == "ascending"
+    if iterator is None:
+        return Window(None, ascending)
+    backwards = iterator.startswith("-")
+    bound = iterator[1:] if backwards else iterator
+    if not is_key(bound) or (prefix is not None and not ids.has_prefix(bound, prefix)):
+        raise InvalidInput("iterator is not one this list returned", field="iterator")
+    return Window(bound, ascending, backwards)
 
 
 class ServiceCore:
@@ -129,6 +147,10 @@ def check_uid(uid: str | None) -> None:
     if uid.startswith(RESERVED_UID_PREFIX):
         raise InvalidInput(f"uids starting with {RESERVED_UID_PREFIX!r} are reserved",
                            field="uid")
+
+
+def is_event_type_name(name: str) -> bool:
+    return isinstance(name, str) and re.match(_EVENT_TYPE_NAME, name) is not None
 
 
 def check_event_type_name(name: str, field: str) -> None:

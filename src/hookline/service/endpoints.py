@@ -33,6 +33,7 @@ from .core import (
     check_event_type_name,
     check_uid,
     clamp_limit,
+    window_of,
 )
 from .operational import ENABLED_BY_HAND, ENDPOINT_CREATED, ENDPOINT_DELETED, ENDPOINT_UPDATED
 
@@ -70,6 +71,13 @@ class EndpointUseCases(ServiceCore):
                                field="channels")
         return ep
 
+    def new_endpoint_options(self) -> DeliveryOptions:
+        """What an endpoint gets for the options its creator does not choose: the defaults,
+        with the envelope and signature header names of the settings (HOOKLINE_COMPAT)."""
+        return DeliveryOptions(
+            envelope=self.settings.envelope_for_new_endpoints,
+            signature_headers=self.settings.signature_headers_for_new_endpoints)
+
     async def create_endpoint(
         self,
         app_key: AppKey,
@@ -82,16 +90,18 @@ class EndpointUseCases(ServiceCore):
         app = await self.get_app(app_key)
         now = self.clock()
         ep = Endpoint(id=ids.new_id(ids.ENDPOINT), app_id=app.id, url=url,
-                      secret=secret or generate_secret(), options=options or DeliveryOptions(),
+                      secret=secret or generate_secret(),
+                      options=options or self.new_endpoint_options(),
                       created_at=now, updated_at=now, **fields)
         await self.store.insert_endpoint(self._checked_endpoint(ep))
         await self.operational.endpoint_changed(ENDPOINT_CREATED, ep)
         return ep
 
     async def list_endpoints(self, app_key: AppKey, limit: int | None,
-                             iterator: str | None) -> Page:
+                             iterator: str | None, order: str | None = None) -> Page:
         app = await self.get_app(app_key)
-        return await self.store.list_endpoints(app.id, clamp_limit(limit), iterator)
+        window = window_of(iterator, order, ascending_by_default=True, prefix=ids.ENDPOINT)
+        return await self.store.list_endpoints(app.id, clamp_limit(limit), window)
 
     async def update_endpoint(self, app_key: AppKey, key: str, **changes: Any) -> Endpoint:
         """Change an endpoint. Re-enabling clears its failure streak and wakes its pending

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .. import ids
-from ..errors import HooklineError, InvalidInput, NotFound, PayloadTooLarge
+from ..errors import Conflict, HooklineError, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Application, Attempt, AttemptTrigger, Message
 from ..store.base import Page, PublishResult, Subscription
 from ..validation import json_bytes
-from .core import AppKey, ServiceCore, check_event_type_name, clamp_limit, endpoint_wants
+from .core import (
+    AppKey,
+    ServiceCore,
+    check_event_type_name,
+    clamp_limit,
+    endpoint_wants,
+    window_of,
+)
 
 MAX_BATCH = 100  # messages per batch publish
+MAX_TAGS = 20
+_TAG = re.compile(r"^[a-zA-Z0-9\-_./\\#]{1,128}$")  # Svix's pattern for a tag
 BatchResult = PublishResult | HooklineError  # one item's: published, or why it was refused
 
 
@@ -27,6 +37,20 @@ class MessageDraft:
     channels: list[str] | None = None
     idempotency_key: str | None = None
     ordering_key: str | None = None
+    tags: list[str] | None = None
+    deliver_at: float | None = None
+
+
+def check_tags(tags: list[str] | None) -> None:
+    """Svix's tags: free-form labels to filter messages and attempts by."""
+    if tags is None:
+        return
+    if len(tags) > MAX_TAGS:
+        raise InvalidInput(f"tags holds at most {MAX_TAGS} tags", field="tags")
+    for tag in tags:
+        if not isinstance(tag, str) or not _TAG.match(tag):
+            raise InvalidInput(f"tags: {tag!r} is not a tag (1-128 letters, digits, "
+                               "'-', '_', '.', '/', '\\' or '#')", field="tags")
 
 
 def _wanted_by(message: Message, endpoints: list[Subscription]) -> list[Subscription]:
@@ -47,11 +71,14 @@ class MessageUseCases(ServiceCore):
         channels: list[str] | None = None,
         idempotency_key: str | None = None,
         ordering_key: str | None = None,
+        tags: list[str] | None = None,
+        deliver_at: float | None = None,
     ) -> PublishResult:
         """Store a message and fan it out in one transaction; once this returns, every
-        matching delivery exists durably."""
+        matching delivery exists durably (due at `deliver_at`, if given)."""
         draft = MessageDraft(event_type, payload, event_id=event_id, channels=channels,
-                             idempotency_key=idempotency_key, ordering_key=ordering_key)
+                             idempotency_key=idempotency_key, ordering_key=ordering_key,
+                             tags=tags, deliver_at=deliver_at)
         [result] = await self.publish_batch(app_key, [draft])
         if isinstance(result, HooklineError):
             raise result
@@ -75,8 +102,14 @@ class MessageUseCases(ServiceCore):
                  if isinstance(m, Message)]
         # The routing table as of this request's configuration version (see config_cache).
         routes = await self.config.subscriptions(app.id) if valid else []
-        published = iter(await self.store.publish_batch(
-            valid, _wanted_by, routes, expected_version=self.config.unchecked_version()))
+        try:
+            published = iter(await self.store.publish_batch(
+                valid, _wanted_by, routes, expected_version=self.config.unchecked_version()))
+        except Conflict as exc:
+            if "event_id" not in str(exc):
+                raise
+            raise Conflict("a message with this eventId already exists in the application",
+                           field="eventId") from None
         results = [item if isinstance(item, HooklineError) else next(published)
                    for item in checked]
         if any(r.endpoint_ids for r in results if isinstance(r, PublishResult)):
@@ -94,11 +127,13 @@ class MessageUseCases(ServiceCore):
                 f"payload is {size} bytes; the limit is {self.settings.max_payload_bytes}")
         if draft.channels is not None and not 1 <= len(draft.channels) <= 10:
             raise InvalidInput("channels must hold 1 to 10 names", field="channels")
+        check_tags(draft.tags)
         if not self.operational.is_internal(app):
             await self._check_against_catalogue(draft.event_type, draft.payload)
         return Message(id=ids.new_id(ids.MESSAGE), app_id=app.id, event_type=draft.event_type,
                        payload=draft.payload, event_id=draft.event_id, channels=draft.channels,
-                       created_at=self.clock(), ordering_key=draft.ordering_key)
+                       created_at=self.clock(), ordering_key=draft.ordering_key,
+                       tags=draft.tags, deliver_at=draft.deliver_at)
 
     async def get_message(self, app_key: AppKey, key: str) -> Message:
         app = await self.get_app(app_key)
@@ -107,19 +142,52 @@ class MessageUseCases(ServiceCore):
     async def list_messages(self, app_key: AppKey, limit: int | None, iterator: str | None,
                             **filters: Any) -> Page:
         app = await self.get_app(app_key)
-        return await self.store.list_messages(app.id, clamp_limit(limit), iterator, **filters)
+        window = window_of(iterator, None, ascending_by_default=False, prefix=ids.MESSAGE)
+        return await self.store.list_messages(app.id, clamp_limit(limit), window, **filters)
+
+    async def precheck_active(self, app_key: AppKey, event_type: str,
+                              channels: list[str] | None = None) -> bool:
+        """Whether any enabled endpoint of the application would get such a message."""
+        app = await self.get_app(app_key)
+        check_event_type_name(event_type, "eventType")
+        probe = Message(id="", app_id=app.id, event_type=event_type, payload={},
+                        channels=channels)
+        return bool(_wanted_by(probe, await self.config.subscriptions(app.id)))
+
+    async def list_endpoint_messages(self, app_key: AppKey, endpoint_key: str,
+                                     limit: int | None, iterator: str | None,
+                                     **filters: Any) -> Page:
+        """(Message, DeliveryState) pairs of what went or goes to the endpoint, newest first."""
+        endpoint = await self.get_endpoint(app_key, endpoint_key)
+        window = window_of(iterator, None, ascending_by_default=False, prefix=ids.MESSAGE)
+        return await self.store.list_endpoint_messages(
+            endpoint.app_id, endpoint.id, clamp_limit(limit), window, self.clock(), **filters)
+
+    async def list_message_endpoints(self, app_key: AppKey, message_key: str,
+                                     limit: int | None, iterator: str | None) -> Page:
+        """(Endpoint, DeliveryState) pairs of the endpoints the message goes to."""
+        message = await self.get_message(app_key, message_key)
+        window = window_of(iterator, None, ascending_by_default=True, prefix=ids.ENDPOINT)
+        return await self.store.list_message_endpoints(
+            message.app_id, message.id, clamp_limit(limit), window, self.clock())
 
     # -- attempts, resend, recover ---------------------------------------------------------
     async def list_attempts(self, app_key: AppKey, limit: int | None, iterator: str | None,
                             **filters: Any) -> Page:
         app = await self.get_app(app_key)
+        window = window_of(iterator, None, ascending_by_default=False, prefix=ids.ATTEMPT)
         if filters.get("message_id"):
             filters["message_id"] = (await self.store.get_message(app.id,
                                                                   filters["message_id"])).id
         if filters.get("endpoint_id"):
             filters["endpoint_id"] = (await self.store.get_endpoint(app.id,
                                                                     filters["endpoint_id"])).id
-        return await self.store.list_attempts(app.id, clamp_limit(limit), iterator, **filters)
+        return await self.store.list_attempts(app.id, clamp_limit(limit), window, **filters)
+
+    async def messages_of(self, app_key: AppKey, message_ids: list[str]) -> dict[str, Message]:
+        """The application's messages of these ids, by id (what attempts point at)."""
+        app = await self.get_app(app_key)
+        return {m.id: m for m in await self.store.get_messages(app.id, message_ids)}
 
     async def resend(self, app_key: AppKey, message_key: str, endpoint_key: str) -> None:
         app = await self.get_app(app_key)

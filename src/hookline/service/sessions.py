@@ -32,7 +32,8 @@ class PortalAccessUseCases(ServiceCore):
 
     async def create_portal_access(self, app_key: str, ttl_seconds: int = 3600, *,
                                    read_only: bool = False,
-                                   session_tag: str | None = None) -> tuple[str, str]:
+                                   session_tag: str | None = None,
+                                   feature_flags: list[str] | None = None) -> tuple[str, str]:
         """A short-lived signed link into the partner portal for one application: (url, token).
         It opens one session; a read-only one may look but change nothing, secrets included."""
         if not PORTAL_ACCESS_MIN_TTL <= ttl_seconds <= PORTAL_ACCESS_MAX_TTL:
@@ -42,7 +43,8 @@ class PortalAccessUseCases(ServiceCore):
         now = self.clock()
         link = PortalLink(id=ids.new_id(ids.PORTAL_LINK, now=now), app_id=app.id,
                           expires_at=int(now + ttl_seconds), created_at=now,
-                          read_only=read_only, session_tag=session_tag)
+                          read_only=read_only, session_tag=session_tag,
+                          feature_flags=feature_flags)
         await self.store.insert_portal_link(link)
         token = sign_portal_token(self._portal_key(), app.id, ttl_seconds, now, link.id)
         return f"{self.settings.base_url}/portal/access?token={token}", token
@@ -58,7 +60,8 @@ class PortalAccessUseCases(ServiceCore):
         app = await self.get_app(link.app_id)
         grant = PortalGrant(id=hash_token(session_id), app_id=app.id,
                             expires_at=now + SESSION_SECONDS, created_at=now, link_id=link.id,
-                            read_only=link.read_only, session_tag=link.session_tag)
+                            read_only=link.read_only, session_tag=link.session_tag,
+                            feature_flags=link.feature_flags)
         await self.store.insert_portal_session(grant)
         return grant
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..tokens import PortalGrant, PortalLink
-from .core import Connection, Row, StoreCore
+from .core import Connection, Row, StoreCore, dump_json, load_json
 
 # Rows expired this long ago are deleted when new ones are written: the tables stay small.
 PURGE_AFTER = 24 * 3600.0
@@ -22,14 +22,16 @@ PURGE_AFTER = 24 * 3600.0
 def _link(row: Row) -> PortalLink:
     return PortalLink(id=row["id"], app_id=row["app_id"], expires_at=row["expires_at"],
                       created_at=row["created_at"], read_only=bool(row["read_only"]),
-                      session_tag=row["session_tag"], used_at=row["used_at"])
+                      session_tag=row["session_tag"], used_at=row["used_at"],
+                      feature_flags=load_json(row["feature_flags"]))
 
 
 def _grant(row: Row) -> PortalGrant:
     return PortalGrant(id=row["id"], app_id=row["app_id"], expires_at=row["expires_at"],
                        created_at=row["created_at"],
                        admin_token_sha256=row["admin_token_sha256"], link_id=row["link_id"],
-                       read_only=bool(row["read_only"]), session_tag=row["session_tag"])
+                       read_only=bool(row["read_only"]), session_tag=row["session_tag"],
+                       feature_flags=load_json(row["feature_flags"]))
 
 
 class AccessQueries(StoreCore):
@@ -45,7 +47,7 @@ class AccessQueries(StoreCore):
             await tx.execute(
                 self.q.insert_portal_link,
                 link.id, link.app_id, link.read_only, link.session_tag, link.created_at,
-                link.expires_at)
+                link.expires_at, dump_json(link.feature_flags))
 
     async def use_portal_link(self, link_id: str, now: float) -> PortalLink | None:
         """Mark the link used, in one step, if it was unused and unexpired; None otherwise.
@@ -67,7 +69,8 @@ class AccessQueries(StoreCore):
             await tx.execute(
                 self.q.insert_portal_session,
                 grant.id, grant.app_id, grant.admin_token_sha256, grant.link_id,
-                grant.read_only, grant.session_tag, grant.created_at, grant.expires_at)
+                grant.read_only, grant.session_tag, grant.created_at, grant.expires_at,
+                dump_json(grant.feature_flags))
 
     async def find_portal_session(self, grant_id: str, now: float,
                                   admin_key: str) -> PortalGrant | None:

@@ -9,8 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import NotFound
-from ..models import Attempt
-from .core import Page, StoreCore, attempt_from_row, make_page
+from ..models import Attempt, Message
+from .core import (
+    Page,
+    StoreCore,
+    Window,
+    as_window,
+    attempt_from_row,
+    message_from_row,
+    window_page,
+)
 
 
 class AttemptQueries(StoreCore):
@@ -21,7 +29,7 @@ class AttemptQueries(StoreCore):
         self,
         app_id: str,
         limit: int,
-        iterator: str | None,
+        iterator: str | Window | None,
         *,
         message_id: str | None = None,
         endpoint_id: str | None = None,
@@ -29,14 +37,27 @@ class AttemptQueries(StoreCore):
         event_types: Sequence[str] | None = None,
         before: float | None = None,
         after: float | None = None,
+        status_code_class: int | None = None,
+        channel: str | None = None,
+        tag: str | None = None,
     ) -> Page:
         types = self.dialect.list_param(event_types) if event_types else None
+        window = as_window(iterator, ascending=False)
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                self.q.list_attempts,
-                app_id, iterator, message_id, endpoint_id, succeeded, types, before, after,
-                limit + 1)
-        return make_page([attempt_from_row(r) for r in rows], limit, lambda a: a.id)
+                self.q.list_attempts[window.reads_ascending],
+                app_id, window.before, message_id, endpoint_id, succeeded, types, before, after,
+                limit + 1, status_code_class, channel, tag, window.after)
+        return window_page([attempt_from_row(r) for r in rows], limit, lambda a: a.id, window)
+
+    async def get_messages(self, app_id: str, message_ids: Sequence[str]) -> list[Message]:
+        """The application's messages of these ids (those that exist), in no order."""
+        if not message_ids:
+            return []
+        async with self.db.connection() as conn:
+            rows = await conn.fetch(self.q.messages_by_id,
+                                    self.dialect.list_param(sorted(set(message_ids))))
+        return [message_from_row(r) for r in rows if r["app_id"] == app_id]
 
     async def get_attempt(self, app_id: str, attempt_id: str) -> Attempt:
         async with self.db.connection() as conn:

@@ -17,7 +17,16 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
+from ..models import (
+    Application,
+    Attempt,
+    AttemptTrigger,
+    BackgroundTask,
+    Endpoint,
+    EventType,
+    Message,
+    TaskStatus,
+)
 from ..secretbox import SecretBox
 from ..tokens import ApiToken, PortalGrant, PortalLink
 from .core import (
@@ -31,6 +40,7 @@ from .core import (
     Row,
     Select,
     Subscription,
+    Window,
     new_lease_id,
 )
 from .idempotency import IdempotentRequest, StoredAnswer
@@ -70,7 +80,10 @@ class Store(Protocol):
         """By id or uid; `NotFound` if neither."""
         ...
 
-    async def list_apps(self, limit: int, iterator: str | None) -> Page: ...
+    async def list_apps(self, limit: int, iterator: str | Window | None) -> Page:
+        """A page as the window says; a plain iterator reads ascending after it."""
+        ...
+
     async def update_app(self, app: Application) -> Application: ...
     async def delete_app(self, app_id: str) -> None:
         """The application and everything that belongs to it."""
@@ -83,7 +96,7 @@ class Store(Protocol):
 
     async def get_event_type(self, name: str) -> EventType: ...
     async def find_event_type(self, name: str) -> EventType | None: ...
-    async def list_event_types(self, limit: int, iterator: str | None,
+    async def list_event_types(self, limit: int, iterator: str | Window | None,
                                include_archived: bool = False) -> Page: ...
     async def all_event_types(self) -> list[EventType]: ...
     async def delete_event_type(self, name: str) -> None: ...
@@ -94,7 +107,8 @@ class Store(Protocol):
         ...
 
     async def get_endpoint(self, app_id: str, key: str) -> Endpoint: ...
-    async def list_endpoints(self, app_id: str, limit: int, iterator: str | None) -> Page: ...
+    async def list_endpoints(self, app_id: str, limit: int,
+                             iterator: str | Window | None) -> Page: ...
     async def delete_endpoint(self, app_id: str, endpoint_id: str) -> None: ...
 
     async def insert_api_token(self, token: ApiToken) -> None: ...
@@ -132,10 +146,10 @@ class Store(Protocol):
         ...
 
     async def get_message(self, app_id: str, key: str) -> Message: ...
-    async def list_messages(self, app_id: str, limit: int, iterator: str | None,
+    async def list_messages(self, app_id: str, limit: int, iterator: str | Window | None,
                             event_types: Sequence[str] | None = None,
                             before: float | None = None, after: float | None = None,
-                            channel: str | None = None) -> Page: ...
+                            channel: str | None = None, tag: str | None = None) -> Page: ...
     async def record_test_send(self, message: Message, attempt: Attempt) -> None:
         """A test send's message and its one attempt; nothing retries it."""
         ...
@@ -188,12 +202,21 @@ class Store(Protocol):
                                 now: float) -> None: ...
 
     # -- attempts and statistics ---------------------------------------------------------
-    async def list_attempts(self, app_id: str, limit: int, iterator: str | None, *,
+    async def list_attempts(self, app_id: str, limit: int, iterator: str | Window | None, *,
                             message_id: str | None = None, endpoint_id: str | None = None,
                             succeeded: bool | None = None,
                             event_types: Sequence[str] | None = None,
                             before: float | None = None,
-                            after: float | None = None) -> Page: ...
+                            after: float | None = None,
+                            status_code_class: int | None = None,
+                            channel: str | None = None, tag: str | None = None) -> Page:
+        """`status_code_class`: 0 (no response) or the hundreds of the status (Svix)."""
+        ...
+
+    async def get_messages(self, app_id: str, message_ids: Sequence[str]) -> list[Message]:
+        """The application's messages of these ids (those that exist), in no order."""
+        ...
+
     async def get_attempt(self, app_id: str, attempt_id: str) -> Attempt: ...
     async def endpoint_delivery_counts(self, app_id: str, endpoint_id: str, since: float,
                                        until: float, now: float) -> dict[str, int]: ...
@@ -216,6 +239,44 @@ class Store(Protocol):
     async def expire_portal_access(self, app_id: str, at: float,
                                    session_tags: Sequence[str] | None) -> None: ...
 
+    # -- Svix's views of deliveries, usage ------------------------------------------------
+    async def list_endpoint_messages(
+        self, app_id: str, endpoint_id: str, limit: int, iterator: str | Window | None,
+        now: float, *,
+        status: str | None = None, channel: str | None = None, tag: str | None = None,
+        before: float | None = None, after: float | None = None,
+        event_types: Sequence[str] | None = None,
+    ) -> Page:
+        """(Message, DeliveryState) pairs of what went or goes to the endpoint, newest first."""
+        ...
+
+    async def list_message_endpoints(self, app_id: str, message_id: str, limit: int,
+                                     iterator: str | Window | None, now: float) -> Page:
+        """(Endpoint, DeliveryState) pairs of the endpoints the message goes to."""
+        ...
+
+    async def app_delivery_counts(self, since: float, until: float,
+                                  app_ids: Sequence[str] | None) -> dict[str, int]:
+        """Deliveries created in [since, until) per application (of `app_ids`, if given)."""
+        ...
+
+    async def endpoint_filters(self) -> list[tuple[str, list[str] | None]]:
+        """(application id, filter types) of every enabled endpoint."""
+        ...
+
+    # -- background tasks ----------------------------------------------------------------
+    async def insert_task(self, task: BackgroundTask) -> None: ...
+    async def update_task(self, task: BackgroundTask) -> None:
+        """Write its status and data (and when they changed)."""
+        ...
+
+    async def get_task(self, task_id: str) -> BackgroundTask: ...
+    async def list_tasks(self, limit: int, window: Window, *,
+                         status: TaskStatus | None = None, kinds: Sequence[str] | None = None,
+                         app_id: str | None = None) -> Page:
+        """Newest or oldest first as `window` says; `app_id`: that application's only."""
+        ...
+
     # -- idempotent requests -------------------------------------------------------------
     def idempotent(self, scope: str, key: str, request: str,
                    now: float) -> AbstractAsyncContextManager[IdempotentRequest]:
@@ -226,4 +287,4 @@ class Store(Protocol):
 __all__ = ["Claim", "Connection", "Database", "DeliveryResult", "DisableRule",
            "IdempotentRequest", "Page", "PublishResult", "ReplayCount", "ReplayWindow", "Row",
            "Select", "StopListening", "Store", "StoredAnswer", "Subscription", "Wanted",
-           "new_lease_id"]
+           "Window", "new_lease_id"]

@@ -70,6 +70,30 @@ class Page:
     data: list[Any]
     iterator: str | None
     done: bool
+    # Svix's prevIterator: `-` and the first key of the page, which reads the page before it.
+    prev_iterator: str | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which page of a list to read: the rows past `bound` in the list's order (`ascending`),
+    or, `backwards`, the rows before it (a prevIterator), still shown in the list's order."""
+
+    bound: str | None = None
+    ascending: bool = True
+    backwards: bool = False
+
+    @property
+    def reads_ascending(self) -> bool:
+        return self.ascending != self.backwards
+
+    @property
+    def after(self) -> str | None:
+        return self.bound if self.reads_ascending else None
+
+    @property
+    def before(self) -> str | None:
+        return None if self.reads_ascending else self.bound
 
 
 @dataclass
@@ -136,6 +160,24 @@ def make_page(rows: list[Any], limit: int, key: Callable[[Any], str]) -> Page:
     done = len(rows) <= limit
     rows = rows[:limit]
     return Page(rows, key(rows[-1]) if rows else None, done)
+
+
+def as_window(iterator: str | Window | None, ascending: bool = True) -> Window:
+    """A plain iterator (a key) as the window it reads, in the list's order."""
+    return iterator if isinstance(iterator, Window) else Window(iterator, ascending)
+
+
+def window_page(rows: list[Any], limit: int, key: Callable[[Any], str],
+                window: Window) -> Page:
+    """A page of up to `limit` of `rows` (read `limit + 1` to know whether more follow), read
+    as `window` says, shown in the list's order, with both iterators."""
+    done = len(rows) <= limit
+    rows = rows[:limit]
+    if window.backwards:
+        rows.reverse()
+    if not rows:
+        return Page([], None, True)
+    return Page(rows, key(rows[-1]), done, "-" + key(rows[0]))
 
 
 class StoreCore:
@@ -305,7 +347,7 @@ def app_from_row(row: Row) -> Application:
 
 def event_type_values(et: EventType) -> tuple[Any, ...]:
     return (et.name, et.description, dump_json(et.schema), dump_json(et.example), et.deprecated,
-            et.archived, et.group_name, et.created_at, et.updated_at)
+            et.archived, et.group_name, et.created_at, et.updated_at, dump_json(et.feature_flags))
 
 
 def event_type_from_row(row: Row) -> EventType:
@@ -313,7 +355,8 @@ def event_type_from_row(row: Row) -> EventType:
         name=row["name"], description=row["description"], schema=load_json(row["schema"]),
         example=load_json(row["example"]), deprecated=bool(row["deprecated"]),
         archived=bool(row["archived"]), group_name=row["group_name"],
-        created_at=row["created_at"], updated_at=row["updated_at"])
+        created_at=row["created_at"], updated_at=row["updated_at"],
+        feature_flags=load_json(row["feature_flags"]))
 
 
 def message_from_row(row: Row) -> Message:
@@ -321,7 +364,8 @@ def message_from_row(row: Row) -> Message:
         id=row["id"], app_id=row["app_id"], event_type=row["event_type"],
         event_id=row["event_id"], payload=json.loads(row["payload"]),
         channels=load_json(row["channels"]), created_at=row["created_at"],
-        ordering_key=row["ordering_key"])
+        ordering_key=row["ordering_key"], tags=load_json(row["tags"]),
+        deliver_at=row["deliver_at"])
 
 
 def attempt_values(a: Attempt) -> tuple[Any, ...]:

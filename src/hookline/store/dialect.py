@@ -44,6 +44,10 @@ class Dialect(ABC):
         """A table of (key, value) rows from the JSON object parameter `param`."""
 
     @abstractmethod
+    def json_list_has(self, column: str, param: str) -> str:
+        """SQL true when the JSON list text in `column` holds the string `param`."""
+
+    @abstractmethod
     def claim_due(self, due: str, taken: str) -> str:
         """Lease the deliveries `taken` picks (`SELECT id FROM due ...`) of the candidates
         `due` finds (`SELECT d.id, d.endpoint_id, d.next_attempt_at <due>`) and return them,
@@ -106,6 +110,9 @@ class SqliteDialect(Dialect):
     def json_pairs(self, param: str) -> str:
         return f"json_each({param})"
 
+    def json_list_has(self, column: str, param: str) -> str:
+        return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = {param})"
+
     def claim_due(self, due: str, taken: str) -> str:
         return (f"WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at {due}) "
                 "UPDATE deliveries SET next_attempt_at = $1 + $3, lease_owner = $4, "
@@ -157,6 +164,9 @@ class PostgresDialect(Dialect):
 
     def json_pairs(self, param: str) -> str:
         return f"jsonb_each_text({param}::jsonb)"
+
+    def json_list_has(self, column: str, param: str) -> str:
+        return f"({column})::jsonb ? {param}::text"
 
     claim_opens_attempts = True
 

@@ -20,13 +20,16 @@ from .core import (
     Select,
     StoreCore,
     Subscription,
+    Window,
     WriteStep,
+    as_window,
     attempt_values,
     delivery_id_for,
+    dump_json,
     load_json,
-    make_page,
     message_from_row,
     message_values,
+    window_page,
 )
 
 Targets = dict[str, list[Subscription]]  # message id -> the endpoints that get it
@@ -133,7 +136,8 @@ class MessageQueries(StoreCore):
             return True
         deliveries = [(delivery_id_for(m.id, ep.id), m.id, ep.id, m.app_id, m.created_at,
                        m.ordering_key) for m in messages for ep in targets[m.id]]
-        if self.q.publish_fanout:  # one statement, its own transaction outside `tx`
+        extras = [m for m in messages if m.tags is not None or m.deliver_at is not None]
+        if self.q.publish_fanout and not extras:  # one statement, its own transaction
             async with (self.db.connection() if tx is None else nullcontext(tx)) as conn:
                 row = await conn.fetchrow(self.q.publish_fanout,
                                           *fanout_columns(messages, deliveries),
@@ -141,7 +145,11 @@ class MessageQueries(StoreCore):
             return row is not None and bool(row["written"])
         steps: list[WriteStep] = [
             (self.q.insert_message, [message_values(m) for m in messages]),
-            (self.q.insert_delivery, deliveries)]
+            (self.q.insert_delivery, deliveries),
+            (self.q.set_message_extras,
+             [(m.id, dump_json(m.tags), m.deliver_at) for m in extras]),
+            (self.q.hold_deliveries_until,
+             [(m.id, m.deliver_at) for m in extras if m.deliver_at is not None])]
         if tx is not None:
             for statement, rows in steps:
                 await tx.executemany(statement, rows)
@@ -191,17 +199,20 @@ class MessageQueries(StoreCore):
         self,
         app_id: str,
         limit: int,
-        iterator: str | None,
+        iterator: str | Window | None,
         event_types: Sequence[str] | None = None,
         before: float | None = None,
         after: float | None = None,
         channel: str | None = None,
+        tag: str | None = None,
     ) -> Page:
         types = self.dialect.list_param(event_types) if event_types else None
+        window = as_window(iterator, ascending=False)
         async with self.db.connection() as conn:
             rows = await conn.fetch(
-                self.q.list_messages, app_id, iterator, types, before, after, channel, limit + 1)
-        return make_page([message_from_row(r) for r in rows], limit, lambda m: m.id)
+                self.q.list_messages[window.reads_ascending], app_id, window.before, types,
+                before, after, channel, limit + 1, tag, window.after)
+        return window_page([message_from_row(r) for r in rows], limit, lambda m: m.id, window)
 
     # -- test sends ---------------------------------------------------------------------
     async def record_test_send(self, message: Message, attempt: Attempt) -> None:

@@ -8,6 +8,7 @@ the text each database sees is composed once, when the store is built (see `dial
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from .dialect import Dialect
@@ -24,11 +25,31 @@ ENDPOINT_COLUMNS = (
     "created_at, updated_at")
 # Deleting an application deletes what hangs off it first (no ON DELETE CASCADE in the schema).
 APP_TABLES = ("attempts", "deliveries", "idempotency_keys", "messages", "endpoints",
-              "api_tokens", "portal_links", "portal_sessions", "feed_consumers")
+              "api_tokens", "portal_links", "portal_sessions", "background_tasks",
+              "feed_consumers")
 PORTAL_TABLES = ("portal_links", "portal_sessions")
 # A test send stores its message (with no delivery): it was never published to anyone.
 NOT_A_TEST_SEND = ("NOT EXISTS (SELECT 1 FROM attempts t WHERE t.app_id = m.app_id "
                    "AND t.message_id = m.id AND t.trigger = 'test')")
+
+
+def _both_ways(select: str, key: str, after: str, before: str, limit: str,
+               cast: Callable[[str, str], str]) -> dict[bool, str]:
+    """`select` (with `{bounds}` where the window's bounds go) ordered by `key`, ascending
+    (True) and descending (False), keys after `after` and before `before` when not null."""
+    bounds = (f"({cast(after, 'text')} IS NULL OR {key} > {after}) "
+              f"AND ({cast(before, 'text')} IS NULL OR {key} < {before})")
+    query = select.format(bounds=bounds)
+    return {True: f"{query} ORDER BY {key} LIMIT {limit}",
+            False: f"{query} ORDER BY {key} DESC LIMIT {limit}"}
+
+
+def _reversed(query: str) -> str:
+    """`query` with its last ORDER BY's direction turned round."""
+    head, order, tail = query.rpartition(" ORDER BY ")
+    key, _, limit = tail.partition(" LIMIT ")
+    column = key.removesuffix(" DESC")
+    return f"{head}{order}{column if key.endswith(' DESC') else column + ' DESC'} LIMIT {limit}"
 
 
 def _values(count: int) -> str:
@@ -61,9 +82,10 @@ class Queries:
             "INSERT INTO applications (id, uid, name, metadata, rate_limit, created_at, "
             f"updated_at) {_values(7)}")
         self.get_app = "SELECT * FROM applications WHERE id = $1 OR uid = $1"
-        self.list_apps = (
-            f"SELECT * FROM applications WHERE ({cast('$1', 'text')} IS NULL OR id > $1) "
-            "ORDER BY id LIMIT $2")
+        # Lists read a window (store/core.py `Window`): keys after $a and before $b, in the
+        # order asked; each is a pair of statements, by whether it reads ascending.
+        self.list_apps = _both_ways(
+            "SELECT * FROM applications WHERE {bounds}", "id", "$1", "$2", "$3", cast)
         self.update_app = (
             "UPDATE applications SET uid = $2, name = $3, metadata = $4, rate_limit = $5, "
             "updated_at = $6 WHERE id = $1")
@@ -75,16 +97,17 @@ class Queries:
         # -- event types -----------------------------------------------------------------
         self.upsert_event_type = (
             "INSERT INTO event_types (name, description, schema, example, deprecated, "
-            f"archived, group_name, created_at, updated_at) {_values(9)} "
+            f"archived, group_name, created_at, updated_at, feature_flags) {_values(10)} "
             "ON CONFLICT (name) DO UPDATE SET description = excluded.description, "
             "schema = excluded.schema, example = excluded.example, "
             "deprecated = excluded.deprecated, archived = excluded.archived, "
-            "group_name = excluded.group_name, updated_at = excluded.updated_at")
+            "group_name = excluded.group_name, updated_at = excluded.updated_at, "
+            "feature_flags = excluded.feature_flags")
         self.get_event_type = "SELECT * FROM event_types WHERE name = $1"
         self.event_type_names = f"SELECT name FROM event_types WHERE name {d.any_of('$1')}"
-        self.list_event_types = (
-            f"SELECT * FROM event_types WHERE ({cast('$1', 'text')} IS NULL OR name > $1) "
-            "AND ($2 OR NOT archived) ORDER BY name LIMIT $3")
+        self.list_event_types = _both_ways(
+            "SELECT * FROM event_types WHERE ($3 OR NOT archived) AND {bounds}", "name",
+            "$1", "$2", "$4", cast)
         self.all_event_types = "SELECT * FROM event_types ORDER BY name"
         self.delete_event_type = "DELETE FROM event_types WHERE name = $1"
 
@@ -106,10 +129,9 @@ class Queries:
             "probes_made = CASE WHEN $18 = 'rule' THEN probes_made ELSE 0 END "
             "WHERE id = $1")
         self.get_endpoint = "SELECT * FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2)"
-        self.list_endpoints = (
-            "SELECT * FROM endpoints WHERE app_id = $1 "
-            f"AND ({cast('$2', 'text')} IS NULL OR id > $2) "
-            "ORDER BY id LIMIT $3")
+        self.list_endpoints = _both_ways(
+            "SELECT * FROM endpoints WHERE app_id = $1 AND {bounds}", "id", "$2", "$3", "$4",
+            cast)
         self.endpoints_by_id = f"SELECT * FROM endpoints WHERE id {d.any_of('$1')}"
         # Only what routing needs: no secrets are decrypted on the publish path.
         # A polling endpoint (url 'poller:') is routed as disabled: nothing is pushed to it.
@@ -216,14 +238,22 @@ class Queries:
             "SELECT * FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2) "
             "ORDER BY (id = $2) DESC LIMIT 1")
         self.messages_by_id = f"SELECT * FROM messages WHERE id {d.any_of('$1')}"
-        self.list_messages = (
+        # What a plain insert leaves out (Svix's tags and deliverAt), set in the same write.
+        self.set_message_extras = "UPDATE messages SET tags = $2, deliver_at = $3 WHERE id = $1"
+        self.hold_deliveries_until = (
+            "UPDATE deliveries SET next_attempt_at = $2 WHERE message_id = $1 "
+            "AND status = 'pending'")
+        list_messages = (
             "SELECT * FROM messages WHERE app_id = $1 "
             f"AND ({cast('$2', 'text')} IS NULL OR id < $2) "
             f"AND ({cast('$3', 'text[]')} IS NULL OR event_type {d.any_of('$3')}) "
             f"AND ({cast('$4', 'float8')} IS NULL OR created_at < $4) "
             f"AND ({cast('$5', 'float8')} IS NULL OR created_at > $5) "
             f"AND ({cast('$6', 'text')} IS NULL OR channels LIKE '%\"' || $6 || '\"%') "
+            f"AND ({cast('$8', 'text')} IS NULL OR {d.json_list_has('tags', '$8')}) "
+            f"AND ({cast('$9', 'text')} IS NULL OR id > $9) "
             "ORDER BY id DESC LIMIT $7")
+        self.list_messages = {False: list_messages, True: _reversed(list_messages)}
         # The key goes to the first message, or to a new one once the old claim expired ($5).
         self.claim_message_key = (
             "INSERT INTO idempotency_keys (app_id, key, message_id, created_at) "
@@ -311,7 +341,7 @@ class Queries:
             f"WHERE sending AND delivery_id {d.any_of('$1')}")
         self.delete_unsent_attempt = "DELETE FROM attempts WHERE id = $1 AND sending"
         self.get_attempt = "SELECT * FROM attempts WHERE app_id = $1 AND id = $2"
-        self.list_attempts = (
+        list_attempts = (
             "SELECT a.*, m.event_type FROM attempts a JOIN messages m ON m.id = a.message_id "
             f"WHERE a.app_id = $1 AND ({cast('$2', 'text')} IS NULL OR a.id < $2) "
             f"AND ({cast('$3', 'text')} IS NULL OR a.message_id = $3) "
@@ -320,13 +350,79 @@ class Queries:
             f"AND ({cast('$6', 'text[]')} IS NULL OR m.event_type {d.any_of('$6')}) "
             f"AND ({cast('$7', 'float8')} IS NULL OR a.created_at < $7) "
             f"AND ({cast('$8', 'float8')} IS NULL OR a.created_at > $8) "
+            # Svix's status_code_class: 0 for no response, else the hundreds (200, 400...).
+            f"AND ({cast('$10', 'int')} IS NULL OR COALESCE(a.status_code, 0) / 100 * 100 = $10) "
+            f"AND ({cast('$11', 'text')} IS NULL OR m.channels LIKE '%\"' || $11 || '\"%') "
+            f"AND ({cast('$12', 'text')} IS NULL OR {d.json_list_has('m.tags', '$12')}) "
+            f"AND ({cast('$13', 'text')} IS NULL OR a.id > $13) "
             "ORDER BY a.id DESC LIMIT $9")
+        self.list_attempts = {False: list_attempts, True: _reversed(list_attempts)}
         self.endpoint_hourly_counts = (
             f"SELECT {d.hour_of('created_at')} AS hour, "
             "SUM(CASE WHEN succeeded THEN 1 ELSE 0 END) AS ok, "
             "SUM(CASE WHEN succeeded THEN 0 ELSE 1 END) AS bad FROM attempts "
             "WHERE app_id = $1 AND endpoint_id = $2 AND created_at >= $3 "
             "AND trigger <> 'test' AND NOT sending GROUP BY 1")
+
+        # -- Svix's attempted-messages and attempted-destinations views -------------------
+        # A delivery's state in Svix's words; $n is now (a lease still running: sending).
+        def state(now: str) -> str:
+            return ("CASE WHEN d.status = 'succeeded' THEN 'success' "
+                    "WHEN d.status = 'failed' THEN 'fail' "
+                    f"WHEN d.lease_id IS NOT NULL AND d.next_attempt_at > {now} THEN 'sending' "
+                    "ELSE 'pending' END")
+
+        # $1 app, $2 endpoint, $3 before this message id, $4 state, $5 channel, $6 tag,
+        # $7 before, $8 after, $9 event types, $10 limit, $11 now.
+        endpoint_messages = (
+            f"SELECT * FROM (SELECT m.*, {state(cast('$11', 'float8'))} AS delivery_state, "
+            "d.next_attempt_at AS delivery_next FROM deliveries d "
+            "JOIN messages m ON m.id = d.message_id WHERE d.app_id = $1 AND d.endpoint_id = $2 "
+            f"AND ({cast('$3', 'text')} IS NULL OR m.id < $3) "
+            f"AND ({cast('$5', 'text')} IS NULL OR m.channels LIKE '%\"' || $5 || '\"%') "
+            f"AND ({cast('$6', 'text')} IS NULL OR {d.json_list_has('m.tags', '$6')}) "
+            f"AND ({cast('$7', 'float8')} IS NULL OR m.created_at < $7) "
+            f"AND ({cast('$8', 'float8')} IS NULL OR m.created_at > $8) "
+            f"AND ({cast('$9', 'text[]')} IS NULL OR m.event_type {d.any_of('$9')})) x "
+            f"WHERE ({cast('$4', 'text')} IS NULL OR delivery_state = $4) "
+            f"AND ({cast('$12', 'text')} IS NULL OR id > $12) "
+            "ORDER BY id DESC LIMIT $10")
+        self.endpoint_messages = {False: endpoint_messages,
+                                  True: _reversed(endpoint_messages)}
+        # $1 app, $2 message, $3 after this endpoint id, $4 limit, $5 now.
+        message_endpoints = (
+            f"SELECT e.*, {state(cast('$5', 'float8'))} AS delivery_state, "
+            "d.next_attempt_at AS delivery_next FROM deliveries d "
+            "JOIN endpoints e ON e.id = d.endpoint_id WHERE d.app_id = $1 AND d.message_id = $2 "
+            f"AND ({cast('$3', 'text')} IS NULL OR e.id > $3) "
+            f"AND ({cast('$6', 'text')} IS NULL OR e.id < $6) ORDER BY e.id LIMIT $4")
+        self.message_endpoints = {True: message_endpoints,
+                                  False: _reversed(message_endpoints)}
+        # Usage statistics: deliveries ("message destinations") per application in a window.
+        self.app_delivery_counts = (
+            "SELECT app_id, COUNT(*) AS n FROM deliveries WHERE created_at >= $1 "
+            f"AND created_at < $2 AND ({cast('$3', 'text[]')} IS NULL OR app_id {d.any_of('$3')}) "
+            "GROUP BY app_id")
+        self.endpoint_filters = (
+            "SELECT app_id, filter_types FROM endpoints WHERE NOT disabled ORDER BY app_id")
+
+        # -- background tasks ------------------------------------------------------------
+        self.insert_task = (
+            "INSERT INTO background_tasks (id, app_id, kind, status, data, created_at, "
+            f"updated_at) {_values(7)}")
+        self.update_task = (
+            "UPDATE background_tasks SET status = $2, data = $3, updated_at = $4 WHERE id = $1")
+        self.get_task = "SELECT * FROM background_tasks WHERE id = $1"
+        # $2/$3: ids after/before (the page's bounds), $4 status, $5 kinds, $6 application.
+        task_filter = (
+            f"FROM background_tasks WHERE ({cast('$2', 'text')} IS NULL OR id > $2) "
+            f"AND ({cast('$3', 'text')} IS NULL OR id < $3) "
+            f"AND ({cast('$4', 'text')} IS NULL OR status = $4) "
+            f"AND ({cast('$5', 'text[]')} IS NULL OR kind {d.any_of('$5')}) "
+            f"AND ({cast('$6', 'text')} IS NULL OR app_id = $6)")
+        self.list_tasks = {
+            True: f"SELECT * {task_filter} ORDER BY id LIMIT $1",
+            False: f"SELECT * {task_filter} ORDER BY id DESC LIMIT $1"}
 
         # -- idempotent requests ---------------------------------------------------------
         self.claim_request_key = (
@@ -345,7 +441,7 @@ class Queries:
                               for table in PORTAL_TABLES}
         self.insert_portal_link = (
             "INSERT INTO portal_links (id, app_id, read_only, session_tag, created_at, "
-            f"expires_at) {_values(6)}")
+            f"expires_at, feature_flags) {_values(7)}")
         self.use_portal_link = (
             "UPDATE portal_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL "
             "AND expires_at > $2 RETURNING *")
@@ -354,7 +450,7 @@ class Queries:
             "UPDATE portal_sessions SET expires_at = $2 WHERE link_id = $1 AND expires_at > $2")
         self.insert_portal_session = (
             "INSERT INTO portal_sessions (id, app_id, admin_token_sha256, link_id, "
-            f"read_only, session_tag, created_at, expires_at) {_values(8)}")
+            f"read_only, session_tag, created_at, expires_at, feature_flags) {_values(9)}")
         self.find_portal_session = (
             "SELECT * FROM portal_sessions WHERE id = $1 AND expires_at > $2 "
             "AND (admin_token_sha256 IS NULL OR admin_token_sha256 = "
@@ -365,6 +461,7 @@ class Queries:
             f"UPDATE {table} SET expires_at = $2 WHERE app_id = $1 AND expires_at > $2 "
             f"AND ({cast('$3', 'text[]')} IS NULL OR session_tag {d.any_of('$3')})"
             for table in PORTAL_TABLES)
+
 
     def endpoint_attempt_counts(self, windows: int) -> str:
         """(succeeded, failed) finished attempts since each of `windows` times ($4 on; $3 is

@@ -14,12 +14,14 @@ from ..tokens import ApiToken
 from .core import (
     Page,
     StoreCore,
+    Window,
     _api_token,
     app_from_row,
+    as_window,
     dump_json,
     event_type_from_row,
     event_type_values,
-    make_page,
+    window_page,
 )
 
 
@@ -44,10 +46,12 @@ class ResourceQueries(StoreCore):
             raise NotFound(f"application {key!r} not found")
         return app_from_row(row)
 
-    async def list_apps(self, limit: int, iterator: str | None) -> Page:
+    async def list_apps(self, limit: int, iterator: str | Window | None) -> Page:
+        window = as_window(iterator)
         async with self.db.connection() as conn:
-            rows = await conn.fetch(self.q.list_apps, iterator, limit + 1)
-        return make_page([app_from_row(r) for r in rows], limit, lambda a: a.id)
+            rows = await conn.fetch(self.q.list_apps[window.reads_ascending], window.after,
+                                    window.before, limit + 1)
+        return window_page([app_from_row(r) for r in rows], limit, lambda a: a.id, window)
 
     async def update_app(self, app: Application) -> Application:
         async with self.db.transaction() as tx:
@@ -82,12 +86,14 @@ class ResourceQueries(StoreCore):
             return None
 
     async def list_event_types(
-        self, limit: int, iterator: str | None, include_archived: bool = False
+        self, limit: int, iterator: str | Window | None, include_archived: bool = False
     ) -> Page:
+        window = as_window(iterator)
         async with self.db.connection() as conn:
-            rows = await conn.fetch(self.q.list_event_types, iterator, include_archived,
-                                    limit + 1)
-        return make_page([event_type_from_row(r) for r in rows], limit, lambda e: e.name)
+            rows = await conn.fetch(self.q.list_event_types[window.reads_ascending],
+                                    window.after, window.before, include_archived, limit + 1)
+        return window_page([event_type_from_row(r) for r in rows], limit, lambda e: e.name,
+                           window)
 
     async def delete_event_type(self, name: str) -> None:
         async with self.db.transaction() as tx:
@@ -115,10 +121,13 @@ class ResourceQueries(StoreCore):
             raise NotFound(f"endpoint {key!r} not found")
         return self._endpoint(row)
 
-    async def list_endpoints(self, app_id: str, limit: int, iterator: str | None) -> Page:
+    async def list_endpoints(self, app_id: str, limit: int,
+                             iterator: str | Window | None) -> Page:
+        window = as_window(iterator)
         async with self.db.connection() as conn:
-            rows = await conn.fetch(self.q.list_endpoints, app_id, iterator, limit + 1)
-        return make_page([self._endpoint(r) for r in rows], limit, lambda e: e.id)
+            rows = await conn.fetch(self.q.list_endpoints[window.reads_ascending], app_id,
+                                    window.after, window.before, limit + 1)
+        return window_page([self._endpoint(r) for r in rows], limit, lambda e: e.id, window)
 
     async def delete_endpoint(self, app_id: str, endpoint_id: str) -> None:
         async with self.db.transaction() as tx:

@@ -8,14 +8,16 @@ it talks to.
 from __future__ import annotations
 
 from .access import AccessQueries
+from .attempted import AttemptedQueries
 from .attempts import AttemptQueries
 from .deliveries import DeliveryQueries
 from .idempotency import IdempotencyQueries
 from .messages import MessageQueries
 from .recovery import RecoveryQueries
 from .resources import ResourceQueries
+from .tasks import TaskQueries
 
 
 class SqlStore(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries, AccessQueries,
-               IdempotencyQueries, RecoveryQueries):
+               IdempotencyQueries, TaskQueries, AttemptedQueries, RecoveryQueries):
     """Hookline's persistence over a SQL driver and its dialect."""

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
-from ..deps import AdminDep, Iterator, Limit, PrincipalDep, ServiceDep
+from ..deps import AdminDep, Iterator, Limit, Order, PrincipalDep, ServiceDep
 from ..idempotency import ACCOUNT, IdempotencyDep
 from ..schemas import (
     CatalogueEntryIn,
@@ -13,19 +14,31 @@ from ..schemas import (
     CatalogueOut,
     EventTypeIn,
     EventTypeOut,
+    EventTypeReplace,
     EventTypeUpdate,
     ListResponse,
+)
+from ..svix_schemas import (
+    EventTypeFromOpenApi,
+    EventTypeImportOpenApiIn,
+    EventTypeImportOpenApiOut,
+    EventTypeImportOpenApiOutData,
 )
 
 router = APIRouter(prefix="/event-type", tags=["Event Type"])
 
 
+WithContent = Annotated[bool, Query(description="false leaves schemas and examples out "
+                                               "(Svix's default is false; Hookline's true)")]
+
+
 @router.get("", response_model=ListResponse[EventTypeOut])
 async def list_event_types(principal: PrincipalDep, service: ServiceDep, limit: Limit = None,
-                           iterator: Iterator = None, include_archived: bool = False
+                           iterator: Iterator = None, include_archived: bool = False,
+                           order: Order = None, with_content: WithContent = True,
                            ) -> ListResponse[EventTypeOut]:
-    page = await service.list_event_types(limit, iterator, include_archived)
-    return ListResponse.of(page, EventTypeOut.of)
+    page = await service.list_event_types(limit, iterator, include_archived, order)
+    return ListResponse.of(page, lambda et: EventTypeOut.of(et, with_content))
 
 
 @router.post("", response_model=EventTypeOut, status_code=201)
@@ -49,6 +62,20 @@ async def import_catalogue(body: CatalogueImportIn | list[CatalogueEntryIn], adm
     return CatalogueImportOut(created=created, updated=updated, total=created + updated)
 
 
+@router.post("/import/openapi", response_model=EventTypeImportOpenApiOut)
+async def import_openapi(body: EventTypeImportOpenApiIn, admin: AdminDep,
+                         service: ServiceDep) -> EventTypeImportOpenApiOut:
+    """Event types from an OpenAPI document's webhooks (`spec`, or `specRaw` as YAML or
+    JSON): created or replaced at once; `replaceAll` archives the others; `dryRun` writes
+    nothing and lists what would change in `to_modify`."""
+    done = await service.import_openapi(body.spec, body.spec_raw, dry_run=body.dry_run,
+                                        replace_all=body.replace_all)
+    to_modify = [EventTypeFromOpenApi.of(et) for et in done.event_types] if body.dry_run \
+        else None
+    return EventTypeImportOpenApiOut(data=EventTypeImportOpenApiOutData(
+        modified=done.modified, to_modify=to_modify))
+
+
 @router.get("/export", response_model=CatalogueOut)
 async def export_catalogue(principal: PrincipalDep, service: ServiceDep) -> CatalogueOut:
     """The whole catalogue, archived types included, in the shape import takes."""
@@ -63,7 +90,7 @@ async def get_event_type(event_type_name: str, principal: PrincipalDep,
 
 
 @router.put("/{event_type_name}", response_model=EventTypeOut)
-async def update_event_type(event_type_name: str, body: EventTypeUpdate, admin: AdminDep,
+async def update_event_type(event_type_name: str, body: EventTypeReplace, admin: AdminDep,
                             service: ServiceDep) -> EventTypeOut:
     return EventTypeOut.of(await service.upsert_event_type(body.to_model(event_type_name)))
 
@@ -75,7 +102,8 @@ async def patch_event_type(event_type_name: str, body: EventTypeUpdate, admin: A
     changes = body.model_dump(exclude_unset=True)
     fresh = body.to_model(event_type_name)
     merged = replace(current, **{k: getattr(fresh, k) for k in (
-        "description", "archived", "deprecated", "group_name", "example") if k in changes})
+        "description", "archived", "deprecated", "group_name", "example", "feature_flags")
+        if k in changes or (k == "feature_flags" and "feature_flag" in changes)})
     if "json_schema" in changes or "schemas" in changes:
         merged = replace(merged, schema=fresh.schema)
     return EventTypeOut.of(await service.upsert_event_type(merged))

@@ -6,14 +6,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field, SkipValidation, ValidationError
 
-from ...errors import HooklineError, StaleConfiguration
+from ...errors import HooklineError, NotFound, StaleConfiguration
 from ...service.messages import MAX_BATCH, BatchResult, MessageDraft
 from ..auth import authenticate
 from ..deps import (
     AppDep,
     Iterator,
     Limit,
-    PublishingAppDep,
+    PublishingAppOrNone,
     ServiceDep,
     app_in_scope,
     split_csv,
@@ -30,6 +30,7 @@ from ..schemas import (
     MessageOut,
     Schema,
 )
+from ..svix_schemas import MessageEndpointOut, MessagePrecheckIn, MessagePrecheckOut
 
 router = APIRouter(prefix="/app/{app_id}/msg", tags=["Message"])
 WithContent = Annotated[bool, Query(description="false leaves payloads out (Svix)")]
@@ -40,7 +41,7 @@ WithContent = Annotated[bool, Query(description="false leaves payloads out (Svix
                               "description": "the first message for this idempotency-key"}})
 async def create_message(
     request: Request,
-    app: PublishingAppDep,
+    app: PublishingAppOrNone,
     body: MessageIn,
     service: ServiceDep,
     response: Response,
@@ -52,7 +53,16 @@ async def create_message(
 
     publish = partial(service.publish, event_type=body.event_type, payload=body.payload,
                       event_id=body.event_id, channels=body.channels,
-                      ordering_key=body.ordering_key, idempotency_key=idempotency_key)
+                      ordering_key=body.ordering_key, idempotency_key=idempotency_key,
+                      tags=body.tags,
+                      deliver_at=body.deliver_at.timestamp() if body.deliver_at else None)
+    if app is None:  # Svix's inline `application`: created with the message if missing
+        if body.application is None:
+            raise NotFound(f"application {request.path_params['app_id']!r} not found")
+        app = await service.get_or_create_app(request.path_params["app_id"],
+                                              body.application.name, body.application.uid,
+                                              body.application.metadata,
+                                              body.application.rate)
     try:
         result = await publish(app.id)
     except HooklineError as refused:
@@ -111,7 +121,8 @@ async def create_message_batch(
     async def publish() -> MessageBatchOut:
         drafts = [MessageDraft(i.event_type, i.payload, event_id=i.event_id,
                                channels=i.channels, idempotency_key=i.idempotency_key,
-                               ordering_key=i.ordering_key)
+                               ordering_key=i.ordering_key, tags=i.tags,
+                               deliver_at=i.deliver_at.timestamp() if i.deliver_at else None)
                   for i in items if isinstance(i, BatchMessageIn)]
         published = iter(await service.publish_batch(app.id, drafts))
         results = [item if isinstance(item, Problem) else next(published) for item in items]
@@ -151,15 +162,34 @@ async def list_messages(
     event_types: Annotated[EventFilterList | None, Query(description="repeat or comma-separate")
                            ] = None,
     channel: Annotated[str | None, Query(max_length=128)] = None,
+    tag: Annotated[str | None, Query(max_length=128)] = None,
     before: DateTime | None = None,
     after: DateTime | None = None,
     with_content: WithContent = True,
 ) -> ListResponse[MessageOut]:
     page = await service.list_messages(
-        app.id, limit, iterator, event_types=split_csv(event_types), channel=channel,
+        app.id, limit, iterator, event_types=split_csv(event_types), channel=channel, tag=tag,
         before=before.timestamp() if before else None,
         after=after.timestamp() if after else None)
     return ListResponse.of(page, lambda m: MessageOut.of(m, with_content))
+
+
+@router.post("/precheck/active", response_model=MessagePrecheckOut)
+async def precheck_active(app: AppDep, body: MessagePrecheckIn,
+                          service: ServiceDep) -> MessagePrecheckOut:
+    """Whether a message of this event type (and channels) would go to any endpoint, so a
+    caller can skip building one nobody gets."""
+    return MessagePrecheckOut(active=await service.precheck_active(app.id, body.event_type,
+                                                                  body.channels))
+
+
+@router.get("/{msg_id}/endpoint", response_model=ListResponse[MessageEndpointOut])
+async def list_attempted_destinations(app: AppDep, msg_id: str, service: ServiceDep,
+                                      limit: Limit = None, iterator: Iterator = None
+                                      ) -> ListResponse[MessageEndpointOut]:
+    """The endpoints the message goes to, with where it stands at each."""
+    page = await service.list_message_endpoints(app.id, msg_id, limit, iterator)
+    return ListResponse.of(page, MessageEndpointOut.of_pair)
 
 
 @router.get("/{msg_id}", response_model=MessageOut)

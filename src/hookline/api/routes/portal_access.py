@@ -3,7 +3,7 @@ expire-all."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
@@ -18,6 +18,11 @@ DEFAULT_PORTAL_TTL = 3600
 # Svix's `sessionId`: the caller's own name for whoever the link is for.
 SessionId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9@_-]+$")]
 MAX_SESSION_IDS = 1000
+Capability = Literal["ViewBase", "ViewEndpointSecret", "ManageEndpointSecret",
+                     "ManageTransformations", "CreateAttempts", "ManageEndpoint"]
+WRITING = {"ManageEndpointSecret", "ManageTransformations", "CreateAttempts", "ManageEndpoint"}
+FeatureFlag = Annotated[str, Field(min_length=1, max_length=256,
+                                   pattern=r"^[a-zA-Z0-9\-_.]+$")]
 
 
 class AppPortalAccessIn(InputSchema):
@@ -29,10 +34,22 @@ class AppPortalAccessIn(InputSchema):
     session_id: SessionId | None = Field(
         default=None, description="a name of your choosing for whoever gets the link; "
                                   "expire-all can end only the sessions opened with it")
+    capabilities: list[Capability] | None = Field(
+        default=None, description="Svix's capabilities: without one that changes things "
+                                  "(ManageEndpoint, ManageEndpointSecret, CreateAttempts, "
+                                  "ManageTransformations) the session is read-only")
+    feature_flags: list[FeatureFlag] | None = Field(
+        default=None, max_length=100,
+        description="the session sees event types with one of these feature flags (and "
+                    "those without any); flagged ones stay hidden otherwise")
     # Sent by Svix SDKs; accepted so that they work, not acted upon.
     application: dict[str, Any] | None = Field(default=None, description="Svix: ignored")
-    capabilities: list[str] | None = Field(default=None, description="Svix: ignored")
-    feature_flags: list[str] | None = Field(default=None, description="Svix: ignored")
+
+    @property
+    def read_only_session(self) -> bool:
+        if self.read_only:
+            return True
+        return self.capabilities is not None and not set(self.capabilities) & WRITING
 
 
 class AppPortalAccessOut(Schema):
@@ -57,8 +74,8 @@ async def app_portal_access(app: AppDep, service: ServiceDep,
     one session: a second use of the link is refused."""
     body = body or AppPortalAccessIn()
     url, token = await service.create_portal_access(
-        app.id, body.expiry or DEFAULT_PORTAL_TTL, read_only=bool(body.read_only),
-        session_tag=body.session_id)
+        app.id, body.expiry or DEFAULT_PORTAL_TTL, read_only=body.read_only_session,
+        session_tag=body.session_id, feature_flags=body.feature_flags)
     return AppPortalAccessOut(url=url, token=token)
 
 

@@ -29,7 +29,7 @@ CHART_HOURS = 24
 
 async def catalogue(portal: Portal) -> list[Any]:
     page = await portal.service.list_event_types(CATALOGUE_LIMIT, None)
-    return list(page.data)
+    return [et for et in page.data if portal.session.sees(et)]
 
 
 async def endpoint_page(portal: Portal, endpoint: Endpoint, template: str,
