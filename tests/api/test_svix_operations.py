@@ -35,11 +35,6 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 # Operations another issue brings, by (method, path).
 BROUGHT_BY = {
-    ("POST", "/api/v1/app/{}/endpoint/{}/replay-missing"): "#15",
-    ("POST", "/api/v1/app/{}/endpoint/{}/bulk-replay"): "#15",
-    ("GET", "/api/v1/app/{}/poller/{}"): "#15",
-    ("GET", "/api/v1/app/{}/poller/{}/consumer/{}"): "#15",
-    ("POST", "/api/v1/app/{}/poller/{}/consumer/{}/seek"): "#15",
     ("DELETE", "/api/v1/app/{}/msg/{}/content"): "#18",
     ("DELETE", "/api/v1/app/{}/msg/{}/attempt/{}/content"): "#18",
     ("POST", "/api/v1/app/{}/msg/bulk-expunge"): "#18",

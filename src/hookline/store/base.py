@@ -13,7 +13,7 @@ Times are epoch seconds (float); JSON is stored as text.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -44,7 +44,7 @@ from .core import (
     new_lease_id,
 )
 from .idempotency import IdempotentRequest, StoredAnswer
-from .recovery import ReplayCount, ReplayWindow, Wanted
+from .recovery import DeliveredMessage, ReplayCount, ReplayWindow, Wanted
 
 StopListening = Callable[[], Awaitable[None]]
 
@@ -195,6 +195,8 @@ class Store(Protocol):
                             dry_run: bool = False) -> ReplayCount: ...
     async def replay_messages(self, endpoint: Endpoint, messages: list[Message],
                               window: ReplayWindow, now: float) -> None: ...
+    def delivered_messages(self, endpoint: Endpoint, since: float, until: float | None
+                           ) -> AsyncIterator[DeliveredMessage]: ...
     async def feed_page(self, endpoint: Endpoint, after: str, limit: int,
                         wanted: Wanted | None) -> tuple[list[Message], str]: ...
     async def feed_position(self, endpoint_id: str, consumer_id: str) -> str | None: ...
@@ -284,7 +286,7 @@ class Store(Protocol):
         ...
 
 
-__all__ = ["Claim", "Connection", "Database", "DeliveryResult", "DisableRule",
+__all__ = ["Claim", "Connection", "Database", "DeliveredMessage", "DeliveryResult", "DisableRule",
            "IdempotentRequest", "Page", "PublishResult", "ReplayCount", "ReplayWindow", "Row",
            "Select", "StopListening", "Store", "StoredAnswer", "Subscription", "Wanted",
            "Window", "new_lease_id"]

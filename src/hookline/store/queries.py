@@ -201,6 +201,18 @@ class Queries:
             "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6) "
             "ON CONFLICT (id) DO NOTHING")
         self.delivery_attempt_count = "SELECT attempt_count FROM deliveries WHERE id = $1"
+        # A bulk replay's candidates: messages of [$2, $3] with a delivery to endpoint $1,
+        # after id $4, with the delivery's state and its last answered status code.
+        self.delivered_messages = (
+            "SELECT m.*, d.status AS delivery_status, "
+            "(d.lease_id IS NOT NULL AND d.status = 'pending') AS delivery_leased, "
+            "(SELECT a.status_code FROM attempts a WHERE a.app_id = d.app_id "
+            "AND a.message_id = d.message_id AND a.endpoint_id = d.endpoint_id "
+            "AND NOT a.sending ORDER BY a.id DESC LIMIT 1) AS last_status_code "
+            "FROM deliveries d JOIN messages m ON m.id = d.message_id "
+            "WHERE d.endpoint_id = $1 AND m.created_at >= $2 "
+            f"AND ({cast('$3', 'float8')} IS NULL OR m.created_at <= $3) AND m.id > $4 "
+            "ORDER BY m.id LIMIT $5")
         self.set_app_auto_recover = "UPDATE applications SET auto_recover = $2 WHERE id = $1"
 
         # -- pull feeds (service/feed.py) -------------------------------------------------

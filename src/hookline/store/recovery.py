@@ -30,6 +30,14 @@ class ReplayCount:
 
 
 @dataclass(frozen=True)
+class DeliveredMessage:
+    message: Message
+    status: str  # the delivery's: pending, succeeded or failed
+    leased: bool  # a worker holds it now (sending)
+    last_status_code: int | None  # of its last finished attempt
+
+
+@dataclass(frozen=True)
 class ReplayWindow:
     """Messages created in [since, until] (until None: up to now) that one endpoint wants."""
 
@@ -148,6 +156,23 @@ class RecoveryQueries(StoreCore):
             if len(rows) < SCAN_BATCH:
                 return
             after = rows[-1]["id"]
+
+    async def delivered_messages(self, endpoint: Endpoint, since: float, until: float | None
+                                 ) -> AsyncIterator[DeliveredMessage]:
+        """Every message of [since, until] addressed to the endpoint, oldest first, with its
+        delivery's state (a bulk replay filters these)."""
+        after = ""
+        async with self.db.connection() as conn:
+            while True:
+                rows = await conn.fetch(self.q.delivered_messages, endpoint.id, since, until,
+                                        after, SCAN_BATCH)
+                for row in rows:
+                    yield DeliveredMessage(message_from_row(row), str(row["delivery_status"]),
+                                           bool(row["delivery_leased"]),
+                                           row["last_status_code"])
+                if len(rows) < SCAN_BATCH:
+                    return
+                after = rows[-1]["id"]
 
     # -- pull feeds ----------------------------------------------------------------------
     async def feed_page(self, endpoint: Endpoint, after: str, limit: int,
