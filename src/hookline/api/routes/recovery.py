@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from ...models import BackgroundTask
 from ...service.feed import FeedPage
 from ...service.replay import BulkFilter, Replay
-from ...store.base import ReplayCount
 from ..deps import AppDep, Limit, ServiceDep
 from ..schemas import DateTime, InputSchema, Schema, ts
 from ..svix_schemas import BackgroundTaskStarted
@@ -50,10 +50,10 @@ class ReplayPreviewOut(Schema):
 
 
 def _answer(replay: Replay) -> Any:
-    if isinstance(replay, ReplayCount):
-        preview = ReplayPreviewOut(count=replay.count, first_ids=replay.first_ids)
-        return JSONResponse(preview.model_dump(mode="json", by_alias=True), status_code=200)
-    return BackgroundTaskStarted.of(replay)
+    if isinstance(replay, BackgroundTask):
+        return BackgroundTaskStarted.of(replay)
+    preview = ReplayPreviewOut(count=replay.count, first_ids=replay.first_ids)
+    return JSONResponse(preview.model_dump(mode="json", by_alias=True), status_code=200)
 
 
 PREVIEW: dict[int | str, dict[str, Any]] = {
