@@ -59,6 +59,9 @@ class Settings:
     payload_retention_days: float = 30.0
     purge_interval: float = 60.0
     purge_batch_size: int = 500
+    # Self-healing endpoints (docs/recovery.md): seconds between the prober's looks for
+    # probes that are due (the probe schedule itself is an endpoint option).
+    probe_interval: float = 5.0
     log_level: str = "info"
     # Svix drop-in (issue #17): what endpoints created without choosing get. `compat=svix`
     # sets both to what Svix sends (the payload unwrapped, svix-* headers); an explicit

@@ -41,3 +41,8 @@ def new_id(prefix: str, *, now: float | None = None) -> str:
 
 def has_prefix(value: str, prefix: str) -> bool:
     return value.startswith(prefix + "_") and len(value) == len(prefix) + 1 + 25
+
+
+def time_floor(prefix: str, epoch: float) -> str:
+    """A string that sorts just before every id of `prefix` made at or after `epoch`."""
+    return f"{prefix}_{_base62(int(epoch * 1000), _TIME_CHARS)}"

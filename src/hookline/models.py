@@ -19,6 +19,20 @@ class AttemptTrigger(enum.StrEnum):
     SCHEDULED = "scheduled"
     MANUAL = "manual"
     TEST = "test"
+    # A delivery to an endpoint its failure rule disabled, to see whether it is back.
+    PROBE = "probe"
+
+
+class DisabledBy(enum.StrEnum):
+    """Who disabled an endpoint: its failure rule (it is probed and heals itself) or a person
+    (it stays dark until a person enables it)."""
+
+    RULE = "rule"
+    MANUAL = "manual"
+
+
+# The url of a polling endpoint: nothing is pushed to it; its partner pulls its feed.
+POLLER_URL = "poller:"
 
 
 class ErrorKind(enum.StrEnum):
@@ -46,6 +60,9 @@ class Application:
     rate_limit: int | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    # Whether its endpoints disabled by their failure rule are probed and heal themselves
+    # (an endpoint's own `auto_recover` option, when set, wins).
+    auto_recover: bool = True
 
 
 @dataclass
@@ -81,6 +98,10 @@ class DeliveryOptions:
     disable_after_failures: int | None = None
     disable_after_seconds: float | None = 5 * 24 * 3600.0
     max_concurrency: int | None = None
+    # Self-healing (docs/recovery.md): None follows the application; the probe schedule is
+    # the delays between probes, the last repeating (None: retry.DEFAULT_PROBE_SCHEDULE).
+    auto_recover: bool | None = None
+    probe_schedule: list[float] | None = None
     # Svix's names for the Standard Webhooks headers: webhook-*, svix-* or both sets.
     signature_headers: str = "webhook"
     # Svix's rateLimit (messages per second): stored and returned; see the fairness work.
@@ -118,6 +139,14 @@ class Endpoint:
     last_success_at: float | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    disabled_by: DisabledBy | None = None
+    missed_since: float | None = None  # the first message it missed is not older than this
+    next_probe_at: float | None = None
+    probes_made: int = 0
+
+    @property
+    def is_poller(self) -> bool:
+        return self.url == POLLER_URL
 
     def signing_secrets(self, now: float) -> list[str]:
         """The current secret, plus the previous one while its rotation grace period lasts."""

@@ -6,13 +6,17 @@ import random
 from dataclasses import dataclass
 
 from .errors import InvalidInput
-from .models import DeliveryOptions, Endpoint
+from .models import Application, DeliveryOptions, Endpoint
 
 # Svix's schedule: the first attempt is immediate, then these delays before each retry.
 DEFAULT_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.10
 MAX_RETRIES = 50
 MAX_DELAY = 7 * 24 * 3600.0
+# Between probes of an endpoint its failure rule disabled: 1 min, 5 min, 30 min, 2 h, then
+# every 6 h for as long as a message it missed is kept.
+DEFAULT_PROBE_SCHEDULE: tuple[float, ...] = (60, 300, 1800, 7200, 21600)
+MIN_PROBE_DELAY = 0.1
 
 
 @dataclass(frozen=True)
@@ -51,16 +55,33 @@ class RetrySchedule:
         return max(delay, 0.0)
 
 
-def validate_schedule(delays: list[float] | None) -> None:
+def validate_schedule(delays: list[float] | None, field: str = "retrySchedule",
+                      least: float = 0) -> None:
     if delays is None:
         return
+    if field != "retrySchedule" and not delays:
+        raise InvalidInput(f"{field} needs at least one delay; use null for the default",
+                           field=field)
     if len(delays) > MAX_RETRIES:
-        raise InvalidInput(f"a retry schedule has at most {MAX_RETRIES} delays",
-                           field="retrySchedule")
+        raise InvalidInput(f"a schedule has at most {MAX_RETRIES} delays", field=field)
     for delay in delays:
-        if not 0 <= delay <= MAX_DELAY:
-            raise InvalidInput(f"retry delays must be between 0 and {int(MAX_DELAY)} seconds",
-                               field="retrySchedule")
+        if not least <= delay <= MAX_DELAY:
+            raise InvalidInput(f"{field} delays must be between {least:g} and "
+                               f"{int(MAX_DELAY)} seconds", field=field)
+
+
+def probe_delay(options: DeliveryOptions, probes_made: int) -> float:
+    """Seconds from a disabling (no probe made yet) or a failed probe to the next probe."""
+    delays = tuple(options.probe_schedule or DEFAULT_PROBE_SCHEDULE)
+    return max(delays[min(probes_made, len(delays) - 1)], MIN_PROBE_DELAY)
+
+
+def recovers_itself(endpoint: Endpoint, app: Application) -> bool:
+    """Whether an endpoint disabled by its failure rule is probed: its own choice, else its
+    application's (on unless turned off)."""
+    if endpoint.options.auto_recover is not None:
+        return endpoint.options.auto_recover
+    return app.auto_recover
 
 
 def should_disable(endpoint: Endpoint, now: float) -> str | None:

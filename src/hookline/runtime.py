@@ -19,6 +19,7 @@ from .delivery.worker import DeliveryWorker, WorkerHooks
 from .retention import Purger
 from .secretbox import SecretBox
 from .service import Service
+from .service.recovery import run_prober
 from .store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ class Runtime:
     purger: Purger | None = None
     _purge_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _stop_purging: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    # Probes endpoints disabled by their failure rule (service/recovery.py), beside the worker.
+    _prober_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _stop_probing: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, with_worker: bool = True,
@@ -70,6 +74,9 @@ class Runtime:
             runtime.purger = Purger(store, settings, clock)
             runtime._purge_task = asyncio.create_task(
                 runtime.purger.run(runtime._stop_purging), name="hookline-retention")
+            runtime._prober_task = asyncio.create_task(
+                run_prober(service, settings.probe_interval, runtime._stop_probing),
+                name="hookline-prober")
         return runtime
 
     async def stop_when_worker_ends(self) -> None:
@@ -82,6 +89,9 @@ class Runtime:
         if self._purge_task is not None:
             self._stop_purging.set()
             await self._purge_task
+        self._stop_probing.set()
+        if self._prober_task is not None:
+            await self._prober_task
         await self.service.stop_tasks()
         if self.worker is not None and self._worker_task is not None:
             self.worker.stop()

@@ -21,7 +21,7 @@ from .delivery.egress import (
 from .envelopes import validate_envelope
 from .errors import InvalidInput
 from .models import DeliveryOptions
-from .retry import validate_schedule
+from .retry import MIN_PROBE_DELAY, validate_schedule
 from .signing import SCHEMES, signature_header_names
 
 MAX_URL_LENGTH = 2048
@@ -219,6 +219,7 @@ def check_options(options: DeliveryOptions) -> DeliveryOptions:
         raise InvalidInput(f"rateLimit must be between 1 and {MAX_RATE_LIMIT}",
                            field="rateLimit")
     validate_schedule(options.retry_schedule)
+    validate_schedule(options.probe_schedule, "probeSchedule", MIN_PROBE_DELAY)
     if not 0.1 <= options.timeout <= MAX_TIMEOUT:
         raise InvalidInput(f"timeout must be between 0.1 and {MAX_TIMEOUT:g} seconds",
                            field="timeout")

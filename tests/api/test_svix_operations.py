@@ -35,11 +35,6 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 # Operations another issue brings, by (method, path).
 BROUGHT_BY = {
-    ("POST", "/api/v1/app/{}/endpoint/{}/replay-missing"): "#15",
-    ("POST", "/api/v1/app/{}/endpoint/{}/bulk-replay"): "#15",
-    ("GET", "/api/v1/app/{}/poller/{}"): "#15",
-    ("GET", "/api/v1/app/{}/poller/{}/consumer/{}"): "#15",
-    ("POST", "/api/v1/app/{}/poller/{}/consumer/{}/seek"): "#15",
 }
 # Operations in the core tags that belong to a cloud-only family (answered not offered).
 CLOUD_ONLY_IN_CORE_TAGS = {

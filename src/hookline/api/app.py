@@ -27,6 +27,7 @@ from .routes import (
     not_offered,
     operational,
     portal_access,
+    recovery,
     smile,
     statistics,
     tokens,
@@ -159,7 +160,8 @@ def create_app(
         app.state.service = runtime.service
     problems.install(app)
     for module in (applications, event_types, endpoints, endpoint_ops, expunge, messages,
-                   attempts, tokens, portal_access, operational, background_tasks, statistics):
+                   attempts, tokens, portal_access, operational, background_tasks, statistics,
+                   recovery):
         app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(smile.router, responses=ERROR_RESPONSES)
     app.include_router(not_offered.router)

@@ -30,7 +30,8 @@ UID_PATTERN = r"^[a-zA-Z0-9\-_.]{1,256}$"
 UID_RULE = "letters, digits, '-', '_', '.'; not starting with app_, ep_, msg_ or __hookline"
 EVENT_TYPE_PATTERN = r"^[a-zA-Z0-9\-_.]{1,256}$"
 EVENT_FILTER_PATTERN = r"^[a-zA-Z0-9\-_.*]{1,256}$"  # `*` matches a group: `user.*`
-URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\x00-\x20\x7f]+$"
+# `poller:` makes a polling endpoint: nothing is pushed; its partner pulls its feed.
+URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^\x00-\x20\x7f]+$|^poller:$"
 MAX_URL = MAX_URL_LENGTH
 HEADER_NAME_PATTERN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$"  # as validation.check_headers
 HEADER_VALUE_PATTERN = r"^[^\r\n\x00]*$"
@@ -149,6 +150,9 @@ class ApplicationIn(InputSchema):
     throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
                                       description="Svix SDK v2 name for rateLimit")
     metadata: dict[str, str] = Field(default_factory=dict)
+    auto_recover: bool | None = Field(
+        default=None, description="Hookline: endpoints disabled by their failure rule are "
+                                  "probed and heal themselves (default true)")
 
     @property
     def rate(self) -> int | None:
@@ -163,6 +167,9 @@ class ApplicationPatch(InputSchema):
     throttle_rate: int | None = Field(default=None, ge=1, le=MAX_RATE,
                                       description="Svix SDK v2 name for rateLimit")
     metadata: dict[str, str] | None = None
+    auto_recover: bool | None = Field(
+        default=None, description="Hookline: endpoints disabled by their failure rule are "
+                                  "probed and heal themselves (default true)")
 
     def changes(self) -> dict[str, Any]:
         """The fields sent; an explicit null clears uid and rate, and leaves name alone."""
@@ -173,6 +180,8 @@ class ApplicationPatch(InputSchema):
             sent["metadata"] = {}
         if sent.get("name", "") is None:
             del sent["name"]
+        if "auto_recover" in sent:
+            sent["auto_recover"] = sent["auto_recover"] is not False
         return sent
 
 
@@ -183,6 +192,7 @@ class ApplicationOut(Schema):
     rate_limit: int | None
     throttle_rate: int | None = None
     metadata: dict[str, str]
+    auto_recover: bool = True
     created_at: datetime
     updated_at: datetime
 
@@ -190,6 +200,7 @@ class ApplicationOut(Schema):
     def of(cls, app: Application) -> ApplicationOut:
         return cls(id=app.id, uid=app.uid, name=app.name, rate_limit=app.rate_limit,
                    throttle_rate=app.rate_limit, metadata=app.metadata,
+                   auto_recover=app.auto_recover,
                    created_at=ts(app.created_at), updated_at=ts(app.updated_at))
 
 
@@ -320,6 +331,14 @@ class DeliveryOptionsFields(InputSchema):
                                                 json_schema_extra={"minimum": 1})
     max_concurrency: int | None = Field(default=None,
                                         json_schema_extra={"minimum": 1, "maximum": 1000})
+    auto_recover: bool | None = Field(
+        default=None, description="probe and heal the endpoint once its failure rule disabled "
+                                  "it; null follows the application (docs/recovery.md)")
+    probe_schedule: list[float] | None = Field(
+        default=None, description="seconds before each probe of a disabled endpoint, the last "
+                                  "repeating (default 60, 300, 1800, 7200, 21600)",
+        json_schema_extra={"minItems": 1, "maxItems": MAX_RETRIES,
+                           "items": {"type": "number", "minimum": 0.1, "maximum": MAX_DELAY}})
     signature_headers: str | None = Field(
         default=None, description="webhook | svix | both: the Standard Webhooks headers' names "
         "(default: HOOKLINE_SIGNATURE_HEADERS)",
@@ -405,12 +424,19 @@ class EndpointOut(Schema):
     disable_after_failures: int | None
     disable_after_seconds: float | None
     max_concurrency: int | None
+    auto_recover: bool | None = None
+    probe_schedule: list[float] | None = None
+    disabled_by: str | None = Field(default=None, description="rule | manual")
+    next_probe_at: datetime | None = Field(
+        default=None, description="when a disabled endpoint is probed next")
+    waiting_count: int | None = Field(
+        default=None, description="messages a disabled endpoint missed (on GET of one)")
     signature_headers: str = "webhook"
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, ep: Endpoint) -> EndpointOut:
+    def of(cls, ep: Endpoint, waiting: int | None = None) -> EndpointOut:
         o = ep.options
         return cls(id=ep.id, url=ep.url, description=ep.description,
                    filter_types=ep.filter_types, event_types=ep.filter_types,
@@ -423,6 +449,11 @@ class EndpointOut(Schema):
                    disable_after_seconds=o.disable_after_seconds,
                    max_concurrency=o.max_concurrency, signature_headers=o.signature_headers,
                    rate_limit=o.rate_limit, throttle_rate=o.rate_limit,
+                   auto_recover=o.auto_recover,
+                   probe_schedule=o.probe_schedule,
+                   disabled_by=str(ep.disabled_by) if ep.disabled_by else None,
+                   next_probe_at=ts(ep.next_probe_at) if ep.next_probe_at else None,
+                   waiting_count=waiting,
                    created_at=ts(ep.created_at), updated_at=ts(ep.updated_at))
 
 

@@ -28,18 +28,21 @@ from .core import (
     window_of,
 )
 from .endpoints import EndpointUseCases
+from .feed import FeedUseCases
 from .history import HistoryUseCases
 from .idempotency import IdempotencyUseCases
 from .messages import MessageUseCases
 from .openapi_import import OpenApiImport, OpenApiImportUseCases
 from .operational import OperationalEvents
+from .recovery import RecoveryUseCases
+from .replay import ReplayUseCases
 from .tasks import RunningTasks, TaskJob, TaskProgress, TaskUseCases
 from .usage import UsageTask, UsageUseCases
 
 
 class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,
               IdempotencyUseCases, HistoryUseCases, UsageUseCases, TaskUseCases,
-              OpenApiImportUseCases):
+              OpenApiImportUseCases, RecoveryUseCases, ReplayUseCases, FeedUseCases):
     """Every use case of Hookline, over one store. `Runtime` builds it."""
 
     def __init__(

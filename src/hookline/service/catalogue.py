@@ -25,12 +25,13 @@ class CatalogueUseCases(ServiceCore):
     # -- applications --------------------------------------------------------------------
     async def create_app(self, name: str, uid: str | None = None,
                          metadata: dict[str, str] | None = None,
-                         rate_limit: int | None = None) -> Application:
+                         rate_limit: int | None = None,
+                         auto_recover: bool = True) -> Application:
         check_uid(uid)
         now = self.clock()
         app = Application(id=ids.new_id(ids.APPLICATION), uid=uid, name=name,
                           metadata=metadata or {}, rate_limit=rate_limit,
-                          created_at=now, updated_at=now)
+                          created_at=now, updated_at=now, auto_recover=auto_recover)
         return await self.store.insert_app(app)
 
     async def get_or_create_app(self, key: str, name: str, uid: str | None = None,

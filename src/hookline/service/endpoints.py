@@ -8,7 +8,7 @@ from typing import Any
 from .. import ids
 from ..delivery.transport import send_message
 from ..errors import InvalidInput
-from ..models import Attempt, AttemptTrigger, DeliveryOptions, Endpoint, Message
+from ..models import Attempt, AttemptTrigger, DeliveryOptions, DisabledBy, Endpoint, Message
 from ..presets import preset_options
 from ..signing import generate_secret, validate_secret
 from ..stats import (
@@ -36,7 +36,7 @@ from .core import (
     clamp_limit,
     window_of,
 )
-from .operational import ENDPOINT_CREATED, ENDPOINT_DELETED, ENDPOINT_UPDATED
+from .operational import ENABLED_BY_HAND, ENDPOINT_CREATED, ENDPOINT_DELETED, ENDPOINT_UPDATED
 
 MAX_FILTER_TYPES = 1000
 
@@ -46,7 +46,8 @@ class EndpointUseCases(ServiceCore):
 
     # -- endpoints -----------------------------------------------------------------------
     def _checked_endpoint(self, ep: Endpoint) -> Endpoint:
-        check_url(ep.url, self.policy, production=self.settings.production)
+        if not ep.is_poller:
+            check_url(ep.url, self.policy, production=self.settings.production)
         check_text(ep.description, "description")
         for key, value in ep.metadata.items():
             check_text(key, "metadata", max_length=None)
@@ -114,11 +115,15 @@ class EndpointUseCases(ServiceCore):
         ep = replace(ep, **changes, updated_at=self.clock())
         if "disabled" in changes and not ep.disabled:
             ep.disabled_reason = None
-        elif ep.disabled and not was_disabled and "disabled_reason" not in changes:
-            ep.disabled_reason = "disabled manually"
+            ep.disabled_by = None
+        elif ep.disabled and not was_disabled:
+            ep.disabled_by = DisabledBy.MANUAL  # never probed (service/recovery.py)
+            if "disabled_reason" not in changes:
+                ep.disabled_reason = "disabled manually"
         await self.store.update_endpoint(self._checked_endpoint(ep))
         if was_disabled and not ep.disabled:
             self.on_due()
+            await self.operational.endpoint_enabled(ep, ENABLED_BY_HAND)
         await self.operational.endpoint_changed(ENDPOINT_UPDATED, ep)
         if ep.disabled and not was_disabled:
             await self.operational.endpoint_disabled(ep, "manual")

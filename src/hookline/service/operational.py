@@ -27,10 +27,15 @@ ENDPOINT_CREATED = "endpoint.created"
 ENDPOINT_UPDATED = "endpoint.updated"
 ENDPOINT_DELETED = "endpoint.deleted"
 ENDPOINT_DISABLED = "endpoint.disabled"
+ENDPOINT_ENABLED = "endpoint.enabled"
 ATTEMPT_FAILING = "message.attempt.failing"
 ATTEMPT_EXHAUSTED = "message.attempt.exhausted"
+ATTEMPT_RECOVERED = "message.attempt.recovered"
 EVENT_TYPES = (ENDPOINT_CREATED, ENDPOINT_UPDATED, ENDPOINT_DELETED, ENDPOINT_DISABLED,
-               ATTEMPT_FAILING, ATTEMPT_EXHAUSTED)
+               ENDPOINT_ENABLED, ATTEMPT_FAILING, ATTEMPT_EXHAUSTED, ATTEMPT_RECOVERED)
+# Why an endpoint was enabled again (`reason` of endpoint.enabled, a Hookline extra).
+ENABLED_BY_PROBE = "probe succeeded"
+ENABLED_BY_HAND = "manual"
 # Like Svix: a message is "failing" once its fourth attempt to an endpoint has failed.
 FAILING_AFTER_ATTEMPTS = 4
 # Seconds before asking the database again whether an operator configured operational webhooks.
@@ -115,6 +120,16 @@ class OperationalEvents:
         await self.endpoint_changed(ENDPOINT_DISABLED, endpoint, trigger=trigger,
                                     failSince=fail_since, reason=endpoint.disabled_reason)
 
+    async def endpoint_enabled(self, endpoint: Endpoint, reason: str) -> None:
+        await self.endpoint_changed(ENDPOINT_ENABLED, endpoint, reason=reason)
+
+    async def attempt_recovered(self, result: DeliveryResult) -> None:
+        """A message whose failures were reported (a probe's, or one past its fourth failed
+        attempt) reached its endpoint."""
+        if await self.app_id() in (None, result.attempt.app_id):
+            return
+        await self._attempt_event(ATTEMPT_RECOVERED, result)
+
     async def after_record(self, results: list[DeliveryResult],
                            disabled: list[Endpoint]) -> None:
         """Called by the worker after each batch of attempts is stored."""
@@ -153,7 +168,11 @@ def _attempt_events(results: Sequence[DeliveryResult]) -> list[tuple[str, Delive
     events = []
     for result in results:
         attempt = result.attempt
-        if attempt.trigger == AttemptTrigger.TEST or attempt.succeeded:
+        if attempt.trigger == AttemptTrigger.TEST:
+            continue
+        if attempt.succeeded:
+            if attempt.attempt_number > FAILING_AFTER_ATTEMPTS:
+                events.append((ATTEMPT_RECOVERED, result))
             continue
         if attempt.attempt_number == FAILING_AFTER_ATTEMPTS:
             events.append((ATTEMPT_FAILING, result))

@@ -13,7 +13,7 @@ Times are epoch seconds (float); JSON is stored as text.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -45,6 +45,7 @@ from .core import (
 )
 from .history import PurgeCounts
 from .idempotency import IdempotentRequest, StoredAnswer
+from .recovery import DeliveredMessage, ReplayCount, ReplayWindow, Wanted
 
 StopListening = Callable[[], Awaitable[None]]
 
@@ -182,6 +183,27 @@ class Store(Protocol):
                                    now: float, until: float | None = None) -> int: ...
     async def delivery_counts(self) -> dict[str, int]: ...
 
+    # -- self-healing, replays, pull feeds (recovery.py) ----------------------------------
+    async def endpoints_to_probe(self, now: float, limit: int) -> list[Endpoint]: ...
+    async def move_probe(self, endpoint_id: str, next_at: float | None, seen: float | None,
+                         probes_made: int) -> bool: ...
+    async def ensure_delivery(self, message: Message, endpoint_id: str, now: float) -> int: ...
+    async def oldest_missed(self, endpoint: Endpoint,
+                            window: ReplayWindow) -> Message | None: ...
+    async def enable_and_replay(self, endpoint: Endpoint, now: float,
+                                window: ReplayWindow) -> ReplayCount | None: ...
+    async def replay_missed(self, endpoint: Endpoint, window: ReplayWindow, now: float,
+                            dry_run: bool = False) -> ReplayCount: ...
+    async def replay_messages(self, endpoint: Endpoint, messages: list[Message],
+                              window: ReplayWindow, now: float) -> None: ...
+    def delivered_messages(self, endpoint: Endpoint, since: float, until: float | None
+                           ) -> AsyncIterator[DeliveredMessage]: ...
+    async def feed_page(self, endpoint: Endpoint, after: str, limit: int,
+                        wanted: Wanted | None) -> tuple[list[Message], str]: ...
+    async def feed_position(self, endpoint_id: str, consumer_id: str) -> str | None: ...
+    async def set_feed_position(self, endpoint: Endpoint, consumer_id: str, position: str,
+                                now: float) -> None: ...
+
     # -- attempts and statistics ---------------------------------------------------------
     async def list_attempts(self, app_id: str, limit: int, iterator: str | Window | None, *,
                             message_id: str | None = None, endpoint_id: str | None = None,
@@ -291,6 +313,7 @@ class Store(Protocol):
         ...
 
 
-__all__ = ["Claim", "Connection", "Database", "DeliveryResult", "DisableRule",
-           "IdempotentRequest", "Page", "PublishResult", "PurgeCounts", "Row", "Select",
-           "StopListening", "Store", "StoredAnswer", "Subscription", "Window", "new_lease_id"]
+__all__ = ["Claim", "Connection", "Database", "DeliveredMessage", "DeliveryResult", "DisableRule",
+           "IdempotentRequest", "Page", "PublishResult", "PurgeCounts", "ReplayCount",
+           "ReplayWindow", "Row", "Select", "StopListening", "Store", "StoredAnswer",
+           "Subscription", "Wanted", "Window", "new_lease_id"]

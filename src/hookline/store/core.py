@@ -22,6 +22,7 @@ from ..models import (
     AttemptTrigger,
     DeliveryOptions,
     DeliveryStatus,
+    DisabledBy,
     Endpoint,
     EventType,
     Message,
@@ -288,6 +289,9 @@ class StoreCore:
             failing_since=row["failing_since"], last_attempt_at=row["last_attempt_at"],
             last_success_at=row["last_success_at"], created_at=row["created_at"],
             updated_at=row["updated_at"],
+            disabled_by=DisabledBy(row["disabled_by"]) if row["disabled_by"] else None,
+            missed_since=row["missed_since"], next_probe_at=row["next_probe_at"],
+            probes_made=row["probes_made"],
         )
 
 
@@ -337,7 +341,8 @@ def epoch_now() -> float:
 def app_from_row(row: Row) -> Application:
     return Application(
         id=row["id"], uid=row["uid"], name=row["name"], metadata=load_json(row["metadata"]) or {},
-        rate_limit=row["rate_limit"], created_at=row["created_at"], updated_at=row["updated_at"])
+        rate_limit=row["rate_limit"], created_at=row["created_at"], updated_at=row["updated_at"],
+        auto_recover=bool(row["auto_recover"]))
 
 
 def event_type_values(et: EventType) -> tuple[Any, ...]:

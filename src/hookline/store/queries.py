@@ -26,9 +26,12 @@ ENDPOINT_COLUMNS = (
 # Deleting an application deletes what hangs off it first (no ON DELETE CASCADE in the schema).
 APP_TABLES = ("attempts", "deliveries", "idempotency_keys", "messages", "endpoints",
               "api_tokens", "portal_links", "portal_sessions", "attempt_rollups",
-              "delivery_rollups", "background_tasks")
+              "delivery_rollups", "background_tasks", "feed_consumers")
 ROLLUP_TABLES = ("attempt_rollups", "delivery_rollups")
 PORTAL_TABLES = ("portal_links", "portal_sessions")
+# A test send stores its message (with no delivery): it was never published to anyone.
+NOT_A_TEST_SEND = ("NOT EXISTS (SELECT 1 FROM attempts t WHERE t.app_id = m.app_id "
+                   "AND t.message_id = m.id AND t.trigger = 'test')")
 
 
 def _both_ways(select: str, key: str, after: str, before: str, limit: str,
@@ -119,7 +122,12 @@ class Queries:
             "headers = $13, metadata = $14, options = $15, created_at = $16, "
             "updated_at = $17, "
             "consecutive_failures = CASE WHEN $8 THEN consecutive_failures ELSE 0 END, "
-            "failing_since = CASE WHEN $8 THEN failing_since ELSE NULL END "
+            "failing_since = CASE WHEN $8 THEN failing_since ELSE NULL END, "
+            # $18: who disabled it. Probing stops unless its failure rule did.
+            "disabled_by = $18, "
+            "missed_since = CASE WHEN $8 THEN missed_since ELSE NULL END, "
+            "next_probe_at = CASE WHEN $18 = 'rule' THEN next_probe_at ELSE NULL END, "
+            "probes_made = CASE WHEN $18 = 'rule' THEN probes_made ELSE 0 END "
             "WHERE id = $1")
         self.get_endpoint = "SELECT * FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2)"
         self.list_endpoints = _both_ways(
@@ -127,13 +135,15 @@ class Queries:
             cast)
         self.endpoints_by_id = f"SELECT * FROM endpoints WHERE id {d.any_of('$1')}"
         # Only what routing needs: no secrets are decrypted on the publish path.
+        # A polling endpoint (url 'poller:') is routed as disabled: nothing is pushed to it.
         self.subscriptions = (
-            "SELECT id, filter_types, channels, disabled FROM endpoints WHERE app_id = $1 "
-            "ORDER BY id")
+            "SELECT id, filter_types, channels, (disabled OR url = 'poller:') AS disabled "
+            "FROM endpoints WHERE app_id = $1 ORDER BY id")
         self.delete_endpoint = (
             "DELETE FROM deliveries WHERE endpoint_id = $1 AND app_id = $2",
             *(f"DELETE FROM {table} WHERE endpoint_id = $1 AND app_id = $2"
               for table in ROLLUP_TABLES),
+            "DELETE FROM feed_consumers WHERE endpoint_id = $1 AND app_id = $2",
             "DELETE FROM endpoints WHERE id = $1 AND app_id = $2")
         self.record_failure_streak = (
             "UPDATE endpoints SET "
@@ -141,9 +151,87 @@ class Queries:
             "failing_since = CASE WHEN $2 THEN $4 ELSE COALESCE(failing_since, $4) END, "
             "last_success_at = COALESCE($5, last_success_at), last_attempt_at = $6 "
             "WHERE id = $1 RETURNING *")
+        # By its failure rule: it missed the messages of the deliveries that failed since its
+        # failures began, and everything after.
         self.disable_endpoint = (
-            "UPDATE endpoints SET disabled = TRUE, disabled_reason = $2, updated_at = $3 "
-            "WHERE id = $1")
+            "UPDATE endpoints SET disabled = TRUE, disabled_reason = $2, updated_at = $3, "
+            "disabled_by = 'rule', missed_since = COALESCE((SELECT MIN(d.created_at) "
+            "FROM deliveries d WHERE d.endpoint_id = endpoints.id AND d.status <> 'succeeded' "
+            "AND d.last_attempt_at >= endpoints.failing_since), failing_since, $3), "
+            "next_probe_at = NULL, probes_made = 0 WHERE id = $1")
+
+        # -- self-healing (service/recovery.py) --------------------------------------------
+        self.endpoints_to_probe = (
+            "SELECT * FROM endpoints WHERE disabled_by = 'rule' AND disabled "
+            "AND (next_probe_at IS NULL OR next_probe_at <= $1) ORDER BY next_probe_at "
+            "LIMIT $2")
+        # Sets the next probe if it is still the one the caller saw ($3; -1: none yet), so of
+        # two processes one probes.
+        self.move_probe = (
+            "UPDATE endpoints SET next_probe_at = $2, probes_made = $4 WHERE id = $1 "
+            "AND disabled AND disabled_by = 'rule' AND COALESCE(next_probe_at, -1) = $3 "
+            "RETURNING id")
+        self.stop_probing = (
+            "UPDATE endpoints SET next_probe_at = NULL WHERE id = $1 AND disabled_by = 'rule'")
+        self.enable_endpoint = (
+            "UPDATE endpoints SET disabled = FALSE, disabled_reason = NULL, disabled_by = NULL, "
+            "missed_since = NULL, next_probe_at = NULL, probes_made = 0, "
+            "consecutive_failures = 0, failing_since = NULL, updated_at = $2 "
+            "WHERE id = $1 AND disabled RETURNING *")
+        # Messages of an application since $3, after id $4, that endpoint $2 has not had
+        # delivered: none made, or one not succeeded ($6: pending ones too).
+        self.undelivered_messages = (
+            "SELECT m.*, d.status AS delivery_status FROM messages m "
+            "LEFT JOIN deliveries d ON d.message_id = m.id AND d.endpoint_id = $2 "
+            "WHERE m.app_id = $1 AND m.created_at >= $3 AND m.id > $4 "
+            f"AND ({cast('$5', 'float8')} IS NULL OR m.created_at <= $5) "
+            "AND (d.id IS NULL OR d.status = 'failed' OR ($6 AND d.status = 'pending')) "
+            f"AND {NOT_A_TEST_SEND} ORDER BY m.id LIMIT $7")
+        # Due again now with a fresh budget (made if missing), unless a worker holds it.
+        self.replay_delivery = (
+            "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
+            "attempt_count, next_attempt_at, trigger, created_at, ordering_key) "
+            "VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7, $8) "
+            "ON CONFLICT (id) DO UPDATE SET status = 'pending', attempt_count = 0, "
+            "next_attempt_at = $5, trigger = $6, created_at = $7, ordering_key = $8, "
+            "lease_owner = NULL, lease_id = NULL WHERE deliveries.status <> 'pending' "
+            "OR deliveries.lease_id IS NULL OR deliveries.next_attempt_at <= $5")
+        # A probe's delivery: made if missing, left alone otherwise (the endpoint is disabled,
+        # so no worker takes it).
+        self.ensure_delivery = (
+            "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
+            "attempt_count, next_attempt_at, trigger, created_at, ordering_key) "
+            "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6) "
+            "ON CONFLICT (id) DO NOTHING")
+        self.delivery_attempt_count = "SELECT attempt_count FROM deliveries WHERE id = $1"
+        # A bulk replay's candidates: messages of [$2, $3] with a delivery to endpoint $1,
+        # after id $4, with the delivery's state and its last answered status code.
+        self.delivered_messages = (
+            "SELECT m.*, d.status AS delivery_status, "
+            "(d.lease_id IS NOT NULL AND d.status = 'pending') AS delivery_leased, "
+            "(SELECT a.status_code FROM attempts a WHERE a.app_id = d.app_id "
+            "AND a.message_id = d.message_id AND a.endpoint_id = d.endpoint_id "
+            "AND NOT a.sending ORDER BY a.id DESC LIMIT 1) AS last_status_code "
+            "FROM deliveries d JOIN messages m ON m.id = d.message_id "
+            "WHERE d.endpoint_id = $1 AND m.created_at >= $2 "
+            f"AND ({cast('$3', 'float8')} IS NULL OR m.created_at <= $3) AND m.id > $4 "
+            "ORDER BY m.id LIMIT $5")
+        self.set_app_auto_recover = "UPDATE applications SET auto_recover = $2 WHERE id = $1"
+
+        # -- pull feeds (service/feed.py) -------------------------------------------------
+        self.feed_of_app = (
+            f"SELECT * FROM messages m WHERE app_id = $1 AND id > $2 AND {NOT_A_TEST_SEND} "
+            "ORDER BY id LIMIT $3")
+        self.feed_of_endpoint = (
+            "SELECT m.* FROM deliveries d JOIN messages m ON m.id = d.message_id "
+            "WHERE d.endpoint_id = $1 AND d.message_id > $2 "
+            "ORDER BY d.message_id LIMIT $3")
+        self.get_feed_position = (
+            "SELECT position FROM feed_consumers WHERE endpoint_id = $1 AND consumer_id = $2")
+        self.set_feed_position = (
+            "INSERT INTO feed_consumers (endpoint_id, consumer_id, app_id, position, "
+            "updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (endpoint_id, consumer_id) "
+            "DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at")
 
         # -- API tokens ------------------------------------------------------------------
         self.insert_api_token = (

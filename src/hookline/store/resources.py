@@ -35,6 +35,8 @@ class ResourceQueries(StoreCore):
                 self.q.insert_app,
                 app.id, app.uid, app.name, dump_json(app.metadata), app.rate_limit,
                 app.created_at, app.updated_at)
+            if not app.auto_recover:
+                await tx.execute(self.q.set_app_auto_recover, app.id, False)
         return app
 
     async def get_app(self, key: str) -> Application:
@@ -56,6 +58,7 @@ class ResourceQueries(StoreCore):
             await tx.execute(
                 self.q.update_app,
                 app.id, app.uid, app.name, dump_json(app.metadata), app.rate_limit, app.updated_at)
+            await tx.execute(self.q.set_app_auto_recover, app.id, app.auto_recover)
         return app
 
     async def delete_app(self, app_id: str) -> None:
@@ -107,7 +110,8 @@ class ResourceQueries(StoreCore):
         afresh so the auto-disable rule does not fire again on the next failure."""
         async with self.db.transaction() as tx:
             await tx.execute(
-                self.q.update_endpoint, *self._endpoint_values(ep))
+                self.q.update_endpoint, *self._endpoint_values(ep),
+                str(ep.disabled_by) if ep.disabled and ep.disabled_by else None)
         return ep
 
     async def get_endpoint(self, app_id: str, key: str) -> Endpoint:

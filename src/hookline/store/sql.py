@@ -14,10 +14,12 @@ from .deliveries import DeliveryQueries
 from .history import HistoryQueries
 from .idempotency import IdempotencyQueries
 from .messages import MessageQueries
+from .recovery import RecoveryQueries
 from .resources import ResourceQueries
 from .tasks import TaskQueries
 
 
 class SqlStore(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries, AccessQueries,
-               IdempotencyQueries, HistoryQueries, TaskQueries, AttemptedQueries):
+               IdempotencyQueries, HistoryQueries, TaskQueries, AttemptedQueries,
+               RecoveryQueries):
     """Hookline's persistence over a SQL driver and its dialect."""

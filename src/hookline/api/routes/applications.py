@@ -42,7 +42,8 @@ async def create_application(body: ApplicationIn, principal: PrincipalDep, servi
 
     async def create() -> ApplicationOut:
         return ApplicationOut.of(
-            await service.create_app(body.name, body.uid, body.metadata, body.rate))
+            await service.create_app(body.name, body.uid, body.metadata, body.rate,
+                                     auto_recover=body.auto_recover is not False))
 
     return await idempotency.once(ACCOUNT, 201, ApplicationOut, create)
 
@@ -78,7 +79,8 @@ async def update_application(app_id: str, app: Annotated[Application | None, Dep
                                            body.rate)
         return ApplicationOut.of(created)
     updated = await service.update_app(app.id, name=body.name, uid=body.uid,
-                                       metadata=body.metadata, rate_limit=body.rate)
+                                       metadata=body.metadata, rate_limit=body.rate,
+                                       auto_recover=body.auto_recover is not False)
     return ApplicationOut.of(updated)
 
 

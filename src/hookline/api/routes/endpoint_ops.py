@@ -199,3 +199,21 @@ async def send_example(app: AppDep, endpoint_id: str, body: SendExampleIn,
         return SendExampleOut(**out.model_dump(), attempt=MessageAttemptOut.of(attempt))
 
     return await idempotency.once(app.id, 200, SendExampleOut, send)
+
+
+class ProbeOut(Schema):
+    """What "Retry now" did: the probe's attempt (null when the endpoint missed nothing), and
+    whether the endpoint is enabled again, with how many missed messages were queued."""
+
+    attempt: MessageAttemptOut | None
+    enabled: bool
+    replayed: int
+
+
+@router.post("/probe", response_model=ProbeOut)
+async def retry_now(app: AppDep, endpoint_id: str, service: ServiceDep) -> ProbeOut:
+    """Probe an endpoint its failure rule disabled, now: the oldest message it missed is
+    sent; if it is accepted the endpoint is enabled and everything it missed is replayed."""
+    outcome = await service.retry_now(app.id, endpoint_id)
+    return ProbeOut(attempt=MessageAttemptOut.of(outcome.attempt) if outcome.attempt else None,
+                    enabled=outcome.enabled, replayed=outcome.replayed)

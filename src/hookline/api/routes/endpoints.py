@@ -43,7 +43,8 @@ def merged_options(base: DeliveryOptions, body: DeliveryOptionsFields,
                             if v is not None or k in ("retry_schedule", "signature_header",
                                                       "json_style", "disable_after_failures",
                                                       "disable_after_seconds",
-                                                      "max_concurrency")})
+                                                      "max_concurrency", "auto_recover",
+                                                      "probe_schedule")})
 
 
 def with_rate(options: DeliveryOptions, body: EndpointFields | EndpointPatch) -> DeliveryOptions:
@@ -86,7 +87,8 @@ async def create_endpoint(app: AppDep, body: EndpointIn, service: ServiceDep,
 
 @router.get("/{endpoint_id}", response_model=EndpointOut)
 async def get_endpoint(app: AppDep, endpoint_id: str, service: ServiceDep) -> EndpointOut:
-    return EndpointOut.of(await service.get_endpoint(app.id, endpoint_id))
+    endpoint = await service.get_endpoint(app.id, endpoint_id)
+    return EndpointOut.of(endpoint, await service.waiting_count(endpoint))
 
 
 @router.put("/{endpoint_id}", response_model=EndpointOut,

@@ -38,7 +38,9 @@ async def endpoint_page(portal: Portal, endpoint: Endpoint, template: str,
                         status: int = 200, **context: Any) -> HTMLResponse:
     """A page about one endpoint, with what its header shows (status, health)."""
     stats = await portal.service.endpoint_stats(portal.app_id, endpoint.id)
+    waiting = await portal.service.waiting_count(endpoint)
     return await portal.render(template, status, endpoint=endpoint, stats=stats,
+                               waiting=waiting,
                                signature_help=signature_help(endpoint), nav="endpoints",
                                **context)
 
@@ -178,6 +180,15 @@ async def deactivate(portal: PortalDep, endpoint_id: str) -> Response:
 async def reactivate(portal: PortalDep, endpoint_id: str) -> Response:
     endpoint = await portal.service.update_endpoint(portal.app_id, endpoint_id, disabled=False)
     return portal.redirect(f"/endpoints/{endpoint.id}", notice="reactivated")
+
+
+@router.post("/endpoints/{endpoint_id}/retry-now")
+async def retry_now(portal: PortalDep, endpoint_id: str) -> Response:
+    """Probe an endpoint its failures disabled, now (docs/recovery.md)."""
+    outcome = await portal.service.retry_now(portal.app_id, endpoint_id)
+    notice = ("probe-none" if outcome.attempt is None
+              else "probe-ok" if outcome.enabled else "probe-failed")
+    return portal.redirect(f"/endpoints/{endpoint_id}", notice=notice)
 
 
 @router.get("/endpoints/{endpoint_id}/delete")

@@ -1,0 +1,101 @@
+"""Pull feeds (Svix's poller routes): a consumer reads 1,000 messages in pages, dies mid-way
+and resumes exactly where it stood; seek moves it; another application's token gets 404;
+a regular endpoint's feed is what was sent to it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from svix.api import MessagePollerPollOptions, Svix, SvixOptions
+
+from hookline.service.messages import MessageDraft
+from hookline.store.base import PublishResult
+from tests.support.api import ApiServer
+from tests.support.polling import attempts_recorded
+from tests.support.receiver import Receiver
+
+MESSAGES = 1000
+PAGE = 100
+
+
+async def polling_app(api: ApiServer, batches: int = MESSAGES // 100
+                      ) -> tuple[str, str, list[str]]:
+    """An application with a polling endpoint for `a.*` and 100 such messages per batch
+    (and 100 others it does not select, in the middle); returns its id, the endpoint's and
+    the selected message ids."""
+    app = (await api.post("/api/v1/app", {"name": "Pull"})).body
+    sink = await api.post(f"/api/v1/app/{app['id']}/endpoint",
+                          {"url": "poller:", "filterTypes": ["a.*"]})
+    assert sink.status == 201, sink.body
+    selected = []
+    for batch in range(batches + 1):
+        event_type = "z.other" if batch == batches // 2 else "a.b"  # skipped mid-feed
+        published = await api.runtime.service.publish_batch(
+            app["id"], [MessageDraft(event_type, {"n": n}) for n in range(100)])
+        if event_type == "a.b":
+            selected += [r.message.id for r in published if isinstance(r, PublishResult)]
+    assert len(selected) == batches * 100
+    return app["id"], sink.body["id"], sorted(selected)
+
+
+async def test_a_consumer_reads_its_feed_in_pages_and_resumes_exactly_after_dying(
+    api: ApiServer,
+) -> None:
+    app_id, sink, selected = await polling_app(api)
+    consumer = f"/api/v1/app/{app_id}/poller/{sink}/consumer/worker-1"
+    read: list[str] = []
+    page = (await api.get(f"{consumer}?limit={PAGE}")).body
+    while len(read) < len(selected) // 2:
+        read += [m["id"] for m in page["data"]]
+        page = (await api.get(f"{consumer}?limit={PAGE}&iterator={page['iterator']}")).body
+    # It dies holding `page`, unprocessed: the next consumer starts with that page again.
+    again = (await api.get(f"{consumer}?limit={PAGE}")).body
+    assert [m["id"] for m in again["data"]] == [m["id"] for m in page["data"]]
+    page = again
+    while not page["done"]:
+        read += [m["id"] for m in page["data"]]
+        page = (await api.get(f"{consumer}?limit={PAGE}&iterator={page['iterator']}")).body
+    read += [m["id"] for m in page["data"]]
+    assert read == selected
+
+    middle = (await api.get(f"/api/v1/app/{app_id}/msg/{selected[len(selected) // 2]}")).body
+    sought = await api.post(f"{consumer}/seek", {"after": middle["timestamp"]})
+    assert sought.status == 200
+    first = (await api.get(f"{consumer}?limit=5")).body["data"]
+    assert first and first[0]["id"] <= middle["id"] and first[-1]["id"] >= middle["id"]
+
+
+async def test_another_applications_token_gets_404_and_a_read_only_one_may_read_and_seek(
+    api: ApiServer,
+) -> None:
+    app_id, sink, selected = await polling_app(api, batches=1)
+    other = (await api.post("/api/v1/app", {"name": "Other"})).body
+    foreign = (await api.post(f"/api/v1/app/{other['id']}/token", {"name": "x"})).body["token"]
+    own = (await api.post(f"/api/v1/app/{app_id}/token",
+                          {"name": "ro", "readOnly": True})).body["token"]
+    feed = f"/api/v1/app/{app_id}/poller/{sink}"
+    assert (await api.get(feed, token=foreign)).status == 404
+    assert (await api.get(f"{feed}/consumer/c", token=foreign)).status == 404
+    page = await api.get(f"{feed}?limit=3", token=own)
+    assert [m["id"] for m in page.body["data"]] == selected[:3]
+    sought = await api.post(f"{feed}/consumer/c/seek", {"after": "2000-01-01T00:00:00Z"},
+                            token=own)
+    assert sought.status == 200
+
+
+async def test_the_svix_sdk_polls_and_a_regular_endpoint_has_a_feed_of_what_it_was_sent(
+    api: ApiServer, receiver: Receiver,
+) -> None:
+    app = (await api.post("/api/v1/app", {"name": "Push"})).body
+    ep = (await api.post(f"/api/v1/app/{app['id']}/endpoint",
+                         {"url": receiver.url("/p"), "filterTypes": ["x.y"]})).body
+    sent = [(await api.post(f"/api/v1/app/{app['id']}/msg",
+                            {"eventType": t, "payload": {}})).body["id"]
+            for t in ("x.y", "other.type", "x.y")]
+    await attempts_recorded(api.runtime.service, app["id"], 2)
+    svix = Svix(api.token, SvixOptions(server_url=api.base_url))
+    page = await asyncio.to_thread(svix.message.poller.poll, app["id"], ep["id"],
+                                   MessagePollerPollOptions(limit=10))
+    assert [m.id for m in page.data] == [sent[0], sent[2]]
+    assert page.done and page.data[0].timestamp <= datetime.now(UTC)
