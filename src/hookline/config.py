@@ -48,6 +48,11 @@ class Settings:
     shutdown_grace: float = 10.0
     max_response_bytes: int = 4096
     log_level: str = "info"
+    # Transactional outbox (docs/outbox.md): application databases whose `hookline_outbox`
+    # tables the delivery workers of `serve`/`worker` relay into this Hookline, and how often
+    # a relay looks when no NOTIFY woke it (SQLite sources: always).
+    outbox_sources: tuple[str, ...] = ()
+    outbox_poll_interval: float = 1.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

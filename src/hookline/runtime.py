@@ -16,6 +16,7 @@ from .delivery.egress import EgressPolicy
 from .delivery.sender import Sender
 from .delivery.transport import Transport
 from .delivery.worker import DeliveryWorker, WorkerHooks
+from .relay import OutboxRelay, ServiceSink, open_source
 from .secretbox import SecretBox
 from .service import Service
 from .store import Store, open_store
@@ -33,6 +34,9 @@ class Runtime:
     # The transport when it is the real one, which holds a connection pool to close.
     sender: Sender | None = None
     _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    # One per HOOKLINE_OUTBOX_SOURCES entry, beside the worker (their stats feed /metrics).
+    relays: list[OutboxRelay] = field(default_factory=list)
+    _relay_tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, with_worker: bool = True,
@@ -62,7 +66,16 @@ class Runtime:
             runtime.service.on_due = runtime.worker.wake
             runtime._worker_task = asyncio.create_task(runtime.worker.run(),
                                                        name="hookline-worker")
+            runtime._start_relays()
         return runtime
+
+    def _start_relays(self) -> None:
+        sink = ServiceSink(self.service)
+        for url in self.settings.outbox_sources:
+            relay = OutboxRelay(open_source(url), sink,
+                                poll_interval=self.settings.outbox_poll_interval)
+            self.relays.append(relay)
+            self._relay_tasks.append(asyncio.create_task(relay.run(), name="hookline-relay"))
 
     async def stop_when_worker_ends(self) -> None:
         """Wait for the worker to stop (a signal called `worker.stop()`), then close."""
@@ -71,6 +84,9 @@ class Runtime:
         await self.stop()
 
     async def stop(self) -> None:
+        for relay in self.relays:
+            relay.stop()
+        await asyncio.gather(*self._relay_tasks)
         if self.worker is not None and self._worker_task is not None:
             self.worker.stop()
             await self._worker_task
