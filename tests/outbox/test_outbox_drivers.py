@@ -3,8 +3,8 @@ is delivered if and only if the transaction that published it committed."""
 
 from __future__ import annotations
 
-import sqlite3
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest

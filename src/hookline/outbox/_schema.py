@@ -14,21 +14,27 @@ NOTIFY_CHANNEL = "hookline_outbox"
 COLUMNS = ("id", "app", "event_type", "payload", "event_id", "channels", "ordering_key",
            "idempotency_key")
 
-_POSTGRES = (
-    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    seq BIGSERIAL PRIMARY KEY,
-    id TEXT NOT NULL,
+# The columns both dialects share; `seq`, the clock and the number type differ.
+_COMMON = """    id TEXT NOT NULL,
     app TEXT NOT NULL,
     event_type TEXT NOT NULL,
     payload TEXT NOT NULL,
     event_id TEXT,
     channels TEXT,
     ordering_key TEXT,
-    idempotency_key TEXT,
-    created_at DOUBLE PRECISION NOT NULL DEFAULT extract(epoch FROM clock_timestamp()),
-    failed_at DOUBLE PRECISION,
-    error TEXT
-)""",
+    idempotency_key TEXT,"""
+
+
+def _create(seq: str, number: str, now: str) -> str:
+    return (f"CREATE TABLE IF NOT EXISTS {TABLE} (\n    seq {seq},\n{_COMMON}\n"
+            f"    created_at {number} NOT NULL DEFAULT ({now}),\n"
+            f"    failed_at {number},\n    error TEXT\n)")
+
+
+_PG_NOW = "extract(epoch FROM clock_timestamp())"
+_SQLITE_NOW = "(julianday('now') - 2440587.5) * 86400.0"
+_POSTGRES = (
+    _create("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION", _PG_NOW),
     # One NOTIFY per inserting statement (PostgreSQL folds a transaction's identical ones into
     # one): the relay wakes at once instead of at its next poll.
     f"""CREATE OR REPLACE FUNCTION {TABLE}_notify() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -38,23 +44,7 @@ BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$""",
     FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_notify()""",
 )
 _POSTGRES_QUIET = (_POSTGRES[0], f"DROP TRIGGER IF EXISTS {TABLE}_notify ON {TABLE}")
-
-_SQLITE = (
-    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL,
-    app TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    event_id TEXT,
-    channels TEXT,
-    ordering_key TEXT,
-    idempotency_key TEXT,
-    created_at REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),
-    failed_at REAL,
-    error TEXT
-)""",
-)
+_SQLITE = (_create("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL", _SQLITE_NOW),)
 
 DIALECTS = ("postgresql", "sqlite")
 
@@ -90,7 +80,7 @@ def insert_statement(style: str) -> str:
 # -- what the relay runs on the source (hookline.relay) ------------------------------------
 _ROW = "seq, id, app, event_type, payload, event_id, channels, ordering_key, idempotency_key"
 
-PG_READ = (f"SELECT {_ROW}, extract(epoch FROM clock_timestamp()) - created_at AS age "
+PG_READ = (f"SELECT {_ROW}, {_PG_NOW} - created_at AS age "
            f"FROM {TABLE} WHERE failed_at IS NULL ORDER BY seq LIMIT $1")
 PG_DELETE = f"DELETE FROM {TABLE} WHERE seq = ANY($1::bigint[])"
 PG_REFUSE = (f"UPDATE {TABLE} SET failed_at = extract(epoch FROM clock_timestamp()), "
@@ -103,10 +93,9 @@ PG_BACKLOG = (f"SELECT count(*) FILTER (WHERE failed_at IS NULL), "
               "(WHERE failed_at IS NULL), count(*) FILTER (WHERE failed_at IS NOT NULL) "
               f"FROM {TABLE}")
 
-_SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
-SQLITE_READ = (f"SELECT {_ROW}, {_SQLITE_NOW} - created_at AS age FROM {TABLE} "
+SQLITE_READ = (f"SELECT {_ROW}, ({_SQLITE_NOW}) - created_at AS age FROM {TABLE} "
                "WHERE failed_at IS NULL ORDER BY seq LIMIT ?")
 SQLITE_DELETE = f"DELETE FROM {TABLE} WHERE seq = ?"
-SQLITE_REFUSE = f"UPDATE {TABLE} SET failed_at = {_SQLITE_NOW}, error = ? WHERE seq = ?"
-SQLITE_BACKLOG = (f"SELECT sum(failed_at IS NULL), {_SQLITE_NOW} - min(CASE WHEN failed_at "
+SQLITE_REFUSE = f"UPDATE {TABLE} SET failed_at = ({_SQLITE_NOW}), error = ? WHERE seq = ?"
+SQLITE_BACKLOG = (f"SELECT sum(failed_at IS NULL), ({_SQLITE_NOW}) - min(CASE WHEN failed_at "
                   f"IS NULL THEN created_at END), sum(failed_at IS NOT NULL) FROM {TABLE}")

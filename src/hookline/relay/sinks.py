@@ -16,7 +16,6 @@ from urllib.parse import quote
 import aiohttp
 
 from ..errors import HooklineError, NotFound
-from ..service.messages import MessageDraft
 from .rows import ACCEPTED, OutboxRow, SinkUnavailable, Verdict
 
 REQUEST_TIMEOUT = 30.0
@@ -100,6 +99,8 @@ class ServiceSink:
         self._service = service  # hookline.service.Service (Any: the relay is below it)
 
     async def publish(self, app: str, rows: Sequence[OutboxRow]) -> list[Verdict]:
+        from ..service.messages import MessageDraft  # not loaded by `relay --to`
+
         drafts = [MessageDraft(r.event_type, json.loads(r.payload), event_id=r.event_id,
                                channels=None if r.channels is None else json.loads(r.channels),
                                idempotency_key=r.key, ordering_key=r.ordering_key)
