@@ -57,3 +57,23 @@ async def test_sqlite3_commits_are_delivered_and_rollbacks_never(
 
     assert sorted(e["n"] for e in hookline.events("sqlite3")) == [1, 3]
     assert (await outbox_backlog(f"sqlite:///{path}")).pending == 0
+
+
+async def test_a_row_hookline_refuses_is_kept_with_why_and_the_rest_flow_past_it(
+        app_db: str, hookline: Hookline, relay: OutboxRelay) -> None:
+    import asyncpg
+
+    refused = relay.stats().rows_refused
+    conn = await asyncpg.connect(app_db)
+    try:
+        async with conn.transaction():
+            await outbox.publish(conn, "shop", "not a type!", {"test": "refused", "n": 1})
+            await outbox.publish(conn, "shop", "order.paid", {"test": "refused", "n": 2})
+    finally:
+        await conn.close()
+
+    await wait_until(lambda: hookline.events("refused"), what="the valid event")
+    await wait_until(lambda: relay.stats().rows_refused == refused + 1, what="the refusal")
+    backlog = await outbox_backlog(app_db)
+    assert [e["n"] for e in hookline.events("refused")] == [2]
+    assert (backlog.pending, backlog.refused) == (0, 1)
