@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: serve test fuzz lint bench clean browser
+.PHONY: serve test fuzz lint bench clean browser outbox-chaos bench-outbox
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,15 @@ fuzz: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/throughput.py --json bench/throughput.json $(BENCH_ARGS)
+
+# The outbox's chaos test at full size (`make test` runs it with 300 events and two kills).
+outbox-chaos: $(DEV_STAMP)
+	OUTBOX_CHAOS_EVENTS=5000 OUTBOX_CHAOS_KILLS=5 $(BIN)/pytest -q -p no:cacheprovider \
+	  tests/outbox/test_outbox_chaos.py
+
+# Relay throughput (batch publish) and lag at a steady rate; needs HOOKLINE_TEST_POSTGRES_URL.
+bench-outbox: $(DEV_STAMP)
+	$(BIN)/python bench/outbox.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) hookline.db hookline.db-* .pytest_cache .mypy_cache .ruff_cache

@@ -166,6 +166,31 @@ WORKER_START_RETRY = 2.0
 
 @main.command()
 @database_option
+@click.option("--source", "sources", multiple=True, metavar="URL",
+              help="an application database with a hookline_outbox table (repeatable; "
+                   "default: HOOKLINE_OUTBOX_SOURCES)")
+@click.option("--to", "target", default=None, metavar="URL",
+              help="Hookline's base URL, published to over HTTP (default: straight into "
+                   "Hookline's own database, --database-url)")
+@click.option("--token", envvar="HOOKLINE_RELAY_TOKEN", default=None,
+              help="an API token for --to (or HOOKLINE_RELAY_TOKEN)")
+def relay(database_url: str | None, sources: tuple[str, ...], target: str | None,
+          token: str | None) -> None:
+    """Move committed outbox rows into Hookline, each exactly once (see docs/outbox.md)."""
+    from .relay_command import run_relay
+
+    settings = _settings(database_url=database_url, outbox_sources=sources or None)
+    _setup_logging(settings.log_level)
+    if not settings.outbox_sources:
+        raise click.ClickException("name an outbox with --source URL (or "
+                                   "HOOKLINE_OUTBOX_SOURCES)")
+    if target is not None and not token:
+        raise click.ClickException("--to needs --token (or HOOKLINE_RELAY_TOKEN)")
+    _run(lambda: run_relay(settings, target, token))
+
+
+@main.command()
+@database_option
 def migrate(database_url: str | None) -> None:
     """Apply schema migrations (idempotent)."""
     from .secretbox import SecretBox

@@ -69,6 +69,11 @@ class Settings:
     compat: str | None = None
     default_envelope: str | None = None
     signature_headers: str | None = None
+    # Transactional outbox (docs/outbox.md): application databases whose `hookline_outbox`
+    # tables the delivery workers of `serve`/`worker` relay into this Hookline, and how often
+    # a relay looks when no NOTIFY woke it (SQLite sources: always).
+    outbox_sources: tuple[str, ...] = ()
+    outbox_poll_interval: float = 1.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

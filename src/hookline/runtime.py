@@ -16,6 +16,7 @@ from .delivery.egress import EgressPolicy
 from .delivery.sender import Sender
 from .delivery.transport import Transport
 from .delivery.worker import DeliveryWorker, WorkerHooks
+from .relay import OutboxRelay, ServiceSink, open_source
 from .retention import Purger
 from .secretbox import SecretBox
 from .service import Service
@@ -42,6 +43,9 @@ class Runtime:
     # Probes endpoints disabled by their failure rule (service/recovery.py), beside the worker.
     _prober_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _stop_probing: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    # One per HOOKLINE_OUTBOX_SOURCES entry, beside the worker (their stats feed /metrics).
+    relays: list[OutboxRelay] = field(default_factory=list)
+    _relay_tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, with_worker: bool = True,
@@ -77,7 +81,16 @@ class Runtime:
             runtime._prober_task = asyncio.create_task(
                 run_prober(service, settings.probe_interval, runtime._stop_probing),
                 name="hookline-prober")
+            runtime._start_relays()
         return runtime
+
+    def _start_relays(self) -> None:
+        sink = ServiceSink(self.service)
+        for url in self.settings.outbox_sources:
+            relay = OutboxRelay(open_source(url), sink,
+                                poll_interval=self.settings.outbox_poll_interval)
+            self.relays.append(relay)
+            self._relay_tasks.append(asyncio.create_task(relay.run(), name="hookline-relay"))
 
     async def stop_when_worker_ends(self) -> None:
         """Wait for the worker to stop (a signal called `worker.stop()`), then close."""
@@ -93,6 +106,9 @@ class Runtime:
         if self._prober_task is not None:
             await self._prober_task
         await self.service.stop_tasks()
+        for relay in self.relays:
+            relay.stop()
+        await asyncio.gather(*self._relay_tasks)
         if self.worker is not None and self._worker_task is not None:
             self.worker.stop()
             await self._worker_task

@@ -1,0 +1,2 @@
+"""The outbox table as a Django app: add `"hookline.outbox.django"` to INSTALLED_APPS and
+`manage.py migrate` creates it."""
