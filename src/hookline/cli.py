@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import click
@@ -77,10 +80,18 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
                          worker_processes=worker_processes)
     _setup_logging(settings.log_level)
     processes = 0 if no_worker else worker_process_count(settings)
+    made_metrics_dir = processes > 0 and settings.metrics_dir is None
+    if made_metrics_dir:  # the workers' counters reach this process's /metrics through it
+        settings = settings.with_(metrics_dir=Path(tempfile.mkdtemp(prefix="hookline-metrics-")))
+    if processes and settings.metrics_dir is not None:
+        from .metrics import clear_directory
+
+        clear_directory(settings.metrics_dir)
     workers = WorkerProcesses(settings, processes)
 
     async def announce(runtime: Runtime) -> None:
         token = await runtime.service.ensure_admin_token()
+        runtime.service.worker_processes = processes
         await workers.start()  # after the API's start has migrated the database
         click.echo(f"Hookline {__version__} is running at {settings.base_url}")
         click.echo(f"  API docs:  {settings.base_url}/docs")
@@ -108,6 +119,8 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
             await server.serve()
         finally:
             await workers.stop()
+            if made_metrics_dir and settings.metrics_dir is not None:
+                shutil.rmtree(settings.metrics_dir, ignore_errors=True)
 
     _run(run)
 
@@ -115,7 +128,10 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
 @main.command()
 @database_option
 @click.option("--concurrency", type=int, default=None, help="requests in flight at most")
-def worker(database_url: str | None, concurrency: int | None) -> None:
+@click.option("--metrics-port", type=int, default=None,
+              help="serve /metrics, /healthz and /readyz on this port (address: HOOKLINE_HOST)")
+def worker(database_url: str | None, concurrency: int | None,
+           metrics_port: int | None) -> None:
     """Run delivery workers only (many may share one PostgreSQL database)."""
 
     settings = _settings(database_url=database_url, worker_concurrency=concurrency)
@@ -132,10 +148,28 @@ def worker(database_url: str | None, concurrency: int | None) -> None:
         assert runtime.worker is not None
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runtime.worker.stop)
+        stop_http = None
+        if metrics_port is not None:
+            from .worker_http import serve_worker_http
+
+            try:
+                stop_http = await serve_worker_http(runtime.service, settings.host,
+                                                    metrics_port)
+            except OSError as exc:
+                await runtime.stop()
+                raise click.ClickException(
+                    f"cannot listen on {settings.host}:{metrics_port}: "
+                    f"{exc.strerror or exc}") from None
         click.echo(f"hookline worker {runtime.worker.name} delivering from "
                    f"{_redact_url(settings.database_url)}")
+        if metrics_port is not None:
+            click.echo(f"  metrics:   http://{settings.host}:{metrics_port}/metrics")
         sys.stdout.flush()
-        await runtime.stop_when_worker_ends()
+        try:
+            await runtime.stop_when_worker_ends()
+        finally:
+            if stop_http is not None:
+                await stop_http()
 
     _run(run)
 

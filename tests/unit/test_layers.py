@@ -20,6 +20,7 @@ import hookline
 
 SRC = Path(hookline.__file__).parent
 CORE = frozenset({"config", "errors", "ids", "models", "signing", "envelopes", "retry", "stats",
+                  "metrics", "health", "logs", "tracing",
                   "tokens", "secretbox", "redaction", "validation"})
 WEB_FRAMEWORKS = frozenset({"fastapi", "starlette", "jinja2", "uvicorn"})
 # Imports the rules allow although their layers alone would not.

@@ -15,6 +15,7 @@ from ..config import Settings
 from ..portal import mount_portal
 from ..runtime import Runtime
 from . import openapi, problems
+from .access_log import AccessLog
 from .routes import (
     applications,
     attempts,
@@ -23,6 +24,7 @@ from .routes import (
     event_types,
     messages,
     operational,
+    operations,
     portal_access,
     smile,
     tokens,
@@ -158,6 +160,7 @@ def create_app(
                    tokens, portal_access, operational):
         app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(smile.router, responses=ERROR_RESPONSES)
+    app.include_router(operations.router)
     openapi.install(app)
 
     @app.get("/api/v1/health", tags=["Health"],
@@ -171,4 +174,6 @@ def create_app(
     app.add_middleware(RejectRepeatedQuery, document=app.openapi)
     app.add_middleware(RejectNul)
     app.add_middleware(problems.KeepConnectionOnError)  # outermost: sees what the rest raise
+    if settings.access_log:
+        app.add_middleware(AccessLog)
     return app

@@ -30,10 +30,11 @@ from .endpoints import EndpointUseCases
 from .idempotency import IdempotencyUseCases
 from .messages import MessageUseCases
 from .operational import OperationalEvents
+from .operations import OperationsUseCases
 
 
 class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,
-              IdempotencyUseCases):
+              IdempotencyUseCases, OperationsUseCases):
     """Every use case of Hookline, over one store. `Runtime` builds it."""
 
     def __init__(

@@ -12,9 +12,10 @@ from .attempts import AttemptQueries
 from .deliveries import DeliveryQueries
 from .idempotency import IdempotencyQueries
 from .messages import MessageQueries
+from .operations import OperationsQueries
 from .resources import ResourceQueries
 
 
 class SqlStore(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries, AccessQueries,
-               IdempotencyQueries):
+               IdempotencyQueries, OperationsQueries):
     """Hookline's persistence over a SQL driver and its dialect."""
