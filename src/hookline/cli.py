@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import signal
+import socket
 import sys
-import tempfile
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 import click
@@ -21,23 +19,63 @@ from .errors import HooklineError
 log = logging.getLogger("hookline")
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _setup_logging(settings: Settings) -> None:
+    from .logs import setup_logging
+
+    try:
+        setup_logging(settings.log_level, settings.log_format)
+    except HooklineError as exc:
+        raise click.ClickException(exc.detail) from None
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a command's coroutine; whatever stops it is one line on stderr and exit 1."""
+    runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
     try:
-        try:
-            import uvloop
+        import uvloop
 
-            uvloop.run(main())
-        except ImportError:
-            asyncio.run(main())
+        runner = uvloop.run
+    except ImportError:
+        pass
+    try:
+        runner(main())
     except HooklineError as exc:
         raise click.ClickException(exc.detail) from None
     except KeyboardInterrupt:
         pass
+    except (click.ClickException, SystemExit):
+        raise
+    except Exception as exc:  # a bug: still one line, with enough to report it
+        log.debug("unexpected error", exc_info=True)
+        raise click.ClickException(f"unexpected error: {type(exc).__name__}: {exc}") from None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced: a port in use is one line
+    and exit 1, never a banner followed by a failure."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: "
+                                   f"{exc.strerror or exc}") from None
+    return sock
+
+
+async def _check_database(settings: Settings) -> None:
+    """Connect once before serving, so a database that is missing or unreachable is one line
+    (`HooklineError`) rather than the server's failed start-up."""
+    from .secretbox import SecretBox
+    from .store import open_store
+
+    store = await open_store(settings, SecretBox.load(settings.secret_key, settings.data_dir))
+    try:
+        await store.ping()
+    finally:
+        await store.close()
 
 
 def _settings(**flags: Any) -> Settings:
@@ -78,11 +116,12 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
 
     settings = _settings(database_url=database_url, host=host, port=port,
                          worker_processes=worker_processes)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     processes = 0 if no_worker else worker_process_count(settings)
-    made_metrics_dir = processes > 0 and settings.metrics_dir is None
-    if made_metrics_dir:  # the workers' counters reach this process's /metrics through it
-        settings = settings.with_(metrics_dir=Path(tempfile.mkdtemp(prefix="hookline-metrics-")))
+    if processes > 0 and settings.metrics_dir is None:
+        # The workers' counters reach this process's /metrics through files there (cleared
+        # at every start, so a killed serve leaves nothing that grows).
+        settings = settings.with_(metrics_dir=settings.data_dir / "metrics")
     if processes and settings.metrics_dir is not None:
         from .metrics import clear_directory
 
@@ -109,18 +148,20 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
 
     app = create_app(settings, with_worker=not no_worker and not processes,
                      on_started=announce)
+    # log_config=None: uvicorn's records go through Hookline's handlers (text or JSON).
     config = server_config(app, settings, host=settings.host, port=settings.port,
                            log_level=settings.log_level, access_log=False, lifespan="on",
+                           log_config=None,
                            timeout_graceful_shutdown=int(settings.shutdown_grace))
     server = uvicorn.Server(config)
+    sock = _bind(settings.host, settings.port)
 
     async def run() -> None:
         try:
-            await server.serve()
+            await _check_database(settings)
+            await server.serve(sockets=[sock])
         finally:
             await workers.stop()
-            if made_metrics_dir and settings.metrics_dir is not None:
-                shutil.rmtree(settings.metrics_dir, ignore_errors=True)
 
     _run(run)
 
@@ -135,7 +176,7 @@ def worker(database_url: str | None, concurrency: int | None,
     """Run delivery workers only (many may share one PostgreSQL database)."""
 
     settings = _settings(database_url=database_url, worker_concurrency=concurrency)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
 
     async def run() -> None:
         stopping = asyncio.Event()
@@ -229,6 +270,33 @@ def admin_token(database_url: str | None) -> None:
             click.echo(await runtime.service.reset_admin_token())
         finally:
             await runtime.stop()
+
+    _run(run)
+
+
+@main.command()
+@database_option
+@click.option("--json", "as_json", is_flag=True, help="one JSON object instead of the screen")
+def status(database_url: str | None, as_json: bool) -> None:
+    """Show the queue, the endpoints, the live workers and the last purge."""
+    from .runtime import Runtime
+
+    settings = _settings(database_url=database_url)
+
+    async def run() -> None:
+        runtime = await Runtime.start(settings, with_worker=False, migrate=False)
+        try:
+            report = await runtime.service.status_report()
+        finally:
+            await runtime.stop()
+        if as_json:
+            import json
+
+            click.echo(json.dumps(report.as_json()))
+        else:
+            from .health import format_report
+
+            click.echo(format_report(report))
 
     _run(run)
 

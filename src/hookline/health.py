@@ -80,3 +80,33 @@ def parse_last_purge(raw: str | None) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def format_report(report: StatusReport) -> str:
+    """`hookline status`: one screen."""
+    q, e = report.queue, report.endpoints
+    lines = [
+        f"queue:      {q.get('due', 0)} due, {q.get('scheduled', 0)} scheduled retries, "
+        f"{q.get('leased', 0)} leased; oldest due {_age(report.oldest_due_age)} ago",
+        f"endpoints:  {e.get('enabled', 0)} enabled, {e.get('disabled', 0)} disabled",
+        f"workers:    {len(report.workers)} live",
+    ]
+    for w in report.workers:
+        state = "STALLED" if w.stalled else "ok"
+        lines.append(f"  {w.name}  {state}  heartbeat {_age(w.heartbeat_age)} ago, loop "
+                     f"{_age(w.loop_age)} ago, {w.in_flight} in flight")
+    purge = report.last_purge
+    lines.append("last purge: " + ("never" if purge is None else
+                                   f"{_age(report.now - float(purge.get('at', 0)))} ago, "
+                                   f"{purge.get('rows', '?')} rows"))
+    return "\n".join(lines)
