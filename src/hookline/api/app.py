@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
@@ -144,13 +145,16 @@ def create_app(
             if owned:
                 await rt.stop()
 
-    app = FastAPI(
+    # Swagger UI at /docs and ReDoc at /redoc from assets fastapi-offline ships (MIT), served
+    # by Hookline itself: the docs load without internet access.
+    app = FastAPIOffline(
         title="Hookline",
         version=__version__,
         description="Webhook delivery platform. Management API in Svix's REST shape.",
         lifespan=lifespan,
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
+        static_url="/docs-assets",
     )
     if runtime is not None:
         app.state.runtime = runtime
