@@ -63,8 +63,8 @@ class JsonFormatter(logging.Formatter):
         }
         for name in ID_FIELDS:
             value = getattr(record, f"hl_{name}", None)
-            if value is not None:
-                entry[name] = value
+            if value is not None:  # `message_id`, not `message`: that is the line's text
+                entry[name if name == "worker" else f"{name}_id"] = value
         for name in ("method", "path", "status", "duration_ms", "client"):
             value = getattr(record, f"hl_{name}", None)
             if value is not None:
