@@ -66,10 +66,13 @@ async def test_metrics_count_a_delivered_publish_and_a_failing_attempt(
         # The gauges are read from the database before the counters render: wait for a
         # scrape that saw the retry scheduled too.
         text = await scrape(served)
+        # Counters belong to the process: earlier tests' attempts count too.
         failed = value(text, "hookline_attempts_total", outcome="retrying",
-                       error_kind="http_status")
+                       error_kind="http_status") - value(
+            before, "hookline_attempts_total", outcome="retrying", error_kind="http_status")
         delivered = value(text, "hookline_attempts_total", outcome="succeeded",
-                          error_kind="none")
+                          error_kind="none") - value(
+            before, "hookline_attempts_total", outcome="succeeded", error_kind="none")
         scheduled = value(text, "hookline_queue_depth", state="scheduled")
         return text if (failed, delivered, scheduled) == (1, 1, 1) else None
 
