@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -21,23 +22,63 @@ from .tokens import PORTAL_ACCESS_MAX_TTL, PORTAL_ACCESS_MIN_TTL
 log = logging.getLogger("hookline")
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _setup_logging(settings: Settings) -> None:
+    from .logs import setup_logging
+
+    try:
+        setup_logging(settings.log_level, settings.log_format)
+    except HooklineError as exc:
+        raise click.ClickException(exc.detail) from None
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a command's coroutine; whatever stops it is one line on stderr and exit 1."""
+    runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
     try:
-        try:
-            import uvloop
+        import uvloop
 
-            uvloop.run(main())
-        except ImportError:
-            asyncio.run(main())
+        runner = uvloop.run
+    except ImportError:
+        pass
+    try:
+        runner(main())
     except HooklineError as exc:
         raise click.ClickException(exc.detail) from None
     except KeyboardInterrupt:
         pass
+    except (click.ClickException, SystemExit):
+        raise
+    except Exception as exc:  # a bug: still one line, with enough to report it
+        log.debug("unexpected error", exc_info=True)
+        raise click.ClickException(f"unexpected error: {type(exc).__name__}: {exc}") from None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced: a port in use is one line
+    and exit 1, never a banner followed by a failure."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: "
+                                   f"{exc.strerror or exc}") from None
+    return sock
+
+
+async def _check_database(settings: Settings) -> None:
+    """Connect once before serving, so a database that is missing or unreachable is one line
+    (`HooklineError`) rather than the server's failed start-up."""
+    from .secretbox import SecretBox
+    from .store import open_store
+
+    store = await open_store(settings, SecretBox.load(settings.secret_key, settings.data_dir))
+    try:
+        await store.ping()
+    finally:
+        await store.close()
 
 
 def _settings(**flags: Any) -> Settings:
@@ -78,12 +119,21 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
 
     settings = _settings(database_url=database_url, host=host, port=port,
                          worker_processes=worker_processes)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     processes = 0 if no_worker else worker_process_count(settings)
+    if processes > 0 and settings.metrics_dir is None:
+        # The workers' counters reach this process's /metrics through files there (cleared
+        # at every start, so a killed serve leaves nothing that grows).
+        settings = settings.with_(metrics_dir=settings.data_dir / "metrics")
+    if processes and settings.metrics_dir is not None:
+        from .metrics import clear_directory
+
+        clear_directory(settings.metrics_dir)
     workers = WorkerProcesses(settings, processes)
 
     async def announce(runtime: Runtime) -> None:
         token = await runtime.service.ensure_admin_token()
+        runtime.service.worker_processes = processes
         await workers.start()  # after the API's start has migrated the database
         click.echo(f"Hookline {__version__} is running at {settings.base_url}")
         click.echo(f"  API docs:  {settings.base_url}/docs")
@@ -101,14 +151,18 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
 
     app = create_app(settings, with_worker=not no_worker and not processes,
                      on_started=announce)
+    # log_config=None: uvicorn's records go through Hookline's handlers (text or JSON).
     config = server_config(app, settings, host=settings.host, port=settings.port,
                            log_level=settings.log_level, access_log=False, lifespan="on",
+                           log_config=None,
                            timeout_graceful_shutdown=int(settings.shutdown_grace))
     server = uvicorn.Server(config)
+    sock = _bind(settings.host, settings.port)
 
     async def run() -> None:
         try:
-            await server.serve()
+            await _check_database(settings)
+            await server.serve(sockets=[sock])
         finally:
             await workers.stop()
 
@@ -118,11 +172,14 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
 @main.command()
 @database_option
 @click.option("--concurrency", type=int, default=None, help="requests in flight at most")
-def worker(database_url: str | None, concurrency: int | None) -> None:
+@click.option("--metrics-port", type=int, default=None,
+              help="serve /metrics, /healthz and /readyz on this port (address: HOOKLINE_HOST)")
+def worker(database_url: str | None, concurrency: int | None,
+           metrics_port: int | None) -> None:
     """Run delivery workers only (many may share one PostgreSQL database)."""
 
     settings = _settings(database_url=database_url, worker_concurrency=concurrency)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
 
     async def run() -> None:
         stopping = asyncio.Event()
@@ -135,10 +192,28 @@ def worker(database_url: str | None, concurrency: int | None) -> None:
         assert runtime.worker is not None
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runtime.worker.stop)
+        stop_http = None
+        if metrics_port is not None:
+            from .worker_http import serve_worker_http
+
+            try:
+                stop_http = await serve_worker_http(runtime.service, settings.host,
+                                                    metrics_port)
+            except OSError as exc:
+                await runtime.stop()
+                raise click.ClickException(
+                    f"cannot listen on {settings.host}:{metrics_port}: "
+                    f"{exc.strerror or exc}") from None
         click.echo(f"hookline worker {runtime.worker.name} delivering from "
                    f"{_redact_url(settings.database_url)}")
+        if metrics_port is not None:
+            click.echo(f"  metrics:   http://{settings.host}:{metrics_port}/metrics")
         sys.stdout.flush()
-        await runtime.stop_when_worker_ends()
+        try:
+            await runtime.stop_when_worker_ends()
+        finally:
+            if stop_http is not None:
+                await stop_http()
 
     _run(run)
 
@@ -180,7 +255,7 @@ def relay(database_url: str | None, sources: tuple[str, ...], target: str | None
     from .relay_command import run_relay
 
     settings = _settings(database_url=database_url, outbox_sources=sources or None)
-    _setup_logging(settings.log_level)
+    _setup_logging(settings)
     if not settings.outbox_sources:
         raise click.ClickException("name an outbox with --source URL (or "
                                    "HOOKLINE_OUTBOX_SOURCES)")
@@ -223,6 +298,33 @@ def admin_token(database_url: str | None) -> None:
             click.echo(await runtime.service.reset_admin_token())
         finally:
             await runtime.stop()
+
+    _run(run)
+
+
+@main.command()
+@database_option
+@click.option("--json", "as_json", is_flag=True, help="one JSON object instead of the screen")
+def status(database_url: str | None, as_json: bool) -> None:
+    """Show the queue, the endpoints, the live workers and the last purge."""
+    from .runtime import Runtime
+
+    settings = _settings(database_url=database_url)
+
+    async def run() -> None:
+        runtime = await Runtime.start(settings, with_worker=False, migrate=False)
+        try:
+            report = await runtime.service.status_report()
+        finally:
+            await runtime.stop()
+        if as_json:
+            import json
+
+            click.echo(json.dumps(report.as_json()))
+        else:
+            from .health import format_report
+
+            click.echo(format_report(report))
 
     _run(run)
 

@@ -74,6 +74,16 @@ class Settings:
     # a relay looks when no NOTIFY woke it (SQLite sources: always).
     outbox_sources: tuple[str, ...] = ()
     outbox_poll_interval: float = 1.0
+    # Operations (metrics, health, logs): the application id as a metrics label (cardinality:
+    # one series per application), the multiprocess metrics directory (unset: a fresh one
+    # when `serve` starts worker processes), worker heartbeats and when a worker's loop
+    # counts as stalled, JSON logs, the access log.
+    metrics_app_labels: bool = False
+    metrics_dir: Path | None = None
+    heartbeat_interval: float = 5.0
+    worker_stall_seconds: float = 60.0
+    log_format: str = "text"
+    access_log: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -112,8 +122,9 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values.get("egress_allow"), str):
             values["egress_allow"] = _split(values["egress_allow"])
-        if isinstance(values.get("data_dir"), str):
-            values["data_dir"] = Path(values["data_dir"])
+        for name in ("data_dir", "metrics_dir"):
+            if isinstance(values.get(name), str):
+                values[name] = Path(values[name])
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:

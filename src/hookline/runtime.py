@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from aiohttp.abc import AbstractResolver
 
+from . import metrics
 from .config import Settings
 from .delivery.egress import EgressPolicy
 from .delivery.sender import Sender
@@ -56,6 +57,8 @@ class Runtime:
         """`sender` replaces the network (a test's `MockTransport`, say); `resolver` is the
         DNS resolver of the real sender; `clock` is what the service and the worker read as
         now (a test's clock that it moves by hand)."""
+        metrics.configure(app_labels=settings.metrics_app_labels,
+                          directory=settings.metrics_dir)
         box = SecretBox.load(settings.secret_key, settings.data_dir)
         store = await open_store(settings, box)
         if migrate:
@@ -73,6 +76,7 @@ class Runtime:
             runtime.worker = DeliveryWorker(store, settings, transport,
                                             hooks=hooks or service.operational, clock=clock)
             runtime.service.on_due = runtime.worker.wake
+            runtime.service.local_worker = runtime.worker
             runtime._worker_task = asyncio.create_task(runtime.worker.run(),
                                                        name="hookline-worker")
             runtime.purger = Purger(store, settings, clock)

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 
+from . import metrics
 from .config import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class WorkerProcesses:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = {**os.environ, "HOOKLINE_DATABASE_URL": self.settings.database_url}
+        if self.settings.metrics_dir is not None:  # their counters reach serve's /metrics
+            env["HOOKLINE_METRICS_DIR"] = str(self.settings.metrics_dir)
         return subprocess.Popen(
             [sys.executable, "-m", "hookline.cli", "worker"], env=env,
             preexec_fn=_exit_with_parent)
@@ -76,6 +79,7 @@ class WorkerProcesses:
                 if child.poll() is not None and not self._stopping:
                     log.warning("worker process %d exited with %s; starting it again",
                                 child.pid, child.returncode)
+                    metrics.process_exited(child.pid)
                     self._children[index] = self._spawn()
 
     async def stop(self) -> None:
@@ -93,3 +97,4 @@ class WorkerProcesses:
                 log.warning("worker process %d did not stop; killing it", child.pid)
                 child.kill()
                 await asyncio.to_thread(child.wait)
+            metrics.process_exited(child.pid)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hookline.errors import ConfigError
 from hookline.runtime import Runtime
 from tests.support.api import make_settings
 
@@ -47,16 +48,15 @@ async def test_a_new_data_directory_and_database_are_readable_by_their_owner_onl
                      "hookline.db-shm": 0o600, "hookline.key": 0o600}
 
 
-@pytest.mark.usefixtures("permissive_umask")
-async def test_a_database_elsewhere_gets_a_private_directory_too(tmp_path: Path) -> None:
+async def test_a_database_whose_directory_is_missing_is_refused_not_made(
+        tmp_path: Path) -> None:
     database = tmp_path / "db" / "nested" / "hookline.db"
     settings = make_settings(f"sqlite:///{database}", tmp_path)
 
-    runtime = await Runtime.start(settings, with_worker=False)
-    await runtime.stop()
+    with pytest.raises(ConfigError, match="does not exist"):
+        await Runtime.start(settings, with_worker=False)
 
-    assert mode(database.parent) == 0o700
-    assert mode(database) == 0o600
+    assert not (tmp_path / "db").exists()
 
 
 @pytest.mark.usefixtures("permissive_umask")

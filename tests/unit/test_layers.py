@@ -20,7 +20,8 @@ import hookline
 
 SRC = Path(hookline.__file__).parent
 CORE = frozenset({"config", "errors", "ids", "models", "signing", "envelopes", "retry", "stats",
-                  "presets", "tokens", "secretbox", "redaction", "validation"})
+                  "presets", "metrics", "health", "logs", "tracing",
+                  "tokens", "secretbox", "redaction", "validation"})
 WEB_FRAMEWORKS = frozenset({"fastapi", "starlette", "jinja2", "uvicorn"})
 # Imports the rules allow although their layers alone would not.
 ALLOWED = frozenset({

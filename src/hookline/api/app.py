@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Response
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
@@ -15,6 +16,7 @@ from ..config import Settings
 from ..portal import mount_portal
 from ..runtime import Runtime
 from . import openapi, problems
+from .access_log import AccessLog
 from .routes import (
     applications,
     attempts,
@@ -26,6 +28,7 @@ from .routes import (
     messages,
     not_offered,
     operational,
+    operations,
     portal_access,
     recovery,
     smile,
@@ -147,13 +150,16 @@ def create_app(
             if owned:
                 await rt.stop()
 
-    app = FastAPI(
+    # Swagger UI at /docs and ReDoc at /redoc from assets fastapi-offline ships (MIT), served
+    # by Hookline itself: the docs load without internet access.
+    app = FastAPIOffline(
         title="Hookline",
         version=__version__,
         description="Webhook delivery platform. Management API in Svix's REST shape.",
         lifespan=lifespan,
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
+        static_url="/docs-assets",
     )
     if runtime is not None:
         app.state.runtime = runtime
@@ -165,6 +171,7 @@ def create_app(
         app.include_router(module.router, prefix="/api/v1", responses=ERROR_RESPONSES)
     app.include_router(smile.router, responses=ERROR_RESPONSES)
     app.include_router(not_offered.router)
+    app.include_router(operations.router)
     openapi.install(app)
 
     @app.get("/api/v1/health", tags=["Health"],
@@ -184,4 +191,6 @@ def create_app(
     app.add_middleware(RejectRepeatedQuery, document=app.openapi)
     app.add_middleware(RejectNul)
     app.add_middleware(problems.KeepConnectionOnError)  # outermost: sees what the rest raise
+    if settings.access_log:
+        app.add_middleware(AccessLog)
     return app

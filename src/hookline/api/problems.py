@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import metrics
 from ..errors import HooklineError, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HooklineError)
     async def hookline_error(request: Request, exc: HooklineError) -> JSONResponse:
         if isinstance(exc, StoreUnavailable):
+            metrics.count_store_error()
             log.warning("%s %s: %s", request.method, request.url.path, exc.detail)
         extra = {"field": exc.field} if exc.field else {}
         return _for_client(request, problem(exc.status, exc.title, exc.detail, **extra))

@@ -21,12 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from .. import ids
+from .. import ids, metrics
 from ..config import Settings
 from ..errors import StoreUnavailable
-from ..models import DeliveryStatus, Endpoint, ErrorKind
+from ..models import AttemptTrigger, DeliveryStatus, Endpoint, ErrorKind
 from ..retry import RetrySchedule, should_disable
 from ..store.base import Claim, DeliveryResult, Store
+from .heartbeat import Heartbeat
 from .outcome import Outcome
 from .request import RecentBodies
 from .transport import Transport, send_message
@@ -88,6 +89,7 @@ class DeliveryWorker:
         self._done_ready = asyncio.Event()
         self._stop_listening: Callable[[], Awaitable[Any]] | None = None
         self._next_listen_try = 0.0
+        self.started_at = self.loop_at = clock()  # loop_at: the claim loop's last round
 
     # -- control -------------------------------------------------------------------------
     def wake(self) -> None:
@@ -107,9 +109,12 @@ class DeliveryWorker:
     async def run(self) -> None:
         log.info("worker %s started", self.name)
         recorder = asyncio.create_task(self._record_loop(), name="hookline-recorder")
+        heartbeat = Heartbeat(self, self.settings.heartbeat_interval)
+        beating = asyncio.create_task(heartbeat.run(), name="hookline-heartbeat")
         failures = 0
         try:
             while not self._stopping.is_set():
+                self.loop_at = self.clock()
                 self._signal.clear()
                 await self._ensure_listener()
                 free = (self.settings.worker_concurrency - len(self._in_flight)
@@ -124,6 +129,7 @@ class DeliveryWorker:
                         self._room(), self.settings.endpoint_concurrency)
                 except Exception as exc:  # the worker keeps going
                     failures += 1
+                    metrics.count_store_error()
                     delay = min(0.25 * 2 ** failures, STORE_RETRY_MAX)
                     if isinstance(exc, StoreUnavailable):
                         log.warning("worker %s: database unavailable (%s); retrying in %.1f s",
@@ -146,6 +152,7 @@ class DeliveryWorker:
             self._done_ready.set()
             await recorder
             await self._close_listener()
+            await heartbeat.stop(beating)
             log.info("worker %s stopped", self.name)
 
     async def _pause(self, seconds: float) -> None:
@@ -222,6 +229,7 @@ class DeliveryWorker:
     def _start(self, claim: Claim) -> None:
         task = asyncio.create_task(self._deliver(claim))
         self._in_flight[claim.delivery_id] = (claim, task)
+        metrics.request_started()
         self._per_endpoint[claim.endpoint.id] += 1
         self._caps[claim.endpoint.id] = self._cap(claim.endpoint)
         self._remember_cap(claim.endpoint)
@@ -269,6 +277,7 @@ class DeliveryWorker:
                     # Nothing counts until stored: keep the slots, try again. If the lease
                     # runs out first, another worker sends again (at-least-once).
                     failures += 1
+                    metrics.count_store_error()
                     self._done = batch + self._done
                     log.warning("worker %s: cannot record %d attempts (%s); retrying",
                                 self.name, len(batch), exc.__cause__ or exc)
@@ -281,6 +290,7 @@ class DeliveryWorker:
                     disabled = await self._record_one_by_one(batch)
                 failures = 0
                 self._unrecorded -= len(batch)
+                _observe(batch)
                 self._signal.set()
                 if self.hooks is not None:
                     try:
@@ -308,7 +318,8 @@ class DeliveryWorker:
     def _end_request(self, claim: Claim) -> None:
         """The request is over: its endpoint may take another one (its result is stored later,
         and counts against the worker's concurrency until then)."""
-        self._in_flight.pop(claim.delivery_id, None)
+        if self._in_flight.pop(claim.delivery_id, None) is not None:
+            metrics.request_ended()
         endpoint_id = claim.endpoint.id
         self._per_endpoint[endpoint_id] -= 1
         if self._per_endpoint[endpoint_id] <= 0:
@@ -330,7 +341,8 @@ class DeliveryWorker:
         await asyncio.gather(*(t for _, t in unfinished), return_exceptions=True)
         claims = [c for c, _ in unfinished]
         for claim in claims:
-            self._in_flight.pop(claim.delivery_id, None)
+            if self._in_flight.pop(claim.delivery_id, None) is not None:
+                metrics.request_ended()
         if claims:
             try:
                 await self.store.release_deliveries(claims, self.clock())
@@ -338,6 +350,21 @@ class DeliveryWorker:
             except StoreUnavailable:
                 log.warning("worker %s: could not release %d deliveries; their leases will "
                             "expire", self.name, len(claims))
+
+
+_OUTCOMES = {DeliveryStatus.SUCCEEDED: "succeeded", DeliveryStatus.PENDING: "retrying",
+             DeliveryStatus.FAILED: "failed"}
+
+
+def _observe(batch: list[_Done]) -> None:
+    """Count stored attempts; a message's first scheduled attempt also gives its lag."""
+    for done in batch:
+        attempt = done.result.attempt
+        first = attempt.attempt_number == 1 and attempt.trigger == AttemptTrigger.SCHEDULED
+        metrics.observe_attempt(
+            attempt.app_id, _OUTCOMES[done.result.status], attempt.error_kind,
+            attempt.duration_ms / 1000,
+            attempt.created_at - done.claim.message.created_at if first else None)
 
 
 def _without_response(result: DeliveryResult) -> DeliveryResult:

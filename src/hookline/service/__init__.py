@@ -34,6 +34,7 @@ from .idempotency import IdempotencyUseCases
 from .messages import MessageUseCases
 from .openapi_import import OpenApiImport, OpenApiImportUseCases
 from .operational import OperationalEvents
+from .operations import OperationsUseCases
 from .recovery import RecoveryUseCases
 from .replay import ReplayUseCases
 from .tasks import RunningTasks, TaskJob, TaskProgress, TaskUseCases
@@ -42,7 +43,8 @@ from .usage import UsageTask, UsageUseCases
 
 class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,
               IdempotencyUseCases, HistoryUseCases, UsageUseCases, TaskUseCases,
-              OpenApiImportUseCases, RecoveryUseCases, ReplayUseCases, FeedUseCases):
+              OpenApiImportUseCases, RecoveryUseCases, ReplayUseCases, FeedUseCases,
+              OperationsUseCases):
     """Every use case of Hookline, over one store. `Runtime` builds it."""
 
     def __init__(

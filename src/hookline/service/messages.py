@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import ids
+from .. import ids, metrics
 from ..errors import Conflict, HooklineError, InvalidInput, NotFound, PayloadTooLarge
 from ..models import Application, Attempt, AttemptTrigger, Message
 from ..store.base import Page, PublishResult, Subscription
@@ -131,6 +131,9 @@ class MessageUseCases(ServiceCore):
                            field="eventId") from None
         results = [item if isinstance(item, HooklineError) else next(published)
                    for item in checked]
+        stored = sum(1 for r in results if isinstance(r, PublishResult) and r.created)
+        if stored:
+            metrics.count_published(app.id, stored)
         if any(r.endpoint_ids for r in results if isinstance(r, PublishResult)):
             self.on_due()
         return results

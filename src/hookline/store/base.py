@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from ..health import QueueDepth, WorkerBeat
 from ..models import (
     Application,
     Attempt,
@@ -305,6 +306,16 @@ class Store(Protocol):
                          app_id: str | None = None) -> Page:
         """Newest or oldest first as `window` says; `app_id`: that application's only."""
         ...
+    # -- operations (status, readiness, heartbeats) ---------------------------------------
+    async def queue_depth(self, now: float) -> QueueDepth: ...
+    async def endpoint_states(self) -> dict[str, int]:
+        """Endpoints by state: enabled, disabled."""
+        ...
+
+    async def beat_worker(self, beat: WorkerBeat) -> None: ...
+    async def end_worker(self, name: str) -> None: ...
+    async def live_workers(self, since: float) -> list[WorkerBeat]: ...
+    async def pending_migrations(self) -> list[int]: ...
 
     # -- idempotent requests -------------------------------------------------------------
     def idempotent(self, scope: str, key: str, request: str,

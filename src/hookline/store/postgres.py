@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from ..errors import Conflict, InvalidInput, StoreUnavailable
+from ..errors import ConfigError, Conflict, InvalidInput, StoreUnavailable
 from ..secretbox import SecretBox
 from .base import Row, StopListening
 from .core import Guard, WriteStep
@@ -30,6 +30,8 @@ _UNAVAILABLE = (
     asyncpg.InternalClientError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    # The database went away under a running server (dropped): unreachable until it is back.
+    asyncpg.InvalidCatalogNameError,
 )
 
 
@@ -131,6 +133,13 @@ class PostgresStore(SqlStore):
             # asyncpg still rolls back a transaction left open.
             pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size,
                                              command_timeout=30, reset=_keep_session)
+        except asyncpg.InvalidCatalogNameError:
+            # Not worth waiting for, unlike a server that is starting: say so and stop.
+            raise ConfigError(f"PostgreSQL database {_database_name(url)!r} does not exist "
+                              "(create it first, e.g. with createdb)") from None
+        except (asyncpg.InvalidAuthorizationSpecificationError,
+                asyncpg.InvalidPasswordError) as exc:
+            raise ConfigError(f"PostgreSQL refused the login: {exc}") from None
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
         return cls(PostgresDatabase(url, pool), box, POSTGRES)
@@ -151,3 +160,9 @@ class PostgresStore(SqlStore):
                 conn.terminate()
 
         return stop
+
+
+def _database_name(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.lstrip("/") or "(default)"

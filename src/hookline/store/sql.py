@@ -14,6 +14,7 @@ from .deliveries import DeliveryQueries
 from .history import HistoryQueries
 from .idempotency import IdempotencyQueries
 from .messages import MessageQueries
+from .operations import OperationsQueries
 from .recovery import RecoveryQueries
 from .resources import ResourceQueries
 from .tasks import TaskQueries
@@ -21,5 +22,5 @@ from .tasks import TaskQueries
 
 class SqlStore(ResourceQueries, MessageQueries, DeliveryQueries, AttemptQueries, AccessQueries,
                IdempotencyQueries, HistoryQueries, TaskQueries, AttemptedQueries,
-               RecoveryQueries):
+               RecoveryQueries, OperationsQueries):
     """Hookline's persistence over a SQL driver and its dialect."""

@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import Conflict, StoreUnavailable
+from ..errors import ConfigError, Conflict, StoreUnavailable
 from ..secretbox import SecretBox
 from .base import Row, StopListening
 from .core import Guard, WriteStep
@@ -31,7 +31,6 @@ from .transactions import OpenTransaction
 BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
 PRIVATE_FILE = 0o600
-PRIVATE_DIR = 0o700
 
 
 def _named(args: Sequence[Any]) -> Mapping[str, Any]:
@@ -182,10 +181,13 @@ class _NothingWritten(Exception):
 
 
 def create_private(path: Path) -> None:
-    """Create the database file, and its directory, readable by their owner only (an existing
-    one is left as it is). SQLite gives the -wal and -shm files it makes later the main
-    file's permissions, so they are private too."""
-    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    """Create the database file readable by its owner only (an existing one is left as it
+    is). SQLite gives the -wal and -shm files it makes later the main file's permissions, so
+    they are private too. A missing directory is refused, not made: it is most often a typo
+    (`sqlite:////no/such/dir/x.db`), and a database quietly made there would look empty."""
+    if not path.parent.is_dir():
+        raise ConfigError(f"cannot create the SQLite database {str(path)!r}: its directory "
+                          f"{str(path.parent)!r} does not exist")
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     except FileExistsError:
