@@ -27,6 +27,7 @@ from .routes import (
     smile,
     tokens,
 )
+from .short_publish import ShortPublish
 
 ERROR_RESPONSES = problems.ERROR_RESPONSES
 BODY_OVERHEAD = 64 * 1024  # room for the envelope fields around a maximal payload
@@ -167,6 +168,7 @@ def create_app(
         return {"status": "ok"}
 
     mount_portal(app, settings)
+    app.add_middleware(ShortPublish)  # innermost: behind every guard below
     app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + BODY_OVERHEAD)
     app.add_middleware(RejectRepeatedQuery, document=app.openapi)
     app.add_middleware(RejectNul)
