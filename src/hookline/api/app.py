@@ -35,6 +35,7 @@ from .routes import (
     statistics,
     tokens,
 )
+from .short_publish import ShortPublish
 
 ERROR_RESPONSES = problems.ERROR_RESPONSES
 BODY_OVERHEAD = 64 * 1024  # room for the envelope fields around a maximal payload
@@ -187,6 +188,7 @@ def create_app(
         return Response(status_code=204)
 
     mount_portal(app, settings)
+    app.add_middleware(ShortPublish)  # innermost: behind every guard below
     app.add_middleware(BodyLimit, limit=settings.max_payload_bytes + BODY_OVERHEAD)
     app.add_middleware(RejectRepeatedQuery, document=app.openapi)
     app.add_middleware(RejectNul)

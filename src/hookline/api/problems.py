@@ -146,6 +146,15 @@ class KeepConnectionOnError:
             await _unexpected_problem()(scope, receive, send)
 
 
+def hookline_problem(request: Request, exc: HooklineError) -> JSONResponse:
+    """The answer to a refusal the core raised (also used by the short publish path)."""
+    if isinstance(exc, StoreUnavailable):
+        metrics.count_store_error()
+        log.warning("%s %s: %s", request.method, request.url.path, exc.detail)
+    extra = {"field": exc.field} if exc.field else {}
+    return _for_client(request, problem(exc.status, exc.title, exc.detail, **extra))
+
+
 def _unexpected_problem() -> JSONResponse:
     return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
 
@@ -153,11 +162,7 @@ def _unexpected_problem() -> JSONResponse:
 def install(app: FastAPI) -> None:
     @app.exception_handler(HooklineError)
     async def hookline_error(request: Request, exc: HooklineError) -> JSONResponse:
-        if isinstance(exc, StoreUnavailable):
-            metrics.count_store_error()
-            log.warning("%s %s: %s", request.method, request.url.path, exc.detail)
-        extra = {"field": exc.field} if exc.field else {}
-        return _for_client(request, problem(exc.status, exc.title, exc.detail, **extra))
+        return hookline_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -72,12 +73,27 @@ class Schema(BaseModel):
         """Text fields go to the database as they are: NUL and lone surrogates cannot, nor can
         NaN or Infinity be sent. Free-form JSON such as payloads is stored escaped (a NUL is
         fine there) and checked by the service, which the portal calls too."""
-        for name, info in type(self).model_fields.items():
-            if "Any" not in str(info.annotation):
-                where = info.alias or name
-                check_json(getattr(self, name), where)
-                _check_text(getattr(self, name), where)
+        for name, where in _text_fields(type(self)):
+            value = getattr(self, name)
+            if value is not None:
+                check_json(value, where)
+                _check_text(value, where)
         return self
+
+
+@cache
+def _text_fields(model: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """The fields `_storable_text` checks, with their wire names; worked out once per model,
+    not on every request (free-form `Any` fields are the service's to check)."""
+    return tuple((name, info.alias or name) for name, info in model.model_fields.items()
+                 if "Any" not in str(info.annotation))
+
+
+@cache
+def _integer_keys(model: type[BaseModel]) -> frozenset[str]:
+    """The names and aliases of a model's integer fields (see `_integral_numbers`)."""
+    return frozenset(key for name, info in model.model_fields.items()
+                     for key in (name, info.alias) if key and _is_integer(info.annotation))
 
 
 def _check_text(value: Any, where: str) -> None:
@@ -115,8 +131,9 @@ class InputSchema(Schema):
         field takes a float without a fraction (and still refuses `true` and `"5"`)."""
         if not isinstance(data, dict):
             return data
-        fields = {key: info for name, info in cls.model_fields.items()
-                  for key in (name, info.alias) if key and _is_integer(info.annotation)}
+        fields = _integer_keys(cls)
+        if not fields:
+            return data
         return {key: int(value) if key in fields and isinstance(value, float)
                 and value.is_integer() else value for key, value in data.items()}
 

@@ -7,7 +7,9 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field, SkipValidation, ValidationError
 
 from ...errors import HooklineError, NotFound, StaleConfiguration
+from ...models import Application, Message
 from ...retention import payload_life
+from ...service import Service
 from ...service.messages import MAX_BATCH, BatchResult, MessageDraft
 from ..auth import authenticate
 from ..deps import (
@@ -51,7 +53,20 @@ async def create_message(
 ) -> MessageOut:
     """Publish an event: stored and fanned out to every matching endpoint before this returns.
     The same `idempotency-key` within 24 h returns the first message and creates nothing."""
+    # Plain requests are answered by `api/short_publish.py` before they reach this route;
+    # what comes here is what that path leaves to FastAPI (a query, a body to refuse...).
+    message, created = await publish_single(request, request.path_params["app_id"], app, body,
+                                            service, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return MessageOut.of(message, with_content)
 
+
+async def publish_single(request: Request, app_key: str, app: Application | None,
+                         body: MessageIn,
+                         service: Service, idempotency_key: str | None) -> tuple[Message, bool]:
+    """A single publish by a caller `authenticate_publisher` let in for `app`: the message,
+    and whether it was created now (not found under its idempotency key)."""
     publish = partial(service.publish, event_type=body.event_type, payload=body.payload,
                       event_id=body.event_id, channels=body.channels,
                       ordering_key=body.ordering_key, idempotency_key=idempotency_key,
@@ -75,11 +90,9 @@ async def create_message(
         if not isinstance(refused, StaleConfiguration) and not await service.configuration_moved():
             raise
         principal = await authenticate(request)
-        app = await app_in_scope(request.path_params["app_id"], principal, service)
+        app = await app_in_scope(app_key, principal, service)
         result = await publish(app.id)
-    if not result.created:
-        response.status_code = 200
-    return MessageOut.of(result.message, with_content)
+    return result.message, result.created
 
 
 class BatchMessageIn(MessageIn):
