@@ -9,11 +9,14 @@ taken and wait for their next round. docs/retention.md explains the two clocks.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
 
+from . import metrics
 from .config import Settings
+from .health import LAST_PURGE_KEY
 from .store.base import PurgeCounts, Store
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,11 @@ class Purger:
             await asyncio.sleep(BATCH_PAUSE)
         if total.total:
             await self.store.reclaim_space()
+            metrics.count_purged(total.total)
+            # Only a round that purged something is recorded: a meta write moves the
+            # configuration version (migration 0012), so idle rounds leave it alone.
+            await self.store.set_meta(LAST_PURGE_KEY,
+                                      json.dumps({"at": self.clock(), "rows": total.total}))
             log.info("retention: %d messages expunged, %d attempts expunged, %d messages "
                      "deleted in %d batches (%.2f s)", total.messages_expunged,
                      total.attempts_expunged, total.messages_deleted, batches,

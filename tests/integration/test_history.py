@@ -7,8 +7,11 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from hookline import metrics
 from hookline.config import Settings
+from hookline.health import LAST_PURGE_KEY, parse_last_purge
 from hookline.models import DeliveryOptions
 from hookline.retention import DAY, Purger
 from hookline.runtime import Runtime
@@ -18,6 +21,16 @@ from tests.support.polling import attempts_recorded, deliveries_settled
 from tests.support.receiver import Receiver
 
 HOUR = 3600.0
+
+
+def metrics_sample(name: str) -> float:
+    """The value of one unlabelled sample of this process's metrics."""
+    body, _ = metrics.render()
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    raise AssertionError(f"no sample {name}")
 
 
 async def _rows(runtime: Runtime, sql: str, *args: Any) -> list[Any]:
@@ -126,8 +139,13 @@ async def test_retention_purges_exactly_what_is_past_both_clocks(
         parked = await svc.create_endpoint(app.id, url=receiver.url("/parked"), disabled=True)
         pending = await _park_one(runtime, app.id, parked.id, at=clock.now() - 100 * DAY)
 
+        purged_before = metrics_sample("hookline_purged_rows_total")
         counts = await Purger(runtime.store, runtime.settings, clock).run_once()
         assert counts is not None
+        # What `hookline status` and /metrics show of it.
+        last = parse_last_purge(await runtime.store.get_meta(LAST_PURGE_KEY))
+        assert last == {"at": clock.now(), "rows": counts.total}
+        assert metrics_sample("hookline_purged_rows_total") == purged_before + counts.total
         with pytest.raises(Exception, match="not found"):
             await svc.get_message(app.id, old)
         assert not await _rows(runtime, "SELECT id FROM attempts WHERE message_id = $1", old)

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from .. import metrics
 from ..errors import HooklineError
 from .rows import ACCEPTED, OutboxRow, SinkUnavailable, SourceUnavailable
 from .sinks import Sink
@@ -116,6 +117,7 @@ class OutboxRelay:
         await self.source.settle(relayed, refused)
         self._stats = replace(self._stats, rows_relayed=self._stats.rows_relayed + len(relayed),
                               rows_refused=self._stats.rows_refused + len(refused))
+        metrics.count_relayed(len(relayed), lag=rows[0].age)
         for seq, why in refused:
             log.warning("outbox relay %s: Hookline refused row %d for good: %s",
                         self.source.name, seq, why)
