@@ -38,16 +38,19 @@ browser:
 	fi
 
 # The suite mostly waits on servers, databases and browsers: it runs in TEST_WORKERS processes,
-# each test file in one of them (module fixtures start once). `make test TEST_WORKERS=0` runs
-# it in this process.
-TEST_WORKERS ?= 3
+# each test file in one of them (module fixtures start once); then, alone, the tests marked
+# `exclusive` (they restart the shared PostgreSQL). `make test TEST_WORKERS=0` runs the first
+# part in this process.
+TEST_WORKERS ?= 4
 
 # pylint runs one check (see [tool.pylint] in pyproject.toml): no six lines repeated across src/.
 test: $(DEV_STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pylint src/hookline
-	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m "not exclusive" \
+	  $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider -m exclusive $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Every phase of schemathesis (examples, coverage, fuzzing, stateful), 100 examples per
 # operation, every check, against a live server; `make test` runs a quick pass of the same.

@@ -192,6 +192,8 @@ def worker(database_url: str | None, concurrency: int | None,
         assert runtime.worker is not None
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runtime.worker.stop)
+        if stopping.is_set():  # the signal came while the runtime was starting
+            runtime.worker.stop()
         stop_http = None
         if metrics_port is not None:
             from .worker_http import serve_worker_http

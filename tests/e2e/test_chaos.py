@@ -26,7 +26,8 @@ from tests.support.polling import wait_until, wait_while_progressing
 from tests.support.processes import WorkerProcess
 from tests.support.receiver import Receiver
 
-pytestmark = pytest.mark.slow
+# It restarts the shared PostgreSQL: run alone (`make test` runs it after the parallel part).
+pytestmark = [pytest.mark.slow, pytest.mark.exclusive]
 MESSAGES = 5000
 ENDPOINTS = 3
 KILLS = 4
