@@ -8,27 +8,23 @@ import pytest
 from hookline.config import Settings
 from hookline.errors import Conflict
 from hookline.runtime import Runtime
-from hookline.store.dialect import Dialect
+from tests.support.migrations import without_migration
 
 
 async def test_a_database_with_repeated_event_ids_migrates(
         settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = Dialect.runs_migration
-    monkeypatch.setattr(Dialect, "runs_migration",
-                        lambda self, name: not name.startswith("0025")
-                        and original(self, name))
-    runtime = await Runtime.start(settings, with_worker=False)
-    try:
-        app = await runtime.service.create_app("before")
-        async with runtime.store.db.transaction() as tx:  # type: ignore[attr-defined]
-            for n, event_id in enumerate(["evt-1", "evt-1", "evt-2", "evt-1"]):
-                await tx.execute(
-                    "INSERT INTO messages (id, app_id, event_type, payload, event_id, "
-                    "created_at) VALUES ($1, $2, 'a.b', '{}', $3, $4)",
-                    f"msg_{n}", app.id, event_id, 1000.0 + n)
-    finally:
-        await runtime.stop()
-    monkeypatch.setattr(Dialect, "runs_migration", original)
+    with without_migration(monkeypatch, "0025"):
+        runtime = await Runtime.start(settings, with_worker=False)
+        try:
+            app = await runtime.service.create_app("before")
+            async with runtime.store.db.transaction() as tx:  # type: ignore[attr-defined]
+                for n, event_id in enumerate(["evt-1", "evt-1", "evt-2", "evt-1"]):
+                    await tx.execute(
+                        "INSERT INTO messages (id, app_id, event_type, payload, event_id, "
+                        "created_at) VALUES ($1, $2, 'a.b', '{}', $3, $4)",
+                        f"msg_{n}", app.id, event_id, 1000.0 + n)
+        finally:
+            await runtime.stop()
     runtime = await Runtime.start(settings, with_worker=False)
     try:
         service = runtime.service

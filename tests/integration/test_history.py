@@ -15,8 +15,8 @@ from hookline.health import LAST_PURGE_KEY, parse_last_purge
 from hookline.models import DeliveryOptions
 from hookline.retention import DAY, Purger
 from hookline.runtime import Runtime
-from hookline.store.dialect import Dialect
 from tests.support.clock import FakeClock, start_runtime_on
+from tests.support.migrations import without_migration
 from tests.support.polling import attempts_recorded, deliveries_settled
 from tests.support.receiver import Receiver
 
@@ -181,34 +181,30 @@ async def _park_one(runtime: Runtime, app_id: str, endpoint_id: str, at: float) 
 
 async def test_the_migration_converts_a_populated_database(
         settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = Dialect.runs_migration
-    monkeypatch.setattr(Dialect, "runs_migration",
-                        lambda self, name: not name.startswith("0014")
-                        and original(self, name))
-    runtime = await Runtime.start(settings, with_worker=False)
-    try:
-        now = runtime.service.clock()
-        app = await runtime.service.create_app("before")
-        ep = await runtime.service.create_endpoint(app.id, url="https://example.com/hook")
-        async with runtime.store.db.transaction() as tx:  # type: ignore[attr-defined]
-            for n in range(30):
-                at = now - n * 1800.0
-                mid, did = f"msg_old{n}", f"dlv_old{n}"
-                await tx.execute(
-                    "INSERT INTO messages (id, app_id, event_type, payload, created_at) "
-                    "VALUES ($1, $2, 'a.b', '{\"n\": 1}', $3)", mid, app.id, at)
-                await tx.execute(
-                    "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
-                    "attempt_count, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6)",
-                    did, mid, ep.id, app.id, ("succeeded", "failed", "pending")[n % 3], at)
-                await tx.execute(
-                    "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, "
-                    "url, created_at, succeeded, trigger) VALUES ($1, $2, $3, $4, $5, 'u', "
-                    "$6, $7, $8)", f"atmpt_old{n}", did, mid, ep.id, app.id, at, n % 3 == 0,
-                    "test" if n % 5 == 0 else "scheduled")
-    finally:
-        await runtime.stop()
-    monkeypatch.setattr(Dialect, "runs_migration", original)
+    with without_migration(monkeypatch, "0014"):
+        runtime = await Runtime.start(settings, with_worker=False)
+        try:
+            now = runtime.service.clock()
+            app = await runtime.service.create_app("before")
+            ep = await runtime.service.create_endpoint(app.id, url="https://example.com/hook")
+            async with runtime.store.db.transaction() as tx:  # type: ignore[attr-defined]
+                for n in range(30):
+                    at = now - n * 1800.0
+                    mid, did = f"msg_old{n}", f"dlv_old{n}"
+                    await tx.execute(
+                        "INSERT INTO messages (id, app_id, event_type, payload, created_at) "
+                        "VALUES ($1, $2, 'a.b', '{\"n\": 1}', $3)", mid, app.id, at)
+                    await tx.execute(
+                        "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
+                        "attempt_count, created_at) VALUES ($1, $2, $3, $4, $5, 1, $6)",
+                        did, mid, ep.id, app.id, ("succeeded", "failed", "pending")[n % 3], at)
+                    await tx.execute(
+                        "INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, "
+                        "url, created_at, succeeded, trigger) VALUES ($1, $2, $3, $4, $5, 'u', "
+                        "$6, $7, $8)", f"atmpt_old{n}", did, mid, ep.id, app.id, at, n % 3 == 0,
+                        "test" if n % 5 == 0 else "scheduled")
+        finally:
+            await runtime.stop()
     runtime = await Runtime.start(settings, with_worker=False)
     try:
         attempts, deliveries = await _full_counts(runtime)
