@@ -39,11 +39,10 @@ class Runtime:
     _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
     # Retention runs beside the worker (retention.py); one process purges at a time.
     purger: Purger | None = None
-    _purge_task: asyncio.Task[None] | None = field(default=None, repr=False)
-    _stop_purging: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    # Probes endpoints disabled by their failure rule (service/recovery.py), beside the worker.
-    _prober_task: asyncio.Task[None] | None = field(default=None, repr=False)
-    _stop_probing: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    # Loops beside the worker until `stop`: the purge, and the prober of endpoints disabled
+    # by their failure rule (service/recovery.py).
+    _side_loops: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+    _stop_side_loops: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     # One per HOOKLINE_OUTBOX_SOURCES entry, beside the worker (their stats feed /metrics).
     relays: list[OutboxRelay] = field(default_factory=list)
     _relay_tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
@@ -80,11 +79,11 @@ class Runtime:
             runtime._worker_task = asyncio.create_task(runtime.worker.run(),
                                                        name="hookline-worker")
             runtime.purger = Purger(store, settings, clock)
-            runtime._purge_task = asyncio.create_task(
-                runtime.purger.run(runtime._stop_purging), name="hookline-retention")
-            runtime._prober_task = asyncio.create_task(
-                run_prober(service, settings.probe_interval, runtime._stop_probing),
-                name="hookline-prober")
+            stopping = runtime._stop_side_loops
+            runtime._side_loops = [
+                asyncio.create_task(runtime.purger.run(stopping), name="hookline-retention"),
+                asyncio.create_task(run_prober(service, settings.probe_interval, stopping),
+                                    name="hookline-prober")]
             runtime._start_relays()
         return runtime
 
@@ -103,12 +102,8 @@ class Runtime:
         await self.stop()
 
     async def stop(self) -> None:
-        if self._purge_task is not None:
-            self._stop_purging.set()
-            await self._purge_task
-        self._stop_probing.set()
-        if self._prober_task is not None:
-            await self._prober_task
+        self._stop_side_loops.set()
+        await asyncio.gather(*self._side_loops)
         await self.service.stop_tasks()
         for relay in self.relays:
             relay.stop()
