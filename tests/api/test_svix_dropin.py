@@ -418,8 +418,11 @@ async def test_usage_statistics_run_as_background_tasks(api: ApiServer) -> None:
         task = await call(svix.background_task.get, task_id)
         return task if task.status != BackgroundTaskStatus.RUNNING else None
 
-    stats = await wait_until(lambda: finished(started.id), what="the stats task")
-    aggregate = await wait_until(lambda: finished(listed.id), what="the aggregate task")
+    # Each poll is a blocking SDK call on a worker thread: under a loaded parallel suite they
+    # queue behind other threads, so the deadline is generous (the tasks finish in ~0.1 s).
+    stats = await wait_until(lambda: finished(started.id), timeout=30, what="the stats task")
+    aggregate = await wait_until(lambda: finished(listed.id), timeout=30,
+                                 what="the aggregate task")
 
     assert started.unresolved_app_ids == ["no-such-app"]
     assert stats.status == BackgroundTaskStatus.FINISHED
