@@ -7,10 +7,12 @@ tests guard whatever the delivery side keeps."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from hookline.config import Settings
 from hookline.receiver import verify
@@ -19,36 +21,69 @@ from tests.support.processes import HOOKLINE, hookline_env
 from tests.support.receiver import Receiver
 from tests.support.served import ServeProcess
 
-pytestmark = pytest.mark.slow
+# The two servers start once per database for the whole module (each start costs seconds);
+# every test makes its own application, endpoint and receiver path. The admin-token test
+# changes what every other test signs in with, so it comes last.
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
 NEW_SECRET = "whsec_" + "bmV3LXNlY3JldC1mb3ItdGhlLWNhY2hlLXRlc3Qh"  # base64 of 30 bytes
+_paths = itertools.count()
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return make_settings(database_url, tmp_path, strict_event_types=True)
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_database_url(request: pytest.FixtureRequest,
+                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/hookline.db"
+    else:
+        from tests.conftest import fresh_postgres_schema
+
+        yield from fresh_postgres_schema(request.getfixturevalue("postgres_url"))
 
 
-@pytest.fixture
-async def changer(settings: Settings, tmp_path: Path) -> AsyncIterator[ServeProcess]:
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="module")
+def settings(module_database_url: str, logs: Path) -> Settings:
+    return make_settings(module_database_url, logs, strict_event_types=True)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def changer(settings: Settings, logs: Path) -> AsyncIterator[ServeProcess]:
     """The process that changes configuration: API only."""
-    server = await ServeProcess(settings, tmp_path, "changer", worker=False,
+    server = await ServeProcess(settings, logs, "changer", worker=False,
                                 strict_event_types="true").start()
     yield server
     await server.stop()
 
 
-@pytest.fixture
-async def publisher(settings: Settings, tmp_path: Path,
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def publisher(settings: Settings, logs: Path,
                     changer: ServeProcess) -> AsyncIterator[ServeProcess]:
     """The process that publishes and delivers, after the changer has migrated."""
-    server = await ServeProcess(settings, tmp_path, "publisher",
+    server = await ServeProcess(settings, logs, "publisher",
                                 strict_event_types="true").start()
     yield server
     await server.stop()
 
 
-async def _app_with_endpoint(via: ServeProcess, receiver: Receiver,
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = await Receiver().start()
+    yield rec
+    await rec.stop()
+
+
+@pytest.fixture
+def first() -> str:
+    """This test's own path on the shared receiver."""
+    return f"/first-{next(_paths)}"
+
+
+async def _app_with_endpoint(via: ServeProcess, receiver: Receiver, path: str,
                              filter_types: list[str] | None = None) -> tuple[str, str]:
     status, app = await via.call("POST", "/app", {"name": "cache"})
     assert status == 201
@@ -56,7 +91,7 @@ async def _app_with_endpoint(via: ServeProcess, receiver: Receiver,
         status, _ = await via.call("POST", "/event-type", {"name": name, "description": name})
         assert status in (201, 409)
     status, ep = await via.call("POST", f"/app/{app['id']}/endpoint",
-                                {"url": receiver.url("/first"), "filterTypes": filter_types})
+                                {"url": receiver.url(path), "filterTypes": filter_types})
     assert status == 201
     return app["id"], ep["id"]
 
@@ -70,71 +105,74 @@ async def _publish(via: ServeProcess, app_id: str, event_type: str,
 
 
 async def test_a_changed_filter_is_honoured_by_the_next_publish_elsewhere(
-    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str
 ) -> None:
-    app_id, ep_id = await _app_with_endpoint(publisher, receiver, ["a.b"])
+    app_id, ep_id = await _app_with_endpoint(publisher, receiver, first, ["a.b"])
     assert (await _publish(publisher, app_id, "a.b"))[0] == 202  # the routing table is cached
-    await receiver.wait_for(1, "/first")
+    await receiver.wait_for(1, first)
 
     status, _ = await changer.call("PATCH", f"/app/{app_id}/endpoint/{ep_id}",
                                    {"filterTypes": ["x.y"]})
     assert status == 200
     assert (await _publish(publisher, app_id, "x.y"))[0] == 202
 
-    await receiver.wait_for(2, "/first")  # under the old filter x.y would not be sent
+    await receiver.wait_for(2, first)  # under the old filter x.y would not be sent
 
 
 async def test_a_changed_url_is_honoured_by_the_next_publish_elsewhere(
-    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str
 ) -> None:
-    app_id, ep_id = await _app_with_endpoint(publisher, receiver)
+    app_id, ep_id = await _app_with_endpoint(publisher, receiver, first)
     assert (await _publish(publisher, app_id, "a.b"))[0] == 202
-    await receiver.wait_for(1, "/first")
+    await receiver.wait_for(1, first)
 
     status, _ = await changer.call("PATCH", f"/app/{app_id}/endpoint/{ep_id}",
-                                   {"url": receiver.url("/moved")})
+                                   {"url": receiver.url(first + "-moved")})
     assert status == 200
     assert (await _publish(publisher, app_id, "a.b"))[0] == 202
 
-    await receiver.wait_for(1, "/moved")
-    assert len(receiver.at("/first")) == 1
+    await receiver.wait_for(1, first + "-moved")
+    assert len(receiver.at(first)) == 1
 
 
 async def test_a_rotated_secret_signs_the_next_publish_elsewhere(
-    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str
 ) -> None:
-    app_id, ep_id = await _app_with_endpoint(publisher, receiver)
+    app_id, ep_id = await _app_with_endpoint(publisher, receiver, first)
     assert (await _publish(publisher, app_id, "a.b"))[0] == 202
-    await receiver.wait_for(1, "/first")
+    await receiver.wait_for(1, first)
 
     status, _ = await changer.call("POST", f"/app/{app_id}/endpoint/{ep_id}/secret/rotate",
                                    {"key": NEW_SECRET, "gracePeriodSeconds": 0})
     assert status in (200, 204)
     assert (await _publish(publisher, app_id, "a.b"))[0] == 202
 
-    [_, second] = await receiver.wait_for(2, "/first")
+    [_, second] = await receiver.wait_for(2, first)
     verify(second.body, second.headers, NEW_SECRET)  # raises unless signed with the new secret
 
 
 async def test_a_changed_schema_is_enforced_by_the_next_publish_elsewhere(
-    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str
 ) -> None:
-    app_id, _ = await _app_with_endpoint(publisher, receiver)
-    assert (await _publish(publisher, app_id, "a.b", {"n": 1}))[0] == 202  # catalogue cached
+    app_id, _ = await _app_with_endpoint(publisher, receiver, first)
+    # An event type of its own: the other tests publish a.b without this schema.
+    status, _ = await changer.call("POST", "/event-type", {"name": "s.n", "description": "s"})
+    assert status == 201
+    assert (await _publish(publisher, app_id, "s.n", {"n": 1}))[0] == 202  # catalogue cached
 
     schema = {"type": "object", "properties": {"n": {"type": "string"}}, "required": ["n"]}
-    status, _ = await changer.call("PUT", "/event-type/a.b",
-                                   {"description": "a.b", "schemas": {"1": schema}})
+    status, _ = await changer.call("PUT", "/event-type/s.n",
+                                   {"description": "s", "schemas": {"1": schema}})
     assert status == 200
-    status, problem = await _publish(publisher, app_id, "a.b", {"n": 1})
+    status, problem = await _publish(publisher, app_id, "s.n", {"n": 1})
 
     assert status == 422, problem
 
 
 async def test_a_new_event_type_is_accepted_by_the_next_strict_publish_elsewhere(
-    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str
 ) -> None:
-    app_id, _ = await _app_with_endpoint(publisher, receiver)
+    app_id, _ = await _app_with_endpoint(publisher, receiver, first)
     assert (await _publish(publisher, app_id, "brand.new"))[0] == 422  # unknown, remembered
 
     status, _ = await changer.call("POST", "/event-type",
@@ -145,9 +183,9 @@ async def test_a_new_event_type_is_accepted_by_the_next_strict_publish_elsewhere
 
 
 async def test_a_revoked_token_is_refused_by_the_next_request_elsewhere(
-    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str
 ) -> None:
-    app_id, _ = await _app_with_endpoint(publisher, receiver)
+    app_id, _ = await _app_with_endpoint(publisher, receiver, first)
     status, created = await changer.call("POST", f"/app/{app_id}/token", {"name": "ci"})
     assert status == 201
     token = created["token"]
@@ -160,9 +198,10 @@ async def test_a_revoked_token_is_refused_by_the_next_request_elsewhere(
 
 
 async def test_a_reset_admin_token_works_and_the_old_one_stops_at_the_next_request_elsewhere(
-    settings: Settings, changer: ServeProcess, publisher: ServeProcess, receiver: Receiver
+    settings: Settings, changer: ServeProcess, publisher: ServeProcess, receiver: Receiver,
+    first: str,
 ) -> None:
-    app_id, _ = await _app_with_endpoint(publisher, receiver)
+    app_id, _ = await _app_with_endpoint(publisher, receiver, first)
     assert (await _publish(publisher, app_id, "a.b"))[0] == 202  # the admin token is cached
 
     reset = await asyncio.create_subprocess_exec(
