@@ -11,6 +11,7 @@ from typing import Any
 
 from svix.api import BulkReplayIn, ReplayIn, Svix, SvixOptions
 
+from tests.api.test_operational import events, operational_endpoint
 from tests.support.api import ApiServer
 from tests.support.polling import attempts_recorded, wait_until
 from tests.support.receiver import Receiver
@@ -75,6 +76,8 @@ async def finished(api: ApiServer, task: dict[str, Any]) -> dict[str, Any]:
 async def test_replay_missing_sends_what_the_endpoint_never_got_once_and_dry_run_counts_it(
     api: ApiServer, receiver: Receiver
 ) -> None:
+    _, ops_secret = await operational_endpoint(api, receiver, "/ops",
+                                               filterTypes=["message.attempt.recovered"])
     h = await history(api, receiver)
     url = f"{h.base}/endpoint/{h.endpoint}/replay-missing"
     missed = h.failed + h.never_sent
@@ -97,6 +100,12 @@ async def test_replay_missing_sends_what_the_endpoint_never_got_once_and_dry_run
 
     again = await api.post(url, {"since": iso(h.start)})
     assert (await finished(api, again.body))["data"] == {"messagesSent": 0}
+    # Those that had failed recovered; those never sent did not.
+    await receiver.wait_for(len(h.failed), "/ops")
+    recovered = events(receiver, "/ops", ops_secret)
+    assert sorted(e["data"]["msgId"] for e in recovered) == sorted(h.failed)
+    assert {e["type"] for e in recovered} == {"message.attempt.recovered"}
+    assert recovered[0]["data"]["lastAttempt"]["responseStatusCode"] == 200
 
 
 async def test_bulk_replay_resends_what_the_filters_select_and_dry_run_counts_the_same(

@@ -54,13 +54,14 @@ class ProbeOutcome:
 
 def _wanted_by(endpoint: Endpoint) -> ReplayWindow:
     """What a disabled endpoint has missed: every message since its failures began that it
-    would have been sent, queued ones included, replayed one key at a time in order."""
+    would have been sent, queued ones included, replayed one key at a time in order. Like
+    every replay it is queued as `manual`, so the claim never ranks it with live first
+    attempts."""
     enabled = replace(endpoint, disabled=False)
     return ReplayWindow(
         since=endpoint.missed_since or endpoint.updated_at, until=None,
         wanted=lambda m: endpoint_wants(enabled, m), include_pending=True,
-        ordering_key=lambda m: m.ordering_key or RECOVERY_KEY_PREFIX + endpoint.id,
-        trigger=AttemptTrigger.SCHEDULED)
+        ordering_key=lambda m: m.ordering_key or RECOVERY_KEY_PREFIX + endpoint.id)
 
 
 class RecoveryUseCases(ServiceCore):

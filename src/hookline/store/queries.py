@@ -217,6 +217,12 @@ class Queries:
             f"AND ({cast('$3', 'float8')} IS NULL OR m.created_at <= $3) AND m.id > $4 "
             "ORDER BY m.id LIMIT $5")
         self.set_app_auto_recover = "UPDATE applications SET auto_recover = $2 WHERE id = $1"
+        # Whether the attempt before $4 of message $2 to endpoint $3 failed (a success after
+        # it is `message.attempt.recovered`).
+        self.failed_before = (
+            "SELECT NOT a.succeeded AS failed FROM attempts a WHERE a.app_id = $1 "
+            "AND a.message_id = $2 AND a.endpoint_id = $3 AND a.id < $4 AND NOT a.sending "
+            "AND a.trigger <> 'test' ORDER BY a.id DESC LIMIT 1")
 
         # -- pull feeds (service/feed.py) -------------------------------------------------
         self.feed_of_app = (

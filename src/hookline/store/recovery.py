@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from ..models import AttemptTrigger, Endpoint, Message
+from ..models import Attempt, AttemptTrigger, Endpoint, Message
 from .core import Connection, StoreCore, delivery_id_for, message_from_row
 
 SCAN_BATCH = 500  # messages read per statement while looking for what an endpoint missed
@@ -95,6 +95,13 @@ class RecoveryQueries(StoreCore):
             counted = await self._replay(tx, endpoint, window, now)
             await self._notify_due(tx)
         return counted
+
+    async def failed_before(self, attempt: Attempt) -> bool:
+        """Whether the message's previous attempt to the endpoint failed."""
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow(self.q.failed_before, attempt.app_id, attempt.message_id,
+                                      attempt.endpoint_id, attempt.id)
+        return row is not None and bool(row["failed"])
 
     # -- replays -------------------------------------------------------------------------
     async def replay_missed(self, endpoint: Endpoint, window: ReplayWindow, now: float,
