@@ -1,16 +1,19 @@
 """Pull feeds (Svix's poller routes): a consumer reads 1,000 messages in pages, dies mid-way
 and resumes exactly where it stood; seek moves it; another application's token gets 404;
-a regular endpoint's feed is what was sent to it."""
+a regular endpoint's feed is what was sent to it; a partner's portal session reads its feed
+(another application's session gets 404)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 from svix.api import MessagePollerPollOptions, Svix, SvixOptions
 
 from hookline.service.messages import MessageDraft
 from hookline.store.base import PublishResult
+from tests.e2e.portal import PortalClient, portal_link
 from tests.support.api import ApiServer
 from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
@@ -99,3 +102,40 @@ async def test_the_svix_sdk_polls_and_a_regular_endpoint_has_a_feed_of_what_it_w
                                    MessagePollerPollOptions(limit=10))
     assert [m.id for m in page.data] == [sent[0], sent[2]]
     assert page.done and page.data[0].timestamp <= datetime.now(UTC)
+
+
+async def read_with_session(client: PortalClient, path: str) -> list[str]:
+    """Every message id of a feed, a page at a time, as a partner's script in the portal
+    reads it."""
+    read: list[str] = []
+    query = "limit=40"
+    while True:
+        status, text = await client.get(f"{path}?{query}")
+        assert status == 200, text
+        page = json.loads(text)
+        read += [m["id"] for m in page["data"]]
+        if page["done"]:
+            return read
+        query = f"limit=40&iterator={page['iterator']}"
+
+
+async def test_a_partner_reads_its_feed_with_its_portal_session_and_no_other(
+    api: ApiServer,
+) -> None:
+    app_id, sink, selected = await polling_app(api, batches=1)
+    other = await api.runtime.service.create_app("Other")
+    feed = f"/portal/endpoints/{sink}/feed"
+    partner, stranger = PortalClient(api), PortalClient(api)
+    try:
+        assert (await partner.get(feed))[0] == 401  # no session yet
+        await partner.open(await portal_link(api, app_id))
+        await stranger.open(await portal_link(api, other.id))
+
+        assert await read_with_session(partner, feed) == selected
+        first = json.loads((await partner.get(f"{feed}?limit=1"))[1])["data"][0]
+        assert (first["id"], first["eventType"]) == (selected[0], "a.b") and "n" in first["payload"]
+        status, text = await stranger.get(feed)
+        assert status == 404 and json.loads(text)["status"] == 404
+    finally:
+        await partner.close()
+        await stranger.close()
