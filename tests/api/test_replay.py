@@ -23,8 +23,8 @@ def iso(epoch: float) -> str:
 
 @dataclass
 class History:
-    """An endpoint that got three messages, failed three (500) and missed two while
-    disabled; now it answers 200 again."""
+    """An endpoint that got three messages, failed three (500, on channel `storm`) and
+    missed two while disabled; now it answers 200 again."""
 
     base: str
     endpoint: str
@@ -35,10 +35,12 @@ class History:
     dark_from: float
 
 
-async def publish(api: ApiServer, base: str, event_type: str, count: int) -> list[str]:
+async def publish(api: ApiServer, base: str, event_type: str, count: int,
+                  channels: list[str] | None = None) -> list[str]:
     ids = []
     for n in range(count):
-        msg = await api.post(f"{base}/msg", {"eventType": event_type, "payload": {"n": n}})
+        msg = await api.post(f"{base}/msg", {"eventType": event_type, "payload": {"n": n},
+                                             "channels": channels})
         assert msg.status == 202, msg.body
         ids.append(msg.body["id"])
     return ids
@@ -54,7 +56,7 @@ async def history(api: ApiServer, receiver: Receiver) -> History:
     delivered = await publish(api, base, "ok.sent", 3)
     await attempts_recorded(service, app["id"], 3)
     receiver.statuses["/r"] = [500]
-    failed = await publish(api, base, "bad.sent", 3)
+    failed = await publish(api, base, "bad.sent", 3, channels=["storm"])
     await attempts_recorded(service, app["id"], 6)
     await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": True})
     dark_from = service.clock()
@@ -125,6 +127,8 @@ async def test_bulk_replay_resends_what_the_filters_select_and_dry_run_counts_th
     assert by_type.body["count"] == 3
     assert (await api.post(url, {"since": since, "tag": "none", "dryRun": True})
             ).body["count"] == 0
+    in_channel = await api.post(url, {"since": since, "channel": "storm", "dryRun": True})
+    assert in_channel.body["firstIds"] == h.failed
 
     started = await api.post(url, {"since": since, "status": 0})
     assert started.status == 202 and started.body["task"] == "endpoint.bulk-replay"
