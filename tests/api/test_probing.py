@@ -1,7 +1,8 @@
 """Probing, on both databases, with a clock the test moves: a disabled endpoint is probed on
 its `probeSchedule` (the last delay repeating), each probe an attempt with trigger `probe`
 that statistics count; an endpoint a person disabled is never probed; `autoRecover` on the
-endpoint wins over its application's; enabling by hand is `endpoint.enabled`, reason manual."""
+endpoint wins over its application's, and one that does not heal itself shows no next probe;
+enabling by hand is `endpoint.enabled`, reason manual."""
 
 from __future__ import annotations
 
@@ -118,6 +119,10 @@ async def test_auto_recover_of_the_endpoint_wins_over_its_application_s(
         await c.probe()
         c.clock.advance(24 * 3600)
     assert [len(receiver.at(p)) for p in ("/app-off", "/ep-off", "/ep-on")] == [1, 1, 3]
+    shown = [(await c.api.get(f"/api/v1/app/{app['id']}/endpoint/{ep['id']}")).body
+             for app, ep in ((quiet_app, dark[0]), (default_app, dark[1]), (quiet_app, probed))]
+    assert [s["nextProbeAt"] is not None for s in shown] == [False, False, True]
+    assert all(s["waitingCount"] >= 1 for s in shown)
 
     receiver.statuses["/app-off"] = [200]
     await c.api.patch(f"/api/v1/app/{quiet_app['id']}/endpoint/{dark[0]['id']}",
