@@ -2,7 +2,8 @@
 its `probeSchedule` (the last delay repeating), each probe an attempt with trigger `probe`
 that statistics count; an endpoint a person disabled is never probed; `autoRecover` on the
 endpoint wins over its application's, and one that does not heal itself shows no next probe;
-enabling by hand is `endpoint.enabled`, reason manual."""
+enabling by hand is `endpoint.enabled`, reason manual; "Retry now" heals an endpoint and
+replays what it missed as `manual` deliveries, each ordering key in publish order."""
 
 from __future__ import annotations
 
@@ -133,3 +134,29 @@ async def test_auto_recover_of_the_endpoint_wins_over_its_application_s(
         "appId": quiet_app["id"], "appUid": None, "endpointId": dark[0]["id"],
         "endpointUid": None, "reason": "manual"}
     assert probed["autoRecover"] is True and dark[1]["autoRecover"] is False
+
+
+async def test_retry_now_heals_and_replays_what_was_missed_in_order_per_ordering_key(
+    clocked: Clocked, receiver: Receiver,
+) -> None:
+    c, service = clocked, clocked.runtime.service
+    app = (await c.api.post("/api/v1/app", {"name": "Keyed"})).body
+    base = f"/api/v1/app/{app['id']}"
+    ep = await failed_until_disabled(c, receiver, app, "/keyed")
+    keyed: dict[str | None, list[str]] = {}
+    for n in range(15):
+        key = None if n % 4 == 3 else f"order-{n % 4}"
+        msg = (await c.api.post(f"{base}/msg", {"eventType": "a.b", "payload": {"n": n},
+                                                "orderingKey": key})).body
+        keyed.setdefault(key, []).append(msg["id"])
+    receiver.statuses["/keyed"] = [200]
+
+    healed = (await c.api.post(f"{base}/endpoint/{ep['id']}/probe", {})).body
+    assert healed["enabled"] and healed["replayed"] == 15
+    await receiver.wait_for(1 + 1 + 15, "/keyed")
+    arrived = [r.headers["webhook-id"] for r in receiver.at("/keyed")[2:]]
+    for ids in keyed.values():  # without a key: one at a time too, in publish order
+        assert [i for i in arrived if i in ids] == ids
+    attempts = (await service.list_attempts(app["id"], 50, None, endpoint_id=ep["id"])).data
+    replays = [a for a in attempts if a.message_id in arrived]
+    assert {a.trigger for a in replays} == {AttemptTrigger.MANUAL}
