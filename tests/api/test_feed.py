@@ -1,22 +1,34 @@
-"""Pull feeds (Svix's poller routes): a consumer reads 1,000 messages in pages, dies mid-way
-and resumes exactly where it stood; seek moves it; another application's token gets 404;
-a regular endpoint's feed is what was sent to it."""
+"""Pull feeds (Svix's poller routes): a consumer process reads 1,000 messages in pages, is
+killed mid-way, and a new one resumes exactly where it stood; seek moves it (the Svix SDK's
+consumer calls too); another application's token gets 404; a regular endpoint's feed is what
+was sent to it; a partner's portal session reads its feed (another application's gets 404)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
-from svix.api import MessagePollerPollOptions, Svix, SvixOptions
+from svix.api import (
+    MessagePollerConsumerPollOptions,
+    MessagePollerPollOptions,
+    PollingEndpointConsumerSeekIn,
+    Svix,
+    SvixOptions,
+)
 
 from hookline.service.messages import MessageDraft
 from hookline.store.base import PublishResult
+from tests.e2e.portal import PortalClient, portal_link
 from tests.support.api import ApiServer
 from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
 
 MESSAGES = 1000
 PAGE = 100
+CONSUMER = Path(__file__).parent.parent / "support" / "feed_consumer.py"
 
 
 async def polling_app(api: ApiServer, batches: int = MESSAGES // 100
@@ -39,31 +51,43 @@ async def polling_app(api: ApiServer, batches: int = MESSAGES // 100
     return app["id"], sink.body["id"], sorted(selected)
 
 
+async def run_consumer(api: ApiServer, app_id: str, sink: str, out: Path,
+                       hold_after: int) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(CONSUMER), api.base_url, api.token, app_id, sink, "worker-1",
+        str(out), str(hold_after), stdout=asyncio.subprocess.PIPE)
+
+
 async def test_a_consumer_reads_its_feed_in_pages_and_resumes_exactly_after_dying(
-    api: ApiServer,
+    api: ApiServer, tmp_path: Path,
 ) -> None:
     app_id, sink, selected = await polling_app(api)
-    consumer = f"/api/v1/app/{app_id}/poller/{sink}/consumer/worker-1"
-    read: list[str] = []
-    page = (await api.get(f"{consumer}?limit={PAGE}")).body
-    while len(read) < len(selected) // 2:
-        read += [m["id"] for m in page["data"]]
-        page = (await api.get(f"{consumer}?limit={PAGE}&iterator={page['iterator']}")).body
-    # It dies holding `page`, unprocessed: the next consumer starts with that page again.
-    again = (await api.get(f"{consumer}?limit={PAGE}")).body
-    assert [m["id"] for m in again["data"]] == [m["id"] for m in page["data"]]
-    page = again
-    while not page["done"]:
-        read += [m["id"] for m in page["data"]]
-        page = (await api.get(f"{consumer}?limit={PAGE}&iterator={page['iterator']}")).body
-    read += [m["id"] for m in page["data"]]
-    assert read == selected
+    out = tmp_path / "processed.txt"
+    first = await run_consumer(api, app_id, sink, out, hold_after=5)
+    assert first.stdout is not None
+    assert await asyncio.wait_for(first.stdout.readline(), timeout=30) == b"holding\n"
+    first.kill()  # mid-way: its fifth page processed, not acknowledged
+    await first.wait()
+    second = await run_consumer(api, app_id, sink, out, hold_after=0)
+    assert await asyncio.wait_for(second.wait(), timeout=30) == 0
 
+    pages = [line.split() for line in out.read_text().splitlines()]
+    assert pages[5] == pages[4]  # the new process starts with the page the dead one held
+    assert [m for page in pages[:5] + pages[6:] for m in page] == selected
+    assert all(len(page) == PAGE for page in pages[:-1])
+
+    consumer = f"/api/v1/app/{app_id}/poller/{sink}/consumer/worker-1"
     middle = (await api.get(f"/api/v1/app/{app_id}/msg/{selected[len(selected) // 2]}")).body
-    sought = await api.post(f"{consumer}/seek", {"after": middle["timestamp"]})
-    assert sought.status == 200
-    first = (await api.get(f"{consumer}?limit=5")).body["data"]
-    assert first and first[0]["id"] <= middle["id"] and first[-1]["id"] >= middle["id"]
+    svix = Svix(api.token, SvixOptions(server_url=api.base_url))
+    sought = await asyncio.to_thread(
+        svix.message.poller.consumer_seek, app_id, sink, "worker-1",
+        PollingEndpointConsumerSeekIn(after=datetime.fromisoformat(middle["timestamp"])))
+    assert sought.iterator
+    first_after = (await api.get(f"{consumer}?limit=5")).body["data"]
+    assert first_after and first_after[0]["id"] <= middle["id"] <= first_after[-1]["id"]
+    by_sdk = await asyncio.to_thread(svix.message.poller.consumer_poll, app_id, sink,
+                                     "worker-1", MessagePollerConsumerPollOptions(limit=5))
+    assert [m.id for m in by_sdk.data] == [m["id"] for m in first_after]
 
 
 async def test_another_applications_token_gets_404_and_a_read_only_one_may_read_and_seek(
@@ -99,3 +123,40 @@ async def test_the_svix_sdk_polls_and_a_regular_endpoint_has_a_feed_of_what_it_w
                                    MessagePollerPollOptions(limit=10))
     assert [m.id for m in page.data] == [sent[0], sent[2]]
     assert page.done and page.data[0].timestamp <= datetime.now(UTC)
+
+
+async def read_with_session(client: PortalClient, path: str) -> list[str]:
+    """Every message id of a feed, a page at a time, as a partner's script in the portal
+    reads it."""
+    read: list[str] = []
+    query = "limit=40"
+    while True:
+        status, text = await client.get(f"{path}?{query}")
+        assert status == 200, text
+        page = json.loads(text)
+        read += [m["id"] for m in page["data"]]
+        if page["done"]:
+            return read
+        query = f"limit=40&iterator={page['iterator']}"
+
+
+async def test_a_partner_reads_its_feed_with_its_portal_session_and_no_other(
+    api: ApiServer,
+) -> None:
+    app_id, sink, selected = await polling_app(api, batches=1)
+    other = await api.runtime.service.create_app("Other")
+    feed = f"/portal/endpoints/{sink}/feed"
+    partner, stranger = PortalClient(api), PortalClient(api)
+    try:
+        assert (await partner.get(feed))[0] == 401  # no session yet
+        await partner.open(await portal_link(api, app_id))
+        await stranger.open(await portal_link(api, other.id))
+
+        assert await read_with_session(partner, feed) == selected
+        first = json.loads((await partner.get(f"{feed}?limit=1"))[1])["data"][0]
+        assert (first["id"], first["eventType"]) == (selected[0], "a.b") and "n" in first["payload"]
+        status, text = await stranger.get(feed)
+        assert status == 404 and json.loads(text)["status"] == 404
+    finally:
+        await partner.close()
+        await stranger.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 from svix.api import BulkReplayIn, ReplayIn, Svix, SvixOptions
 
+from tests.api.test_operational import events, operational_endpoint
 from tests.support.api import ApiServer
 from tests.support.polling import attempts_recorded, wait_until
 from tests.support.receiver import Receiver
@@ -22,8 +23,8 @@ def iso(epoch: float) -> str:
 
 @dataclass
 class History:
-    """An endpoint that got three messages, failed three (500) and missed two while
-    disabled; now it answers 200 again."""
+    """An endpoint that got three messages, failed three (500, on channel `storm`) and
+    missed two while disabled; now it answers 200 again."""
 
     base: str
     endpoint: str
@@ -34,10 +35,12 @@ class History:
     dark_from: float
 
 
-async def publish(api: ApiServer, base: str, event_type: str, count: int) -> list[str]:
+async def publish(api: ApiServer, base: str, event_type: str, count: int,
+                  channels: list[str] | None = None) -> list[str]:
     ids = []
     for n in range(count):
-        msg = await api.post(f"{base}/msg", {"eventType": event_type, "payload": {"n": n}})
+        msg = await api.post(f"{base}/msg", {"eventType": event_type, "payload": {"n": n},
+                                             "channels": channels})
         assert msg.status == 202, msg.body
         ids.append(msg.body["id"])
     return ids
@@ -53,7 +56,7 @@ async def history(api: ApiServer, receiver: Receiver) -> History:
     delivered = await publish(api, base, "ok.sent", 3)
     await attempts_recorded(service, app["id"], 3)
     receiver.statuses["/r"] = [500]
-    failed = await publish(api, base, "bad.sent", 3)
+    failed = await publish(api, base, "bad.sent", 3, channels=["storm"])
     await attempts_recorded(service, app["id"], 6)
     await api.patch(f"{base}/endpoint/{ep['id']}", {"disabled": True})
     dark_from = service.clock()
@@ -75,6 +78,8 @@ async def finished(api: ApiServer, task: dict[str, Any]) -> dict[str, Any]:
 async def test_replay_missing_sends_what_the_endpoint_never_got_once_and_dry_run_counts_it(
     api: ApiServer, receiver: Receiver
 ) -> None:
+    _, ops_secret = await operational_endpoint(api, receiver, "/ops",
+                                               filterTypes=["message.attempt.recovered"])
     h = await history(api, receiver)
     url = f"{h.base}/endpoint/{h.endpoint}/replay-missing"
     missed = h.failed + h.never_sent
@@ -97,6 +102,12 @@ async def test_replay_missing_sends_what_the_endpoint_never_got_once_and_dry_run
 
     again = await api.post(url, {"since": iso(h.start)})
     assert (await finished(api, again.body))["data"] == {"messagesSent": 0}
+    # Those that had failed recovered; those never sent did not.
+    await receiver.wait_for(len(h.failed), "/ops")
+    recovered = events(receiver, "/ops", ops_secret)
+    assert sorted(e["data"]["msgId"] for e in recovered) == sorted(h.failed)
+    assert {e["type"] for e in recovered} == {"message.attempt.recovered"}
+    assert recovered[0]["data"]["lastAttempt"]["responseStatusCode"] == 200
 
 
 async def test_bulk_replay_resends_what_the_filters_select_and_dry_run_counts_the_same(
@@ -116,6 +127,8 @@ async def test_bulk_replay_resends_what_the_filters_select_and_dry_run_counts_th
     assert by_type.body["count"] == 3
     assert (await api.post(url, {"since": since, "tag": "none", "dryRun": True})
             ).body["count"] == 0
+    in_channel = await api.post(url, {"since": since, "channel": "storm", "dryRun": True})
+    assert in_channel.body["firstIds"] == h.failed
 
     started = await api.post(url, {"since": since, "status": 0})
     assert started.status == 202 and started.body["task"] == "endpoint.bulk-replay"

@@ -15,7 +15,7 @@ from tests.e2e.portal import PortalClient, csrf_token, portal_link, seed_catalog
 from tests.support.api import ADMIN_TOKEN, ApiServer
 from tests.support.receiver import Receiver
 
-PAGES = ["", "/edit", "/test", "/logs", "/delete"]
+PAGES = ["", "/edit", "/test", "/logs", "/delete", "/recover?since_hours=24"]
 ACTIONS: list[tuple[str, dict[str, str]]] = [
     ("/edit", {"url": "http://127.0.0.1:9/stolen", "events": "ALL_EVENTS", "active": "on"}),
     ("/deactivate", {}),
@@ -24,7 +24,7 @@ ACTIONS: list[tuple[str, dict[str, str]]] = [
     ("/secret/rotate", {}),
     ("/test", {"event_type": "customer.created", "payload": "{}"}),
     ("/resend", {"message_id": "msg_x"}),
-    ("/recover", {"since_hours": "24"}),
+    ("/recover", {"since": "0", "until": "0"}),
     ("/delete", {}),
 ]
 

@@ -1,5 +1,5 @@
-"""The logs page: pages of messages, filters, recovering failed deliveries, and (in a browser)
-one row per message with its attempts nested, filtered by date and time."""
+"""The logs page: pages of messages, filters, Recover (a preview, then the replay), and (in a
+browser) one row per message with its attempts nested, filtered by date and time."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aiohttp import web
 
 from hookline.models import DeliveryOptions
 from tests.e2e.browser import screenshot
-from tests.e2e.portal import PortalClient, portal_link, seed_catalogue
+from tests.e2e.portal import PortalClient, csrf_token, portal_link, seed_catalogue
 from tests.support.api import ApiServer
 from tests.support.polling import attempts_recorded
 from tests.support.receiver import Receiver
@@ -63,7 +63,7 @@ async def test_logs_come_in_pages_and_filter_by_result_and_event_type(
                                            "&before=2000-01-02"))[1]) == 0
 
 
-async def test_recover_sends_failed_deliveries_again(
+async def test_recover_previews_the_replay_then_sends_what_failed_again(
         api: ApiServer, receiver: Receiver, client: PortalClient) -> None:
     service = api.runtime.service
     app = await service.create_app("Acme")
@@ -77,8 +77,12 @@ async def test_recover_sends_failed_deliveries_again(
     await client.open(await portal_link(api, app.id))
 
     receiver.statuses["/hook"] = [200]
-    status = await client.post(f"/portal/endpoints/{endpoint.id}/recover",
-                               {"since_hours": "1"}, await client.token())
+    status, preview = await client.get(
+        f"/portal/endpoints/{endpoint.id}/recover?since_hours=1")
+    assert status == 200 and "Replay 3 messages?" in preview
+    window = dict(re.findall(r'name="(since|until)" value="([^"]+)"', preview))
+    status = await client.post(f"/portal/endpoints/{endpoint.id}/recover", window,
+                               csrf_token(preview))
 
     assert status == 303
     await attempts_recorded(api.runtime.service, app.id, 3, endpoint_id=endpoint.id,

@@ -2,7 +2,7 @@
 disables it, 200 messages are published while it is dark, its receiver comes back, and with
 no call from anyone a probe enables it again and it gets every message it missed, in publish
 order, each once (the probe's message may come twice), and the operator hears
-`endpoint.enabled`."""
+`endpoint.enabled` and `message.attempt.recovered`."""
 
 from __future__ import annotations
 
@@ -85,12 +85,17 @@ async def test_a_disabled_endpoint_heals_itself_and_gets_everything_it_missed_in
     assert partner.accepted[1 if probe_twice else 0:] == published
     assert not await disabled()
 
-    def enabled_events() -> list[dict[str, Any]]:
+    def ops_events(event_type: str) -> list[dict[str, Any]]:
         events = [Webhook(ops_secret).verify(r.body, r.headers) for r in receiver.at("/ops")]
-        return [e for e in events if e["type"] == "endpoint.enabled"]
+        return [e for e in events if e["type"] == event_type]
 
-    enabled = await wait_until(enabled_events, what="endpoint.enabled")
+    enabled = await wait_until(lambda: ops_events("endpoint.enabled"),
+                               what="endpoint.enabled")
     assert [e["data"]["reason"] for e in enabled] == ["probe succeeded"]
     assert enabled[0]["data"]["endpointId"] == ep["id"]
+    # The probe's message had failed: it recovered. Those never sent did not.
+    recovered = await wait_until(lambda: ops_events("message.attempt.recovered"),
+                                 what="message.attempt.recovered")
+    assert {e["data"]["msgId"] for e in recovered} == {published[0]}
     _, attempts = await served.call("GET", f"{base}/attempt/endpoint/{ep['id']}?limit=250")
     assert any(a["msgId"] == published[0] and a["status"] == 0 for a in attempts["data"])

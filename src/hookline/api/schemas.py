@@ -15,7 +15,7 @@ from ..config import SIGNATURE_HEADER_STYLES
 from ..envelopes import ENVELOPES, JSON_STYLES
 from ..models import Application, Attempt, AttemptTrigger, Endpoint, EventType, Message
 from ..presets import PRESET_NAMES
-from ..retry import MAX_DELAY, MAX_RETRIES
+from ..retry import MAX_DELAY, MAX_RETRIES, recovers_itself
 from ..service import Page
 from ..signing import SCHEMES
 from ..validation import MAX_TIMEOUT, MAX_URL_LENGTH, check_json, check_text
@@ -453,8 +453,12 @@ class EndpointOut(Schema):
     updated_at: datetime
 
     @classmethod
-    def of(cls, ep: Endpoint, waiting: int | None = None) -> EndpointOut:
+    def of(cls, ep: Endpoint, waiting: int | None = None,
+           app: Application | None = None) -> EndpointOut:
+        """With `app`, no next probe for an endpoint that does not heal itself (it is only
+        looked at again, in case its autoRecover is turned on)."""
         o = ep.options
+        probed = app is None or recovers_itself(ep, app)
         return cls(id=ep.id, url=ep.url, description=ep.description,
                    filter_types=ep.filter_types, event_types=ep.filter_types,
                    channels=ep.channels, disabled=ep.disabled,
@@ -469,7 +473,7 @@ class EndpointOut(Schema):
                    auto_recover=o.auto_recover,
                    probe_schedule=o.probe_schedule,
                    disabled_by=str(ep.disabled_by) if ep.disabled_by else None,
-                   next_probe_at=ts(ep.next_probe_at) if ep.next_probe_at else None,
+                   next_probe_at=ts(ep.next_probe_at) if ep.next_probe_at and probed else None,
                    waiting_count=waiting,
                    created_at=ts(ep.created_at), updated_at=ts(ep.updated_at))
 

@@ -23,8 +23,6 @@ NOTICES = {
     "reactivated": "Endpoint reactivated. Waiting deliveries are on their way.",
     "deleted": "Endpoint deleted.",
     "resent": "Delivery queued again. It appears in the log once it is sent.",
-    "recovered": "Failed deliveries queued again.",
-    "recovered-none": "No failed deliveries in that period: nothing to recover.",
     "probe-ok": "Your endpoint answered: it is active again, and the events it missed are on "
                 "their way, oldest first.",
     "probe-failed": "Your endpoint still fails. Hookline keeps retrying it on its own.",

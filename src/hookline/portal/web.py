@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -34,6 +34,7 @@ from .session import (
 )
 
 PREFIX = "/portal"
+PROBLEM_JSON = "application/problem+json"
 STATIC_DIR = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -158,13 +159,30 @@ class PortalRoute(APIRoute):
                         raise ReadOnlyAccess
                 response = await handler(request)
             except HooklineError as exc:
-                response = error_page(portal, exc)
+                response = self.error_response(portal, exc)
             except RequestValidationError:
-                response = error_page(portal, HooklineError("this request is not valid"), 400)
+                response = self.error_response(
+                    portal, HooklineError("this request is not valid"), 400)
             _finish(request, portal, response)
             return response
 
         return portal_handler
+
+    def error_response(self, portal: Portal, exc: HooklineError,
+                       status: int | None = None) -> Response:
+        return error_page(portal, exc, status)
+
+
+class PortalJsonRoute(PortalRoute):
+    """A portal route a script reads (a partner's feed under its session): the same session
+    rules, errors as problem+json rather than pages."""
+
+    def error_response(self, portal: Portal, exc: HooklineError,
+                       status: int | None = None) -> Response:
+        code = status or exc.status
+        body = {"type": "about:blank", "title": exc.title, "status": code,
+                "detail": filters.partner_message(exc)}
+        return JSONResponse(body, status_code=code, media_type=PROBLEM_JSON)
 
 
 def _load_portal(request: Request) -> Portal:

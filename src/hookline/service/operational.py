@@ -1,5 +1,6 @@
 """Operational webhooks: Hookline tells the operator's own endpoints what happens to everyone
-else's endpoints (created, updated, deleted, disabled) and deliveries (failing, exhausted).
+else's endpoints (created, updated, deleted, disabled, enabled) and deliveries (failing,
+exhausted, recovered).
 
 They are ordinary webhooks of a hidden internal application: its endpoints are the operational
 endpoints, and an event is one `publish` into it, so they are stored, signed (Standard
@@ -124,11 +125,12 @@ class OperationalEvents:
         await self.endpoint_changed(ENDPOINT_ENABLED, endpoint, reason=reason)
 
     async def attempt_recovered(self, result: DeliveryResult) -> None:
-        """A message whose failures were reported (a probe's, or one past its fourth failed
-        attempt) reached its endpoint."""
+        """A probe or a replay delivered a message whose previous attempt to that endpoint
+        failed (a message that never failed there did not recover)."""
         if await self.app_id() in (None, result.attempt.app_id):
             return
-        await self._attempt_event(ATTEMPT_RECOVERED, result)
+        if await self.store.failed_before(result.attempt):
+            await self._attempt_event(ATTEMPT_RECOVERED, result)
 
     async def after_record(self, results: list[DeliveryResult],
                            disabled: list[Endpoint]) -> None:
@@ -140,6 +142,9 @@ class OperationalEvents:
             if operational in (None, result.attempt.app_id):
                 continue
             await self._attempt_event(event_type, result)
+        for result in results:
+            if _replay_delivered(result):
+                await self.attempt_recovered(result)
 
     async def _attempt_event(self, event_type: str, result: DeliveryResult) -> None:
         attempt = result.attempt
@@ -162,6 +167,14 @@ class OperationalEvents:
             return await self.store.get_app(app_id)
         except NotFound:
             return None
+
+
+def _replay_delivered(result: DeliveryResult) -> bool:
+    """A replay's (or a resend's) first attempts that succeeded: recovered if the message
+    had failed before, which only the store knows. Later ones are `_attempt_events`'."""
+    attempt = result.attempt
+    return (attempt.succeeded and attempt.trigger == AttemptTrigger.MANUAL
+            and attempt.attempt_number <= FAILING_AFTER_ATTEMPTS)
 
 
 def _attempt_events(results: Sequence[DeliveryResult]) -> list[tuple[str, DeliveryResult]]:

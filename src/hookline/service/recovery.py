@@ -25,7 +25,7 @@ from ..models import (
 from ..retry import probe_delay, recovers_itself
 from ..store.base import DeliveryResult, ReplayCount, ReplayWindow
 from ..store.core import delivery_id_for
-from .core import AppKey, ServiceCore, endpoint_wants
+from .core import ALL_EVENTS, AppKey, ServiceCore, endpoint_wants
 from .operational import ENABLED_BY_PROBE
 
 log = logging.getLogger(__name__)
@@ -52,15 +52,20 @@ class ProbeOutcome:
     replayed: int = 0
 
 
+def _missed_since(endpoint: Endpoint) -> float:
+    return endpoint.missed_since or endpoint.updated_at
+
+
 def _wanted_by(endpoint: Endpoint) -> ReplayWindow:
     """What a disabled endpoint has missed: every message since its failures began that it
-    would have been sent, queued ones included, replayed one key at a time in order."""
+    would have been sent, queued ones included, replayed one key at a time in order. Like
+    every replay it is queued as `manual`, so the claim never ranks it with live first
+    attempts."""
     enabled = replace(endpoint, disabled=False)
     return ReplayWindow(
-        since=endpoint.missed_since or endpoint.updated_at, until=None,
+        since=_missed_since(endpoint), until=None,
         wanted=lambda m: endpoint_wants(enabled, m), include_pending=True,
-        ordering_key=lambda m: m.ordering_key or RECOVERY_KEY_PREFIX + endpoint.id,
-        trigger=AttemptTrigger.SCHEDULED)
+        ordering_key=lambda m: m.ordering_key or RECOVERY_KEY_PREFIX + endpoint.id)
 
 
 class RecoveryUseCases(ServiceCore):
@@ -91,12 +96,14 @@ class RecoveryUseCases(ServiceCore):
         return await self._probe(endpoint, self.clock())
 
     async def waiting_count(self, endpoint: Endpoint) -> int:
-        """How many messages a disabled endpoint has missed (0 for one that is enabled)."""
+        """How many messages a disabled endpoint has missed (0 for one that is enabled),
+        counted in the database: every GET of the endpoint and portal page asks."""
         if not endpoint.disabled or endpoint.disabled_by != DisabledBy.RULE:
             return 0
-        counted = await self.store.replay_missed(endpoint, _wanted_by(endpoint), self.clock(),
-                                                 dry_run=True)
-        return counted.count
+        every_event = endpoint.filter_types is None or ALL_EVENTS in endpoint.filter_types
+        return await self.store.count_missed(
+            endpoint, _missed_since(endpoint),
+            None if every_event else endpoint.filter_types, endpoint.channels)
 
     async def _recovers(self, endpoint: Endpoint) -> bool:
         try:

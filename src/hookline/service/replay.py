@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import Literal, overload
 
 from ..errors import InvalidInput
 from ..models import JSON, BackgroundTask, Endpoint, Message
@@ -64,6 +65,20 @@ class ReplayUseCases(ServiceCore):
 
     # TaskUseCases' (service/tasks.py), beside this in `Service`.
     start_task: Callable[..., Awaitable[BackgroundTask]]
+
+    @overload
+    async def replay_missing(self, app_key: AppKey, endpoint_key: str, since: float,
+                             until: float | None = None, *,
+                             dry_run: Literal[True]) -> ReplayCount: ...
+
+    @overload
+    async def replay_missing(self, app_key: AppKey, endpoint_key: str, since: float,
+                             until: float | None = None,
+                             dry_run: Literal[False] = False) -> BackgroundTask: ...
+
+    @overload
+    async def replay_missing(self, app_key: AppKey, endpoint_key: str, since: float,
+                             until: float | None = None, dry_run: bool = False) -> Replay: ...
 
     async def replay_missing(self, app_key: AppKey, endpoint_key: str, since: float,
                              until: float | None = None, dry_run: bool = False) -> Replay:

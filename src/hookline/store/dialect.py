@@ -49,6 +49,20 @@ class Dialect(ABC):
         """SQL true when the JSON list text in `column` holds the string `param`."""
 
     @abstractmethod
+    def json_list_shares(self, column: str, param: str) -> str:
+        """SQL true when the JSON list text in `column` holds one of the list `param`."""
+
+    @abstractmethod
+    def matches_any(self, column: str, param: str) -> str:
+        """SQL true when `column` matches one of the event type filters in list `param`
+        (bound with `patterns_param`), as fan-out's `fnmatchcase` does."""
+
+    @abstractmethod
+    def patterns_param(self, patterns: Sequence[str]) -> Any:
+        """The value to bind for `matches_any`: event type filters, where `*` is the one
+        wildcard (names hold letters, digits, '.', '_', '-' and '*' only)."""
+
+    @abstractmethod
     def claim_due(self, due: str, taken: str) -> str:
         """Lease the deliveries `taken` picks (`SELECT id FROM due ...`) of the candidates
         `due` finds (`SELECT d.id, d.endpoint_id, d.next_attempt_at <due>`) and return them,
@@ -124,6 +138,17 @@ class SqliteDialect(Dialect):
     def json_list_has(self, column: str, param: str) -> str:
         return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = {param})"
 
+    def json_list_shares(self, column: str, param: str) -> str:
+        return (f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value IN "
+                f"(SELECT value FROM json_each({param})))")
+
+    def matches_any(self, column: str, param: str) -> str:
+        # GLOB, not LIKE: it is case-sensitive, as fnmatchcase is, and its `*` is ours.
+        return f"EXISTS (SELECT 1 FROM json_each({param}) WHERE {column} GLOB value)"
+
+    def patterns_param(self, patterns: Sequence[str]) -> Any:
+        return json.dumps(list(patterns))
+
     def claim_due(self, due: str, taken: str) -> str:
         return (f"WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at {due}) "
                 "UPDATE deliveries SET next_attempt_at = $1 + $3, lease_owner = $4, "
@@ -182,6 +207,17 @@ class PostgresDialect(Dialect):
 
     def json_list_has(self, column: str, param: str) -> str:
         return f"({column})::jsonb ? {param}::text"
+
+    def json_list_shares(self, column: str, param: str) -> str:
+        return f"({column})::jsonb ?| {param}::text[]"
+
+    def matches_any(self, column: str, param: str) -> str:
+        return f"{column} LIKE ANY({param}::text[])"
+
+    def patterns_param(self, patterns: Sequence[str]) -> Any:
+        # LIKE's `_` matches any one character: escaped (with LIKE's default `\`).
+        return [p.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+                .replace("*", "%") for p in patterns]
 
     claim_opens_attempts = True
 

@@ -187,6 +187,16 @@ class Queries:
             f"AND ({cast('$5', 'float8')} IS NULL OR m.created_at <= $5) "
             "AND (d.id IS NULL OR d.status = 'failed' OR ($6 AND d.status = 'pending')) "
             f"AND {NOT_A_TEST_SEND} ORDER BY m.id LIMIT $7")
+        # How many messages of application $1 since $4 (ids from $3) endpoint $2 has not had
+        # delivered, of event types matching $5 and sharing a channel of $6 (NULL: any): a
+        # disabled endpoint's waitingCount, over the index of an application's messages.
+        self.count_missed = (
+            "SELECT COUNT(*) AS n FROM messages m WHERE m.app_id = $1 AND m.id >= $3 "
+            f"AND m.created_at >= $4 AND ({cast('$5', 'text[]')} IS NULL "
+            f"OR {d.matches_any('m.event_type', '$5')}) AND ({cast('$6', 'text[]')} IS NULL "
+            f"OR {d.json_list_shares('m.channels', '$6')}) AND NOT EXISTS (SELECT 1 "
+            "FROM deliveries d WHERE d.message_id = m.id AND d.endpoint_id = $2 "
+            f"AND d.status = 'succeeded') AND {NOT_A_TEST_SEND}")
         # Due again now with a fresh budget (made if missing), unless a worker holds it.
         self.replay_delivery = (
             "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
@@ -217,6 +227,12 @@ class Queries:
             f"AND ({cast('$3', 'float8')} IS NULL OR m.created_at <= $3) AND m.id > $4 "
             "ORDER BY m.id LIMIT $5")
         self.set_app_auto_recover = "UPDATE applications SET auto_recover = $2 WHERE id = $1"
+        # Whether the attempt before $4 of message $2 to endpoint $3 failed (a success after
+        # it is `message.attempt.recovered`).
+        self.failed_before = (
+            "SELECT NOT a.succeeded AS failed FROM attempts a WHERE a.app_id = $1 "
+            "AND a.message_id = $2 AND a.endpoint_id = $3 AND a.id < $4 AND NOT a.sending "
+            "AND a.trigger <> 'test' ORDER BY a.id DESC LIMIT 1")
 
         # -- pull feeds (service/feed.py) -------------------------------------------------
         self.feed_of_app = (

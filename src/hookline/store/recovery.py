@@ -3,10 +3,11 @@ service/feed.py hold the rules; they pass in which messages an endpoint wants)."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..models import AttemptTrigger, Endpoint, Message
+from ..ids import MESSAGE, time_floor
+from ..models import Attempt, AttemptTrigger, Endpoint, Message
 from .core import Connection, StoreCore, delivery_id_for, message_from_row
 
 SCAN_BATCH = 500  # messages read per statement while looking for what an endpoint missed
@@ -95,6 +96,27 @@ class RecoveryQueries(StoreCore):
             counted = await self._replay(tx, endpoint, window, now)
             await self._notify_due(tx)
         return counted
+
+    async def count_missed(self, endpoint: Endpoint, since: float,
+                           event_types: Sequence[str] | None,
+                           channels: Sequence[str] | None) -> int:
+        """How many messages since `since`, of those event type filters and channels (None:
+        any), the endpoint never had delivered: counted by the database, none read."""
+        d = self.dialect
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow(
+                self.q.count_missed, endpoint.app_id, endpoint.id,
+                time_floor(MESSAGE, since), since,
+                None if event_types is None else d.patterns_param(event_types),
+                None if channels is None else d.list_param(channels))
+        return int(row["n"]) if row is not None else 0
+
+    async def failed_before(self, attempt: Attempt) -> bool:
+        """Whether the message's previous attempt to the endpoint failed."""
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow(self.q.failed_before, attempt.app_id, attempt.message_id,
+                                      attempt.endpoint_id, attempt.id)
+        return row is not None and bool(row["failed"])
 
     # -- replays -------------------------------------------------------------------------
     async def replay_missed(self, endpoint: Endpoint, window: ReplayWindow, now: float,

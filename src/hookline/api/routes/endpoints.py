@@ -62,7 +62,7 @@ async def list_endpoints(app: AppDep, service: ServiceDep, limit: Limit = None,
                          iterator: Iterator = None,
                          order: Order = None) -> ListResponse[EndpointOut]:
     page = await service.list_endpoints(app.id, limit, iterator, order)
-    return ListResponse.of(page, EndpointOut.of)
+    return ListResponse.of(page, lambda ep: EndpointOut.of(ep, app=app))
 
 
 async def _create(service: ServiceDep, app_id: str, body: EndpointFields,
@@ -88,7 +88,7 @@ async def create_endpoint(app: AppDep, body: EndpointIn, service: ServiceDep,
 @router.get("/{endpoint_id}", response_model=EndpointOut)
 async def get_endpoint(app: AppDep, endpoint_id: str, service: ServiceDep) -> EndpointOut:
     endpoint = await service.get_endpoint(app.id, endpoint_id)
-    return EndpointOut.of(endpoint, await service.waiting_count(endpoint))
+    return EndpointOut.of(endpoint, await service.waiting_count(endpoint), app)
 
 
 @router.put("/{endpoint_id}", response_model=EndpointOut,
@@ -111,7 +111,7 @@ async def update_endpoint(app: AppDep, endpoint_id: str, body: EndpointUpdate,
         filter_types=body.wanted_types(), channels=body.channels, disabled=body.disabled,
         uid=body.uid, metadata=body.metadata,
         options=with_rate(merged_options(current.options, body), body))
-    return EndpointOut.of(ep)
+    return EndpointOut.of(ep, app=app)
 
 
 @router.patch("/{endpoint_id}", response_model=EndpointOut)
@@ -129,7 +129,7 @@ async def patch_endpoint(app: AppDep, endpoint_id: str, body: EndpointPatch,
     ep = await service.update_endpoint(
         app.id, endpoint_id, **changes,
         options=with_rate(merged_options(current.options, body), body))
-    return EndpointOut.of(ep)
+    return EndpointOut.of(ep, app=app)
 
 
 @router.delete("/{endpoint_id}", status_code=204)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from ...errors import NotFound
 from ..web import PortalDep, PortalRoute
-from . import auth, catalogue, endpoints, logs, testing
+from . import auth, catalogue, endpoints, feed, logs, replays, testing
 
 fallback = APIRouter(route_class=PortalRoute)
 
@@ -18,4 +18,4 @@ async def not_found(portal: PortalDep, path: str) -> None:
 
 
 routers: list[APIRouter] = [auth.router, endpoints.router, testing.router, logs.router,
-                            catalogue.router, fallback]
+                            replays.router, feed.router, catalogue.router, fallback]

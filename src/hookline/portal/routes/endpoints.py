@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from ...errors import InvalidInput
 from ...models import Endpoint
+from ...retry import recovers_itself
 from ...service import ALL_EVENTS
 from ..chart import hourly_chart
 from ..forms import (
@@ -39,8 +40,9 @@ async def endpoint_page(portal: Portal, endpoint: Endpoint, template: str,
     """A page about one endpoint, with what its header shows (status, health)."""
     stats = await portal.service.endpoint_stats(portal.app_id, endpoint.id)
     waiting = await portal.service.waiting_count(endpoint)
-    return await portal.render(template, status, endpoint=endpoint, stats=stats,
-                               waiting=waiting,
+    app = await portal.service.get_app(portal.app_id)
+    return await portal.render(template, status, endpoint=endpoint, stats=stats, app=app,
+                               waiting=waiting, probed=recovers_itself(endpoint, app),
                                signature_help=signature_help(endpoint), nav="endpoints",
                                **context)
 

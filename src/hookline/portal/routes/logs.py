@@ -1,5 +1,5 @@
 """Delivery logs: one row per message, its attempts nested with their full request and
-response; filters on outcome, event type, date and time; resend and recover."""
+response; filters on outcome, event type, date and time; resend (Recover is replays.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from .endpoints import catalogue, endpoint_page
 
 router = APIRouter(route_class=PortalRoute)
 MESSAGES_PER_PAGE = 20
-MAX_RECOVER_HOURS = 14 * 24
 
 
 @dataclass
@@ -132,18 +131,3 @@ async def resend(portal: PortalDep, endpoint_id: str, request: Request) -> Respo
         raise NotFound("message not found")
     await portal.service.resend(portal.app_id, message_id, endpoint.id)
     return portal.redirect(f"/endpoints/{endpoint.id}/logs", notice="resent")
-
-
-@router.post("/endpoints/{endpoint_id}/recover")
-async def recover(portal: PortalDep, endpoint_id: str, request: Request) -> Response:
-    endpoint = await portal.service.get_endpoint(portal.app_id, endpoint_id)
-    raw = (await request.form()).get("since_hours")
-    try:
-        hours = int(str(raw))
-    except ValueError:
-        raise InvalidInput("choose how far back to recover") from None
-    if not 1 <= hours <= MAX_RECOVER_HOURS:
-        raise InvalidInput(f"recover at most {MAX_RECOVER_HOURS // 24} days back")
-    count = await portal.service.recover(portal.app_id, endpoint.id, portal.now - hours * 3600)
-    return portal.redirect(f"/endpoints/{endpoint.id}/logs",
-                           notice="recovered" if count else "recovered-none")
