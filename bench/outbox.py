@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -149,8 +150,8 @@ def run(args: argparse.Namespace, path: str) -> dict[str, Any]:
         seconds = asyncio.run(drained(app_db, 600))
         cpu = {name: round(cpu_seconds(p) - cpu_before[name], 2) for name, p in pids.items()}
         if profiler is not None:
-            profiler.terminate()
-            profiler.wait()
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file on ^C
+            profiler.wait(timeout=60)
         results["drain"] = {"events": args.drain, "seconds": round(seconds, 2),
                             "events_per_s": round(args.drain / seconds), "cpu_seconds": cpu}
         print(f"{path} drain: {args.drain} events in {seconds:.2f} s = "
@@ -187,7 +188,7 @@ def run(args: argparse.Namespace, path: str) -> dict[str, Any]:
 
 
 def _profile(directory: Path | None, path: str, pid: int) -> subprocess.Popen[bytes] | None:
-    """py-spy recording `pid` until terminated (it writes its file then), or nothing."""
+    """py-spy recording `pid` until interrupted (it writes its file then), or nothing."""
     if directory is None:
         return None
     directory.mkdir(parents=True, exist_ok=True)
