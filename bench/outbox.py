@@ -4,12 +4,17 @@ how long an event waits in the outbox at a steady rate.
     make bench-outbox            # or: python bench/outbox.py --drain 20000 --steady 5000 ...
 
 Three phases against `hookline serve --no-worker` on PostgreSQL (publishing is what is
-measured, not delivery) and one `hookline relay --to` process, each database made for the run:
+measured, not delivery) and one relay process, each database made for the run, once for each
+path (`--paths http,direct`): `http` is `hookline relay --to` (the batch route of `serve`),
+`direct` is `hookline relay` into Hookline's own database (the service layer's batch publish in
+the relay's process, no HTTP):
   drain   N events already in the outbox: events/s until it is empty (batch publish);
   steady  the application writes at R events/s (10 per transaction) while the relay runs:
           what rate it reached and whether the relay kept up;
   lag     the application writes at L events/s, one per transaction: the time from each
           commit to Hookline storing its message, p50/p99/max.
+
+`--profile DIR` samples the relay with py-spy during the drain (collapsed stacks in DIR).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -107,9 +114,19 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
-    results: dict[str, Any] = {}
+PATHS = ("http", "direct")
+
+
+def relay_argv(path: str, app_db: str, base: str) -> list[str]:
+    """The relay's command line: over the batch route, or straight into Hookline's database
+    (HOOKLINE_DATABASE_URL of its environment)."""
+    argv = [sys.executable, "-m", "hookline.cli", "relay", "--source", app_db]
+    return [*argv, "--to", base] if path == "http" else argv
+
+
+def run(args: argparse.Namespace, path: str) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix=f"bench-outbox-{path}-"))
+    results: dict[str, Any] = {"path": path}
     with Children(work) as children, \
             scratch_database("postgres", args.postgres_url, work) as hookline_db, \
             scratch_database("postgres", args.postgres_url, work) as app_db:
@@ -124,17 +141,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(prefill(app_db, args.drain))
         relay_env = hookline_env(hookline_db, work, HOOKLINE_RELAY_TOKEN=ADMIN_TOKEN,
                                  HOOKLINE_OUTBOX_POLL_INTERVAL="1")
-        relay = children.start("relay", [sys.executable, "-m", "hookline.cli", "relay",
-                                         "--source", app_db, "--to", base], relay_env)
+        relay = children.start("relay", relay_argv(path, app_db, base), relay_env)
         relay.wait_for_output("hookline relay moving", timeout=60)
         pids = {"relay": [relay.pid], "serve": [c.pid for c in children.children
                                                  if c.name == "serve"]}
         cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
+        profiler = _profile(args.profile, path, relay.pid)
         seconds = asyncio.run(drained(app_db, 600))
         cpu = {name: round(cpu_seconds(p) - cpu_before[name], 2) for name, p in pids.items()}
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file on ^C
+            profiler.wait(timeout=60)
         results["drain"] = {"events": args.drain, "seconds": round(seconds, 2),
                             "events_per_s": round(args.drain / seconds), "cpu_seconds": cpu}
-        print(f"drain: {args.drain} events in {seconds:.2f} s = "
+        print(f"{path} drain: {args.drain} events in {seconds:.2f} s = "
               f"{args.drain / seconds:,.0f} events/s; CPU s {cpu}", flush=True)
 
         async def steady() -> dict[str, Any]:
@@ -150,7 +170,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "relayed_per_s": round(written / (wrote_for + tail))}
 
         results["steady"] = asyncio.run(steady())
-        print(f"steady: {results['steady']}", flush=True)
+        print(f"{path} steady: {results['steady']}", flush=True)
 
         async def lag() -> dict[str, Any]:
             written = await write_steadily(app_db, args.lag_rate, args.seconds, 1, "bench.lag")
@@ -162,9 +182,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "p99_ms": round(percentile(ms, 0.99), 1), "max_ms": round(ms[-1], 1)}
 
         results["lag"] = asyncio.run(lag())
-        print(f"lag: {results['lag']}", flush=True)
+        print(f"{path} lag: {results['lag']}", flush=True)
     results["load_average"] = os.getloadavg()
     return results
+
+
+def _profile(directory: Path | None, path: str, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy recording `pid` until interrupted (it writes its file then), or nothing."""
+    if directory is None:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    py_spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(py_spy), "record", "--pid", str(pid), "--rate", "200",
+                             "--format", "raw", "--output", str(directory / f"relay-{path}.txt")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
 async def _create(url: str) -> None:
@@ -183,9 +214,16 @@ def main() -> None:
     parser.add_argument("--steady", type=float, default=5000, help="events/s written")
     parser.add_argument("--lag-rate", type=float, default=500, help="events/s for the lag")
     parser.add_argument("--seconds", type=float, default=10, help="length of each phase")
+    parser.add_argument("--paths", default=",".join(PATHS),
+                        help="relay paths to measure, of: http (batch route), direct")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="py-spy the relay during each drain, stacks into this folder")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args()
-    results = run(args)
+    paths = [p for p in args.paths.split(",") if p]
+    if unknown := set(paths) - set(PATHS):
+        parser.error(f"unknown paths {sorted(unknown)}; choose among {', '.join(PATHS)}")
+    results = {path: run(args, path) for path in paths}
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

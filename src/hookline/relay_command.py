@@ -8,6 +8,7 @@ import sys
 
 from .config import Settings
 from .relay import HttpSink, OutboxRelay, ServiceSink, Sink, open_source
+from .relay.loop import STANDALONE_LANES
 from .relay.sources import redact
 
 
@@ -23,7 +24,8 @@ async def run_relay(settings: Settings, target: str | None, token: str | None) -
     else:
         runtime = await Runtime.start(settings, with_worker=False)
         sink, where = ServiceSink(runtime.service), redact(settings.database_url)
-    relays = [OutboxRelay(open_source(url), sink, poll_interval=settings.outbox_poll_interval)
+    relays = [OutboxRelay(open_source(url), sink, poll_interval=settings.outbox_poll_interval,
+                          lanes=STANDALONE_LANES)
               for url in settings.outbox_sources]
     def stop() -> None:
         for relay in relays:

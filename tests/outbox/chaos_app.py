@@ -1,8 +1,9 @@
 """An application for the chaos test: writes outbox events in psycopg transactions at a steady
 rate, one to five per transaction, and rolls back every seventh transaction. Each event names
-its ordering key and its place in that key's committed sequence.
+its ordering key and its place in that key's committed sequence, and the run it belongs to
+(its `test` field: runs share one Hookline).
 
-    python -m tests.outbox.chaos_app URL EVENTS RATE KEYS
+    python -m tests.outbox.chaos_app URL EVENTS RATE KEYS RUN
 
 It prints `committed N` when done (N events in committed transactions)."""
 
@@ -17,7 +18,7 @@ from hookline import outbox
 from tests.outbox.drivers import split_schema
 
 
-def main(url: str, events: int, rate: float, keys: int) -> None:
+def main(url: str, events: int, rate: float, keys: int, run: str) -> None:
     assert keys >= 5, "a transaction holds up to five events, each of its own key"
     base, schema = split_schema(url)
     sent = [0] * keys  # per key: how many committed events it has
@@ -31,7 +32,8 @@ def main(url: str, events: int, rate: float, keys: int) -> None:
             for offset in range(size):
                 key = (written + offset) % keys
                 payload = {"key": key, "n": sent[key],  # keys >= 5: one event a key
-                           "rolled_back": roll_back, "uid": f"{transactions}-{offset}"}
+                           "rolled_back": roll_back, "uid": f"{transactions}-{offset}",
+                           "test": run}
                 outbox.publish(conn, "shop", "order.paid", payload, ordering_key=f"k{key}")
             if roll_back:
                 conn.rollback()
@@ -48,4 +50,5 @@ def main(url: str, events: int, rate: float, keys: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
+    main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]),
+         sys.argv[5])

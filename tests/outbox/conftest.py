@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 
 from hookline import outbox
+from hookline.config import Settings
 from hookline.relay import HttpSink, OutboxRelay, open_source
 from hookline.runtime import Runtime
 from tests.conftest import fresh_postgres_schema
@@ -44,15 +45,18 @@ def app_db(postgres_url: str) -> Iterator[str]:
 class Hookline:
     api: ApiServer
     receiver: Receiver
+    settings: Settings  # what a child process needs to publish straight into its database
 
     def events(self, test: str | None = None) -> list[dict[str, Any]]:
         """The payloads the endpoint received, in arrival order (those whose `test` field
         is `test`, when given: tests of a module share one Hookline)."""
-        events = [json.loads(r.body)["data"] for r in self.receiver.requests]
-        return [e for e in events if test is None or e.get("test") == test]
+        return [event for event, _ in self.deliveries(test)]
 
-    def message_ids(self) -> list[str]:
-        return [r.headers["webhook-id"] for r in self.receiver.requests]
+    def deliveries(self, test: str | None = None) -> list[tuple[dict[str, Any], str]]:
+        """`events`, each with the id of the message that carried it."""
+        received = [(json.loads(r.body)["data"], r.headers["webhook-id"])
+                    for r in self.receiver.requests]
+        return [(e, m) for e, m in received if test is None or e.get("test") == test]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -69,7 +73,7 @@ async def hookline(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ho
     assert created.status == 201, created.body
     endpoint = await api.post(f"/api/v1/app/{APP}/endpoint", {"url": receiver.url()})
     assert endpoint.status == 201, endpoint.body
-    yield Hookline(api, receiver)
+    yield Hookline(api, receiver, settings)
     await api.stop()
     await runtime.stop()
     await receiver.stop()

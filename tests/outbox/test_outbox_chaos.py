@@ -1,5 +1,7 @@
 """Chaos: an application writes events in transactions (some rolled back) while two relay
-processes share its outbox and the leader is SIGKILLed again and again. Afterwards every
+processes share its outbox and the leader is SIGKILLed again and again, once with relays that
+publish over the batch route (`--to`) and once with relays that publish straight into
+Hookline's database (its service layer in the relay's process). Afterwards every
 committed event reached the receiver as exactly one Hookline message, no rolled-back one did,
 and each ordering key's events arrived in the order they were committed.
 
@@ -34,15 +36,19 @@ STALL = 30.0  # a loaded machine is slow, not stuck: fail when nothing moves thi
 
 
 class Relay:
-    """`hookline relay` as a child process, its log in a file."""
+    """`hookline relay` as a child process, its log in a file: over HTTP (`path` "http"), or
+    into Hookline's database with Hookline's own settings ("direct")."""
 
-    def __init__(self, app_db: str, hookline: Hookline, log: Path) -> None:
+    def __init__(self, app_db: str, hookline: Hookline, log: Path, path: str) -> None:
         self.log = log
+        argv = [str(HOOKLINE), "relay", "--source", app_db]
+        if path == "http":
+            argv += ["--to", hookline.api.base_url]
+            env = hookline_env(relay_token=ADMIN_TOKEN, outbox_poll_interval="0.2")
+        else:
+            env = hookline_env(hookline.settings, outbox_poll_interval="0.2")
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [str(HOOKLINE), "relay", "--source", app_db, "--to", hookline.api.base_url],
-                env=hookline_env(relay_token=ADMIN_TOKEN, outbox_poll_interval="0.2"),
-                stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def leads(self) -> bool:
         return b"is the leader" in self.log.read_bytes()
@@ -55,14 +61,16 @@ class Relay:
         self.proc.wait()
 
 
+@pytest.mark.parametrize("path", ["http", "direct"])
 async def test_killed_relays_lose_nothing_send_nothing_twice_and_keep_key_order(
-        app_db: str, hookline: Hookline, tmp_path: Path) -> None:
+        app_db: str, hookline: Hookline, tmp_path: Path, path: str) -> None:
     rate = EVENTS / (KILLS * KILL_EVERY + 1.0)
     app = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.outbox.chaos_app", app_db, str(EVENTS), str(rate),
-        str(KEYS), stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        str(KEYS), path, stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
     generation = 0
-    relays = [Relay(app_db, hookline, tmp_path / f"relay-{n}-0.log") for n in range(2)]
+    relays = [Relay(app_db, hookline, tmp_path / f"relay-{n}-0.log", path) for n in range(2)]
     try:
         for kill in range(KILLS):
             await wait_until(lambda: any(r.leads() for r in relays), 30, "a leader")
@@ -70,25 +78,27 @@ async def test_killed_relays_lose_nothing_send_nothing_twice_and_keep_key_order(
             generation += 1
             index = next(n for n, r in enumerate(relays) if r.leads())
             relays[index].kill()
-            relays[index] = Relay(app_db, hookline, tmp_path / f"relay-{index}-{generation}.log")
+            relays[index] = Relay(app_db, hookline,
+                                  tmp_path / f"relay-{index}-{generation}.log", path)
             # The other relay takes over; the next kill waits for this one to stand by.
             if kill < KILLS - 1:
                 await wait_until(relays[index].reading, 60, "the restarted relay")
         out, _ = await app.communicate()
         committed = int(out.decode().split()[-1])
 
-        await wait_while_progressing(lambda: len(hookline.events()), committed, STALL,
+        await wait_while_progressing(lambda: len(hookline.events(path)), committed, STALL,
                                      "committed events delivered")
         await wait_until(lambda: _backlog_empty(app_db), 10, "an empty outbox")
     finally:
         for relay in relays:
             relay.kill()
 
-    events = hookline.events()
+    deliveries = hookline.deliveries(path)
+    events = [event for event, _ in deliveries]
     assert committed == EVENTS
     assert not [e for e in events if e["rolled_back"]]
     messages_per_event = defaultdict(set)
-    for event, message_id in zip(events, hookline.message_ids(), strict=True):
+    for event, message_id in deliveries:
         messages_per_event[event["uid"]].add(message_id)
     assert len(messages_per_event) == committed  # every committed event arrived ...
     assert {len(ids) for ids in messages_per_event.values()} == {1}  # ... as one message

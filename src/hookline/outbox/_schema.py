@@ -95,7 +95,8 @@ PG_BACKLOG = (f"SELECT count(*) FILTER (WHERE failed_at IS NULL), "
 
 SQLITE_READ = (f"SELECT {_ROW}, ({_SQLITE_NOW}) - created_at AS age FROM {TABLE} "
                "WHERE failed_at IS NULL ORDER BY seq LIMIT ?")
-SQLITE_DELETE = f"DELETE FROM {TABLE} WHERE seq = ?"
+# One statement for a cycle's rows: their seqs as one JSON array (SQLite has no arrays).
+SQLITE_DELETE = f"DELETE FROM {TABLE} WHERE seq IN (SELECT value FROM json_each(?))"
 SQLITE_REFUSE = f"UPDATE {TABLE} SET failed_at = ({_SQLITE_NOW}), error = ? WHERE seq = ?"
 SQLITE_BACKLOG = (f"SELECT sum(failed_at IS NULL), ({_SQLITE_NOW}) - min(CASE WHEN failed_at "
                   f"IS NULL THEN created_at END), sum(failed_at IS NOT NULL) FROM {TABLE}")

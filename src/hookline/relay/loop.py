@@ -27,7 +27,13 @@ log = logging.getLogger(__name__)
 
 READ_LIMIT = 1000  # rows per cycle
 BATCH = 100  # rows per publish: the batch route's limit
-LANES = 4  # publishes in flight per cycle
+# Publishes in flight per cycle. A relay inside `serve`/`worker` shares the store's pool of
+# ten connections with the API and the delivery worker, so it keeps to four; `hookline relay`
+# has the pool (or the API) to itself, and more lanes overlap more of the waiting on the
+# databases (direct drains on the loaded machine, events/s: 4 lanes 1,013-1,268, 8 lanes
+# 1,200-1,526, 10 lanes 1,334-1,518; bench/RESULTS.md, "Outbox").
+LANES = 4
+STANDALONE_LANES = 8
 RETRY_DELAY = 1.0  # seconds before trying again after Hookline or the source failed
 MAX_RETRY_DELAY = 30.0
 
@@ -45,10 +51,12 @@ class RelayStats:
 
 
 class OutboxRelay:
-    def __init__(self, source: OutboxSource, sink: Sink, *, poll_interval: float = 1.0) -> None:
+    def __init__(self, source: OutboxSource, sink: Sink, *, poll_interval: float = 1.0,
+                 lanes: int = LANES) -> None:
         self.source = source
         self.sink = sink
         self.poll_interval = poll_interval
+        self.lanes = lanes
         self._stats = RelayStats(source.name)
         self._stopping = asyncio.Event()
 
@@ -109,7 +117,7 @@ class OutboxRelay:
         lanes: dict[tuple[str, int], list[OutboxRow]] = defaultdict(list)
         for row in rows:
             lane = zlib.crc32(row.ordering_key.encode()) if row.ordering_key else row.seq
-            lanes[(row.app, lane % LANES)].append(row)
+            lanes[(row.app, lane % self.lanes)].append(row)
         outcomes = await asyncio.gather(*(self._send_lane(app, lane)
                                           for (app, _), lane in lanes.items()))
         relayed = [seq for done, _, _ in outcomes for seq in done]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -169,7 +170,8 @@ class SqliteSource:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(sql.SQLITE_DELETE, [(s,) for s in relayed])
+                if relayed:
+                    conn.execute(sql.SQLITE_DELETE, (json.dumps(list(relayed)),))
                 conn.executemany(sql.SQLITE_REFUSE, [(e, s) for s, e in refused])
             except BaseException:
                 conn.execute("ROLLBACK")
