@@ -126,10 +126,13 @@ def hookline_env(database_url: str, data_dir: Path, port: int | None = None,
 
 def start_serve(children: Children, database_url: str, data_dir: Path, port: int, *,
                 worker: bool = True, name: str = "serve",
-                worker_processes: int | None = None) -> Child:
+                worker_processes: int | None = None,
+                api_processes: int | None = None) -> Child:
     argv = [sys.executable, "-m", "hookline.cli", "serve"] + ([] if worker else ["--no-worker"])
     if worker_processes is not None:
         argv += ["--worker-processes", str(worker_processes)]
+    if api_processes is not None:
+        argv += ["--api-processes", str(api_processes)]
     child = children.start(name, argv, hookline_env(database_url, data_dir, port))
     child.wait_for_output("is running at", timeout=60)
     wait_until_answers(child, f"http://127.0.0.1:{port}/api/v1/health")

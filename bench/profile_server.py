@@ -1,8 +1,9 @@
 """Where the time goes: py-spy samples a running `hookline serve` / `hookline worker` under load.
 
-Three scenarios per database, each on a scratch database, with the same load generators and
+Four scenarios per database, each on a scratch database, with the same load generators and
 verifying receiver as `throughput.py`:
   publish  `serve --no-worker` under the closed loop (16 publishes in flight): the API alone
+  batch    `serve --no-worker` under batch publishes (100 a request, 4 in flight)
   deliver  one `hookline worker` draining the backlog the publish scenario left
   e2e      `serve` with its worker under the closed loop, as `make bench` measures it
 
@@ -44,7 +45,7 @@ from processes import (
 from profile_summary import summarise
 from throughput import parse_args
 
-SCENARIOS = ("publish", "deliver", "e2e")
+SCENARIOS = ("publish", "batch", "deliver", "e2e")
 WARM_UP = 3.0  # seconds of load before sampling starts
 PROFILES = HERE / "profiles"
 SUMMARY_NOTE = ("Shares of the sampled process's busy samples. The CPU figures are taken while "
@@ -94,13 +95,19 @@ class Profiler(Harness):
         return packed, (f"CPU used while sampled, in cores of {os.cpu_count()}: {cpu}; "
                      f"load average {os.getloadavg()[0]:.1f}.")
 
-    def under_load(self, base: str, child: Child, name: str,
-                   database_url: str) -> tuple[Path, dict[str, Any]]:
-        """Closed-loop publishing for the whole recording; returns the profile and what the
-        generators achieved meanwhile."""
+    def under_load(self, base: str, child: Child, name: str, database_url: str,
+                   kind: str = "closed") -> tuple[Path, dict[str, Any]]:
+        """Closed-loop publishing for the whole recording (single messages, or batches of
+        100 with `kind="batch"`, 4 in flight); returns the profile and what the generators
+        achieved meanwhile (messages/s)."""
         app_url = f"{base}/api/v1/app/{self.create_app(base)}/msg"
         seconds = WARM_UP + self.options.duration + 5
-        specs = self.publish_specs("closed", app_url, 10_000_000, self.args.in_flight, seconds)
+        if kind == "batch":
+            specs = self.publish_specs("batch", app_url + "/batch", 100_000_000,
+                                       self.args.batch_in_flight, seconds)
+        else:
+            specs = self.publish_specs("closed", app_url, 10_000_000, self.args.in_flight,
+                                       seconds)
         progress = self.mp.Value("q", 0)
         results = self.mp.Queue()
         procs = [self.mp.Process(target=loadgen.run, args=(spec, progress, results),
@@ -151,6 +158,20 @@ class Profiler(Harness):
                                                f"about {rate:,.0f}/s", cpu))
         return reports
 
+    def profile_batch(self, database: str) -> str:
+        """`serve --no-worker` under batch publishes, on a database of its own."""
+        with scratch_database(database, self.args.postgres_url, self.work_dir) as url:
+            port = free_port()
+            serve = start_serve(self.children, url, self.work_dir, port, worker=False)
+            try:
+                path, seen = self.under_load(f"http://127.0.0.1:{port}", serve,
+                                             f"{database}-batch", url, kind="batch")
+            finally:
+                serve.stop()
+        return summarise(path, f"{database}, batch publish (serve --no-worker, 100 a request, "
+                               f"{self.args.batch_in_flight} in flight): "
+                               f"{seen['publish_per_s']:,.0f} msg/s while sampled", seen["cpu"])
+
     def profile_end_to_end(self, database: str) -> str:
         with scratch_database(database, self.args.postgres_url, self.work_dir) as url:
             port = free_port()
@@ -197,6 +218,8 @@ def main() -> int:
             for database in databases:
                 if scenarios & {"publish", "deliver"}:
                     reports += profiler.publish_and_deliver(database, scenarios)
+                if "batch" in scenarios:
+                    reports.append(profiler.profile_batch(database))
                 if "e2e" in scenarios:
                     reports.append(profiler.profile_end_to_end(database))
         except KeyboardInterrupt:

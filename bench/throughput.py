@@ -140,7 +140,8 @@ class Bench(Harness):
             base = f"http://127.0.0.1:{port}"
             data_dir = self.work_dir
             serve = start_serve(self.children, url, data_dir, port,
-                                worker_processes=args.worker_processes)
+                                worker_processes=args.worker_processes,
+                                api_processes=args.api_processes)
             workers = [start_worker(self.children, url, data_dir, name="worker")
                        for _ in range(extra_workers)]
             try:
@@ -195,7 +196,8 @@ class Bench(Harness):
         with scratch_database(database, args.postgres_url, self.work_dir) as url:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
-            serve = start_serve(self.children, url, self.work_dir, port, worker=False)
+            serve = start_serve(self.children, url, self.work_dir, port, worker=False,
+                                api_processes=args.api_processes)
             backlog = 0
             try:
                 app_url = f"{base}/api/v1/app/{self.create_app(base)}/msg"
@@ -314,6 +316,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--worker-processes", type=int, default=None,
         help="closed and open loops: `serve --worker-processes N` (0: its worker in-process; "
              "default: serve's own choice)")
+    add("--api-processes", type=int, default=None,
+        help="every serve: `serve --api-processes N` (default: serve's own choice)")
     add("--ceiling-in-flight", type=int, default=64)
     add("--celery", action=argparse.BooleanOptionalAction, default=True,
         help="time the Celery + Redis baseline (default on)")

@@ -107,39 +107,51 @@ def main() -> None:
 @click.option("--worker-processes", type=int, default=None,
               help="delivery worker processes beside the API (0: in the API's process; "
                    "default: from the database and the cores)")
+@click.option("--api-processes", type=int, default=None,
+              help="processes serving the API on one shared socket (default: from the "
+                   "database and the cores)")
 def serve(database_url: str | None, host: str | None, port: int | None, no_worker: bool,
-          worker_processes: int | None) -> None:
+          worker_processes: int | None, api_processes: int | None) -> None:
     """Run the API, the portal and the delivery worker (in-process or beside it)."""
-    import uvicorn
-
     from .api import create_app
-    from .api.serving import server_config
     from .runtime import Runtime
-    from .worker_processes import WorkerProcesses, worker_process_count
+    from .worker_processes import (
+        ApiProcesses,
+        WorkerProcesses,
+        api_process_count,
+        worker_process_count,
+    )
 
     settings = _settings(database_url=database_url, host=host, port=port,
-                         worker_processes=worker_processes)
+                         worker_processes=worker_processes, api_processes=api_processes)
     _setup_logging(settings)
     processes = 0 if no_worker else worker_process_count(settings)
-    if processes > 0 and settings.metrics_dir is None:
-        # The workers' counters reach this process's /metrics through files there (cleared
-        # at every start, so a killed serve leaves nothing that grows).
+    apis = api_process_count(settings)
+    if (processes or apis > 1) and settings.metrics_dir is None:
+        # The other processes' counters reach /metrics through files there (cleared at every
+        # start, so a killed serve leaves nothing that grows).
         settings = settings.with_(metrics_dir=settings.data_dir / "metrics")
-    if processes and settings.metrics_dir is not None:
+    if (processes or apis > 1) and settings.metrics_dir is not None:
         from .metrics import clear_directory
 
         clear_directory(settings.metrics_dir)
+    sock = _bind(settings.host, settings.port)
     workers = WorkerProcesses(settings, processes)
+    more_apis = ApiProcesses(settings, apis - 1, sock.fileno(), processes)
 
     async def announce(runtime: Runtime) -> None:
         token = await runtime.service.ensure_admin_token()
         runtime.service.worker_processes = processes
         await workers.start()  # after the API's start has migrated the database
+        await more_apis.start()
+        await more_apis.wait_ready()
         click.echo(f"Hookline {__version__} is running at {settings.base_url}")
         click.echo(f"  API docs:  {settings.base_url}/docs")
         click.echo(f"  portal:    {settings.base_url}/portal/ (admin: /portal/login; partners: "
                    "`hookline portal-link APP`)")
         click.echo(f"  database:  {_redact_url(settings.database_url)}")
+        if apis > 1:
+            click.echo(f"  API:       {apis} processes on one socket")
         if not no_worker:
             click.echo("  delivery:  " + (f"{processes} worker processes" if processes
                                           else "a worker in this process"))
@@ -151,22 +163,61 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
 
     app = create_app(settings, with_worker=not no_worker and not processes,
                      on_started=announce)
-    # log_config=None: uvicorn's records go through Hookline's handlers (text or JSON).
-    config = server_config(app, settings, host=settings.host, port=settings.port,
-                           log_level=settings.log_level, access_log=False, lifespan="on",
-                           log_config=None,
-                           timeout_graceful_shutdown=int(settings.shutdown_grace))
-    server = uvicorn.Server(config)
-    sock = _bind(settings.host, settings.port)
+    server = _api_server(app, settings, on_exit=more_apis.signal_stop)
 
     async def run() -> None:
         try:
             await _check_database(settings)
             await server.serve(sockets=[sock])
         finally:
-            await workers.stop()
+            await asyncio.gather(more_apis.stop(), workers.stop())
 
     _run(run)
+
+
+def _api_server(app: Any, settings: Settings,
+                on_exit: Callable[[], None] | None = None) -> Any:
+    """uvicorn's server for `app`; `on_exit` runs as soon as a signal asks it to stop (the
+    other API processes then drain their connections while this one drains its own)."""
+    import uvicorn
+
+    from .api.serving import server_config
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            if on_exit is not None:
+                on_exit()
+
+    # log_config=None: uvicorn's records go through Hookline's handlers (text or JSON).
+    config = server_config(app, settings, host=settings.host, port=settings.port,
+                           log_level=settings.log_level, access_log=False, lifespan="on",
+                           log_config=None,
+                           timeout_graceful_shutdown=int(settings.shutdown_grace))
+    return Server(config)
+
+
+@main.command("api-process", hidden=True)
+@click.option("--fd", type=int, required=True, help="the listening socket serve bound")
+@click.option("--workers", type=int, default=0, help="worker processes serve started")
+@click.option("--ready-fd", type=int, required=True, help="a byte there once started")
+def api_process(fd: int, workers: int, ready_fd: int) -> None:
+    """One more API process of `hookline serve --api-processes N`, started by serve itself on
+    its listening socket, after it has migrated: no banner, no worker."""
+    from .api import create_app
+    from .runtime import Runtime
+    from .worker_processes import tell_ready
+
+    settings = _settings()
+    _setup_logging(settings)
+    sock = socket.socket(fileno=fd)
+
+    async def started(runtime: Runtime) -> None:
+        runtime.service.worker_processes = workers
+        tell_ready(ready_fd)
+
+    server = _api_server(create_app(settings, with_worker=False, on_started=started), settings)
+    _run(lambda: server.serve(sockets=[sock]))
 
 
 @main.command()

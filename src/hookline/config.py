@@ -45,6 +45,9 @@ class Settings:
     # `hookline serve`: delivery worker processes beside the API (0: the worker runs in the
     # API's process); unset, chosen from the database and the cores (worker_processes.py).
     worker_processes: int | None = None
+    # `hookline serve`: processes serving the API on one shared socket (at least 1); unset,
+    # chosen from the database and the cores (worker_processes.py).
+    api_processes: int | None = None
     poll_interval: float = 1.0
     # A claimed delivery is hidden from other workers this long; requests are cut at 80 % of
     # it, so a lease always outlasts the request it covers (Svix #2181).

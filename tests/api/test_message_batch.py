@@ -84,6 +84,24 @@ async def test_a_bad_item_refuses_only_itself_with_its_index(
     assert await stored_messages(runtime, msg) == 2
 
 
+async def test_a_payload_a_single_publish_takes_is_taken_in_a_batch_too(
+    api: ApiServer, runtime: Runtime, receiver: Receiver
+) -> None:
+    msg = await new_app(api, receiver)
+    payload = {"text": "a\x00b", "ok": True}  # a NUL is fine in a payload (stored escaped)
+    single = await api.post(msg, {"eventType": "order.paid", "payload": payload})
+    answer = await api.post(f"{msg}/batch", {"messages": [
+        {"eventType": "order.paid", "payload": payload}, item(1, eventId="e\x00")]})
+
+    assert single.status == 202, single.body
+    assert answer.status == 200, answer.body
+    created, refused = answer.body["data"]
+    assert (created["outcome"], created["message"]["payload"]) == ("created", payload)
+    assert (refused["index"], refused["outcome"], refused["error"]["field"]) == (
+        1, "refused", "eventId")  # text fields still refuse a NUL, for that item alone
+    assert await stored_messages(runtime, msg) == 2
+
+
 async def test_more_than_100_items_are_refused_whole(api: ApiServer, runtime: Runtime,
                                                      receiver: Receiver) -> None:
     msg = await new_app(api, receiver)

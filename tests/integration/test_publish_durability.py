@@ -30,7 +30,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 async def test_serve_killed_mid_burst_delivers_every_answered_publish_to_every_endpoint(
     settings: Settings, receiver: Receiver, tmp_path: Path
 ) -> None:
-    first = await ServeProcess(settings, tmp_path, "serve-1").start()
+    # Two API processes: the kill lands on serve while its other API process is answering too
+    # (that one gets SIGTERM from Linux and may still answer what it holds: durably).
+    first = await ServeProcess(settings, tmp_path, "serve-1", api_processes="2").start()
     try:
         status, app = await first.call("POST", "/app", {"name": "burst"})
         assert status == 201
@@ -43,7 +45,7 @@ async def test_serve_killed_mid_burst_delivers_every_answered_publish_to_every_e
         await first.kill()
     assert KILL_AFTER <= len(answered) < BURST, "the kill did not land mid-burst"
 
-    second = await ServeProcess(settings, tmp_path, "serve-2").start()
+    second = await ServeProcess(settings, tmp_path, "serve-2", api_processes="2").start()
     try:
         missing = await _wait_for_arrivals(receiver, answered)
     finally:

@@ -11,7 +11,7 @@ import pytest
 
 from hookline.config import Settings
 from hookline.runtime import Runtime
-from hookline.worker_processes import worker_process_count
+from hookline.worker_processes import api_process_count, worker_process_count
 from tests.support.api import make_settings
 from tests.support.net import free_port
 from tests.support.polling import wait_until
@@ -35,8 +35,10 @@ async def _serve(settings: Settings, processes: int) -> HooklineProcess:
 
 
 def _children(pid: int) -> list[int]:
+    """The worker processes among `pid`'s children (API processes are children too)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in path.read_text().split()]
+    return [int(child) for child in path.read_text().split()
+            if b"worker" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
 def _alive(pid: int) -> bool:
@@ -88,3 +90,13 @@ def test_serve_runs_its_worker_beside_the_api_on_postgresql_and_inside_it_on_sql
     assert worker_process_count(postgres, cores=8) == 4
     assert worker_process_count(sqlite, cores=8) == 0
     assert worker_process_count(sqlite.with_(worker_processes=2), cores=8) == 2
+
+
+def test_serve_sizes_its_api_processes_from_the_database_and_the_cores() -> None:
+    postgres = Settings(database_url="postgresql://db/hookline")
+    sqlite = Settings(database_url="sqlite:///hookline.db")
+    assert api_process_count(postgres, cores=2) == 1
+    assert api_process_count(postgres, cores=8) == 4
+    assert api_process_count(sqlite, cores=8) == 1
+    assert api_process_count(sqlite.with_(api_processes=3), cores=8) == 3
+    assert api_process_count(postgres.with_(api_processes=0), cores=8) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import ids, metrics
 from ..errors import Conflict, HooklineError, InvalidInput, NotFound, PayloadTooLarge
@@ -27,9 +27,9 @@ _TAG = re.compile(r"^[a-zA-Z0-9\-_./\\#]{1,128}$")  # Svix's pattern for a tag
 BatchResult = PublishResult | HooklineError  # one item's: published, or why it was refused
 
 
-@dataclass(frozen=True)
-class MessageDraft:
-    """A message to publish, as a caller describes it (one item of a batch)."""
+class MessageDraft(NamedTuple):
+    """A message to publish, as a caller describes it (one item of a batch). A named tuple:
+    immutable like a frozen dataclass, and built several times faster (a hundred a batch)."""
 
     event_type: str
     payload: Any
@@ -112,18 +112,23 @@ class MessageUseCases(ServiceCore):
         if len(drafts) > MAX_BATCH:
             raise InvalidInput(f"a batch holds at most {MAX_BATCH} messages", field="messages")
         checked: list[Message | HooklineError] = []
+        texts: dict[str, str] = {}  # each payload encoded once: checked, then stored
         for draft in drafts:
             try:
-                checked.append(await self._checked_message(app, draft))
+                message, text = await self._checked_message(app, draft)
             except (InvalidInput, PayloadTooLarge) as exc:
                 checked.append(exc)
+            else:
+                checked.append(message)
+                texts[message.id] = text
         valid = [(m, d.idempotency_key) for m, d in zip(checked, drafts, strict=True)
                  if isinstance(m, Message)]
         # The routing table as of this request's configuration version (see config_cache).
         routes = await self.config.subscriptions(app.id) if valid else []
         try:
             published = iter(await self.store.publish_batch(
-                valid, _wanted_by, routes, expected_version=self.config.unchecked_version()))
+                valid, _wanted_by, routes, expected_version=self.config.unchecked_version(),
+                payload_texts=texts))
         except Conflict as exc:
             if "event_id" not in str(exc):
                 raise
@@ -138,12 +143,15 @@ class MessageUseCases(ServiceCore):
             self.on_due()
         return results
 
-    async def _checked_message(self, app: Application, draft: MessageDraft) -> Message:
-        """The message a draft describes, once it passes every rule of a publish."""
+    async def _checked_message(self, app: Application,
+                               draft: MessageDraft) -> tuple[Message, str]:
+        """The message a draft describes, once it passes every rule of a publish, and its
+        payload encoded as stored."""
         check_event_type_name(draft.event_type, "eventType")
         if not isinstance(draft.payload, dict):
             raise InvalidInput("payload must be a JSON object", field="payload")
-        size = len(json_bytes(draft.payload, "payload"))
+        encoded = json_bytes(draft.payload, "payload")
+        size = len(encoded)
         if size > self.settings.max_payload_bytes:
             raise PayloadTooLarge(
                 f"payload is {size} bytes; the limit is {self.settings.max_payload_bytes}")
@@ -152,10 +160,12 @@ class MessageUseCases(ServiceCore):
         check_tags(draft.tags)
         if not self.operational.is_internal(app):
             await self._check_against_catalogue(draft.event_type, draft.payload)
-        return Message(id=ids.new_id(ids.MESSAGE), app_id=app.id, event_type=draft.event_type,
-                       payload=draft.payload, event_id=draft.event_id, channels=draft.channels,
-                       created_at=self.clock(), ordering_key=draft.ordering_key,
-                       tags=draft.tags, deliver_at=draft.deliver_at)
+        message = Message(id=ids.new_id(ids.MESSAGE), app_id=app.id,
+                          event_type=draft.event_type, payload=draft.payload,
+                          event_id=draft.event_id, channels=draft.channels,
+                          created_at=self.clock(), ordering_key=draft.ordering_key,
+                          tags=draft.tags, deliver_at=draft.deliver_at)
+        return message, encoded.decode()
 
     async def get_message(self, app_key: AppKey, key: str) -> Message:
         app = await self.get_app(app_key)

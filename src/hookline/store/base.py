@@ -131,11 +131,13 @@ class Store(Protocol):
                             select: Select | None = None,
                             subscriptions: list[Subscription] | None = None,
                             expected_version: int | None = None,
+                            payload_texts: Mapping[str, str] | None = None,
                             ) -> list[PublishResult]:
         """`publish` for messages of one application, in one transaction; `subscriptions`
         is the application's routing table, when the caller holds it. If the configuration
         version is no longer `expected_version` (when given), nothing is written:
-        `StaleConfiguration`."""
+        `StaleConfiguration`. `payload_texts`: message id -> its payload as stored JSON, when
+        the caller has encoded it already (to check its size)."""
         ...
 
     async def list_subscriptions(self, app_id: str) -> list[Subscription]:

@@ -376,10 +376,12 @@ def attempt_values(a: Attempt) -> tuple[Any, ...]:
             a.sending)
 
 
-def message_values(m: Message) -> tuple[Any, ...]:
-    """The values of `Queries.insert_message`, in its column order."""
-    return (m.id, m.app_id, m.event_type, m.event_id, dump_json(m.payload), dump_json(m.channels),
-            m.created_at, m.ordering_key)
+def message_values(m: Message, payload_text: str | None = None) -> tuple[Any, ...]:
+    """The values of `Queries.insert_message`, in its column order; `payload_text`: the
+    payload already encoded as `dump_json` would (saves encoding it twice)."""
+    return (m.id, m.app_id, m.event_type, m.event_id,
+            dump_json(m.payload) if payload_text is None else payload_text,
+            dump_json(m.channels), m.created_at, m.ordering_key)
 
 
 def attempt_from_row(row: Row) -> Attempt:

@@ -6,7 +6,7 @@ differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -35,11 +35,12 @@ from .core import (
 Targets = dict[str, list[Subscription]]  # message id -> the endpoints that get it
 
 
-def fanout_columns(messages: Sequence[Message],
-                   deliveries: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+def fanout_columns(messages: Sequence[Message], deliveries: Sequence[tuple[Any, ...]],
+                   payload_texts: Mapping[str, str]) -> tuple[Any, ...]:
     """`publish_fanout`'s parameters: the application id, then each column of the message
     rows and of the delivery rows as an array (app_id, the same in every row, left out)."""
-    m_columns = [list(c) for c in zip(*(message_values(m) for m in messages), strict=True)]
+    m_columns = [list(c) for c in zip(*(message_values(m, payload_texts.get(m.id))
+                                        for m in messages), strict=True)]
     d_columns = ([list(c) for c in zip(*deliveries, strict=True)] if deliveries
                  else [[] for _ in range(6)])
     return (messages[0].app_id, *m_columns[:1], *m_columns[2:], *d_columns[:3],
@@ -70,6 +71,7 @@ class MessageQueries(StoreCore):
         select: Select | None = None,
         subscriptions: list[Subscription] | None = None,
         expected_version: int | None = None,
+        payload_texts: Mapping[str, str] | None = None,
     ) -> list[PublishResult]:
         """Store messages of one application and their deliveries in one transaction.
 
@@ -79,7 +81,9 @@ class MessageQueries(StoreCore):
         reading it; with no key either, the write is one step (one statement, or one hand-off
         to SQLite's thread). `expected_version`: the configuration version the caller's
         checks assumed; if it moved, nothing is written and `StaleConfiguration` is raised.
+        `payload_texts`: message id -> its payload already encoded as stored.
         """
+        texts = payload_texts or {}
         if not drafts:
             return []
         app_id, now = drafts[0][0].app_id, drafts[0][0].created_at
@@ -91,7 +95,7 @@ class MessageQueries(StoreCore):
         if subscriptions is not None and all(key is None for _, key in drafts):
             fresh = [m for m, _ in drafts]
             targets = route(fresh, subscriptions)
-            if not await self._write_published(fresh, targets, expected_version):
+            if not await self._write_published(fresh, targets, expected_version, texts):
                 raise StaleConfiguration()
         else:
             async with self.db.transaction() as tx:
@@ -104,7 +108,7 @@ class MessageQueries(StoreCore):
                 if subscriptions is None and fresh:
                     subscriptions = await self._subscriptions(tx, app_id)
                 targets = route(fresh, subscriptions or [])
-                await self._write_published(fresh, targets, None, tx)
+                await self._write_published(fresh, targets, None, texts, tx)
         if any(targets.values()):
             self._announce_due()
         results = []
@@ -128,7 +132,7 @@ class MessageQueries(StoreCore):
                              bool(r["disabled"])) for r in rows]
 
     async def _write_published(self, messages: list[Message], targets: Targets,
-                               expected_version: int | None,
+                               expected_version: int | None, texts: Mapping[str, str],
                                tx: Connection | None = None) -> bool:
         """Store `messages` and their deliveries at once (in `tx`, if given), if the
         configuration version is still `expected_version` (None: whatever it is)."""
@@ -140,11 +144,11 @@ class MessageQueries(StoreCore):
         if self.q.publish_fanout and not extras:  # one statement, its own transaction
             async with (self.db.connection() if tx is None else nullcontext(tx)) as conn:
                 row = await conn.fetchrow(self.q.publish_fanout,
-                                          *fanout_columns(messages, deliveries),
+                                          *fanout_columns(messages, deliveries, texts),
                                           expected_version)
             return row is not None and bool(row["written"])
         steps: list[WriteStep] = [
-            (self.q.insert_message, [message_values(m) for m in messages]),
+            (self.q.insert_message, [message_values(m, texts.get(m.id)) for m in messages]),
             (self.q.insert_delivery, deliveries),
             (self.q.set_message_extras,
              [(m.id, dump_json(m.tags), m.deliver_at) for m in extras]),
