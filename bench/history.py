@@ -141,6 +141,27 @@ def history_mb(url: str) -> float:
     return float(asyncio.run(data.scalar(url, sql, list(data.HISTORY_TABLES)))) / 1e6
 
 
+def live_and_dead_messages(url: str) -> tuple[int, int]:
+    """Rows of `messages` PostgreSQL's statistics count live and dead (not yet vacuumed)."""
+    async def read() -> tuple[int, int]:
+        conn = await data.connect(url)
+        try:
+            row = await conn.fetchrow("SELECT n_live_tup, n_dead_tup FROM pg_stat_user_tables "
+                                      "WHERE relname = 'messages'")
+        finally:
+            await conn.close()
+        return int(row[0]), int(row[1])
+
+    return asyncio.run(read())
+
+
+def vacuum(url: str, every: float) -> None:
+    """A plain VACUUM of the history tables, standing in for autovacuum on a server that
+    has it off (`--vacuum-every`); nothing when `every` is 0."""
+    if every:
+        asyncio.run(data.scalar(url, "VACUUM attempts, deliveries, messages"))
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -178,6 +199,7 @@ class HistoryBench(Bench):
     def __init__(self, args: argparse.Namespace, children: Children, work_dir: Path) -> None:
         super().__init__(args, children, work_dir)
         self.results: dict[str, Any] = {}
+        self.published = 0
 
     def serve(self, url: str, *, worker: bool = True, **env: str) -> tuple[Child, str]:
         port = free_port()
@@ -263,20 +285,29 @@ class HistoryBench(Bench):
                 HOOKLINE_PURGE_INTERVAL=str(args.purge_interval))
             try:
                 app_id = self.create_app(base)
-                with sampling(args.sample, lambda: (history_mb(url), database_mb(url))) as got:
+                with sampling(args.sample, lambda: (history_mb(url), database_mb(url),
+                                                    *live_and_dead_messages(url))) as got, \
+                        sampling(args.vacuum_every or duration * 2, lambda: vacuum(
+                            url, args.vacuum_every)):
                     phase = self.steady_load(base, app_id, duration, "target 2")
             finally:
                 serve.stop()
-        series = [(round(t, 1), round(h, 2), round(d, 1)) for t, (h, d) in got]
+        # (seconds, history tables MB, database MB, live messages, dead message rows)
+        series = [(round(t, 1), round(h, 2), round(d, 1), live, dead)
+                  for t, (h, d, live, dead) in got]
         return {"retention_s": retention, "rate": args.steady_rate, "seconds": duration,
+                "vacuum_every_s": args.vacuum_every,
                 "delivered": phase.received["count"], "samples": series,
                 "verdict": size_verdict(series, retention)}
 
     def steady_load(self, base: str, app_id: str, seconds: float, label: str) -> Phase:
         args = self.args
         total = int(args.steady_rate * seconds)
+        # Message numbers run on from phase to phase: the load generator's event ids are
+        # unique per application.
         specs = self.publish_specs("open", f"{base}/api/v1/app/{app_id}/msg", total,
-                                   args.open_cap, seconds + 1)
+                                   args.open_cap, seconds + 5, first=self.published)
+        self.published += total
         self.reset_receiver()
         return self.drive(specs, label, args.endpoints, seconds + 120)
 
@@ -366,10 +397,11 @@ class HistoryBench(Bench):
             finally:
                 worker.stop()
         seconds = max(self.received()["last"] - started, 1e-9)
-        first_10s = max((n for t, (n, _) in got if t <= 10), default=0)
+        early = [(t, n) for t, (n, _) in got if 0 < t <= 10]
+        first_10s = early[-1][1] / early[-1][0] if early else 0.0
         row = {"backlog": expected, "build_s": round(build_s), "seconds": round(seconds, 1),
                "per_s": round(expected / seconds if done else got[-1][1][0] / seconds),
-               "first_10s_per_s": round(first_10s / 10), "start_rss_mb": round(start_rss, 1),
+               "first_10s_per_s": round(first_10s), "start_rss_mb": round(start_rss, 1),
                "peak_rss_mb": round(max(r for _, (_, r) in got), 1), "done": done,
                "rss": [(round(t), round(r, 1)) for t, (_, r) in got],
                "load_average": os.getloadavg()[0]}
@@ -403,11 +435,11 @@ def reads_verdict(rows: list[dict[str, Any]]) -> dict[str, bool]:
             for key in ("stats_ms", "list_ms", "page_ms", "logs_ms")}
 
 
-def size_verdict(series: list[tuple[float, float, float]], retention: float) -> dict[str, Any]:
+def size_verdict(series: list[tuple[Any, ...]], retention: float) -> dict[str, Any]:
     """The history tables' size at the end of the second retention period against the
     largest after it: growth after the first periods, as a share."""
-    settled = [h for t, h, _ in series if t <= 2 * retention]
-    later = [h for t, h, _ in series if t > 2 * retention]
+    settled = [s[1] for s in series if s[0] <= 2 * retention]
+    later = [s[1] for s in series if s[0] > 2 * retention]
     if not settled or not later:
         return {"growth_after_2_periods": None}
     reference = settled[-1]
@@ -429,8 +461,11 @@ def markdown(results: dict[str, Any]) -> str:
                    f"{results['1']['verdict']}\n")
     if "2" in results:
         r = results["2"]
+        vacuumed = (f"VACUUM every {r['vacuum_every_s']:g} s" if r.get("vacuum_every_s")
+                    else "no VACUUM but the server's autovacuum")
         out.append(f"Target 2: retention {r['retention_s']:g} s, {r['rate']:g} msg/s for "
-                   f"{r['seconds']:g} s, {r['delivered']:,} delivered: {r['verdict']}\n")
+                   f"{r['seconds']:g} s, {vacuumed}, {r['delivered']:,} delivered: "
+                   f"{r['verdict']}\n")
     if "3" in results:
         r = results["3"]
         out += ["| delivery latency | delivered | p50 | p90 | p99 |", "|---|---|---|---|---|"]
@@ -475,6 +510,7 @@ def draw(path: Path, results: dict[str, Any], title: str) -> None:
             ax.plot([s[0] for s in result["samples"]], [s[1] for s in result["samples"]])
             for k in range(1, int(result["seconds"] // result["retention_s"]) + 1):
                 ax.axvline(k * result["retention_s"], color="#aaa", linewidth=0.5)
+            ax.plot([], [], label="history tables (MB)")
             ax.set(xlabel="seconds of steady load", ylabel="history tables, MB",
                    title=f"2: size, retention {result['retention_s']:g} s")
         elif target == "3":
@@ -517,6 +553,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--periods", type=int, default=6, help="target 2: retention periods of load")
     add("--purge-interval", type=float, default=5.0, help="target 2: HOOKLINE_PURGE_INTERVAL")
     add("--sample", type=float, default=5.0, help="target 2: seconds between size samples")
+    add("--vacuum-every", type=float, default=0.0,
+        help="target 2: VACUUM the history tables this often (s), for a server whose "
+             "autovacuum is off (0: never)")
     add("--steady-rate", type=float, default=50.0, help="targets 2, 3: messages/s offered")
     add("--purge-rows", type=int, default=1_000_000, help="target 3: expired rows to purge")
     add("--load-seconds", type=float, default=60.0, help="target 3: seconds per load slice")
@@ -564,6 +603,12 @@ def main(argv: list[str] | None = None) -> int:
             "cores": os.cpu_count(), "load_average_before": load_before,
             "load_average_after": os.getloadavg()}
     previous = json.loads(args.json.read_text()) if args.json.exists() else {}
+    if "1" in results and "target_1" in previous:  # sizes measured apart (--reuse) add up
+        sizes = {r["history"] for r in results["1"]["rows"]}
+        results["1"]["rows"] = sorted([r for r in previous["target_1"]["rows"]
+                                       if r["history"] not in sizes] + results["1"]["rows"],
+                                      key=lambda r: r["history"])
+        results["1"]["verdict"] = reads_verdict(results["1"]["rows"])
     previous.update({f"target_{k}": {**v, "meta": meta} for k, v in results.items()})
     args.json.write_text(json.dumps(previous, indent=1, default=str) + "\n")
     table = markdown(results)
