@@ -21,6 +21,7 @@ driven over loopback HTTP; history and backlogs are written straight in SQL
     make bench-history BENCH_ARGS="--targets 4"          # one target
     .venv/bin/python bench/history.py --targets 1 --sizes 10000,1000000 --keep
     .venv/bin/python bench/history.py --targets 1 --reuse postgresql://.../bench_xxx
+    .venv/bin/python bench/history.py --targets 1 --reuse URL_10K,URL_1M,URL_10M   # in turn
 
 A run prints its figures as they come, a Markdown table at the end, and writes
 bench/history.json and the chart bench/history.png.
@@ -108,26 +109,33 @@ class Reader:
         if not self.cookie:
             raise BenchError("the portal link gave no session cookie")
 
-    def p50_ms(self, path: str, reads: int, token: str | None = None) -> float:
-        times = []
-        for n in range(reads + 2):  # two warm-up reads
-            started = time.perf_counter()
-            status = self.get(path, token)
-            if status != 200:
-                raise BenchError(f"GET {path}: {status}")
-            if n >= 2:
-                times.append((time.perf_counter() - started) * 1000)
-        return statistics.median(times)
+    def timed_ms(self, path: str, token: str | None = None) -> float:
+        started = time.perf_counter()
+        status = self.get(path, token)
+        if status != 200:
+            raise BenchError(f"GET {path}: {status}")
+        return (time.perf_counter() - started) * 1000
 
 
-def read_timings(reader: Reader, app_id: str, endpoint_id: str, reads: int) -> dict[str, float]:
-    return {
-        "stats_ms": reader.p50_ms(f"/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", reads,
-                                  ADMIN_TOKEN),
-        "list_ms": reader.p50_ms("/portal/", reads),
-        "page_ms": reader.p50_ms(f"/portal/endpoints/{endpoint_id}", reads),
-        "logs_ms": reader.p50_ms(f"/portal/endpoints/{endpoint_id}/logs", reads),
-    }
+def pages(app_id: str, endpoint_id: str) -> dict[str, tuple[str, str | None]]:
+    """What target 1 times: the stats API and the portal's three pages."""
+    return {"stats_ms": (f"/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", ADMIN_TOKEN),
+            "list_ms": ("/portal/", None),
+            "page_ms": (f"/portal/endpoints/{endpoint_id}", None),
+            "logs_ms": (f"/portal/endpoints/{endpoint_id}/logs", None)}
+
+
+def read_timings(readers: list[tuple[Reader, str, str]], reads: int) -> list[dict[str, float]]:
+    """p50 of `reads` (after two warm-up rounds) of each page on each server, in rounds that
+    visit every server in turn: sizes compared under the same load of a shared machine."""
+    times: list[dict[str, list[float]]] = [{} for _ in readers]
+    for n in range(reads + 2):
+        for (reader, app_id, endpoint_id), got in zip(readers, times, strict=True):
+            for key, (path, token) in pages(app_id, endpoint_id).items():
+                elapsed = reader.timed_ms(path, token)
+                if n >= 2:
+                    got.setdefault(key, []).append(elapsed)
+    return [{k: statistics.median(v) for k, v in got.items()} for got in times]
 
 
 def database_mb(url: str) -> float:
@@ -215,6 +223,8 @@ class HistoryBench(Bench):
 
     # -- target 1 ---------------------------------------------------------------------------
     def reads(self) -> dict[str, Any]:
+        if len(self.args.reuse) > 1:
+            return self.reads_of_kept()
         args = self.args
         rows: list[dict[str, Any]] = []
         with self.history_database() as url:
@@ -235,8 +245,8 @@ class HistoryBench(Bench):
                     elif size < built:
                         print(f"target 1: {size:,} skipped ({built:,} already there)")
                         continue
-                    row = {"history": size, "build_s": round(build_s, 1),
-                           **read_timings(reader, app_id, endpoint_id, args.reads),
+                    [timings] = read_timings([(reader, app_id, endpoint_id)], args.reads)
+                    row = {"history": size, "build_s": round(build_s, 1), **timings,
                            "database_mb": round(database_mb(url)),
                            "load_average": os.getloadavg()[0]}
                     rows.append(row)
@@ -245,11 +255,31 @@ class HistoryBench(Bench):
                 serve.stop()
         return {"rows": rows, "verdict": reads_verdict(rows)}
 
+    def reads_of_kept(self) -> dict[str, Any]:
+        """Target 1 on databases `--keep` kept (several `--reuse`), timed in turn."""
+        readers, sizes = [], []
+        for url in self.args.reuse:
+            _, base = self.serve(url, worker=False)  # stopped with the run's other children
+            app_id, endpoint_id = self.history_app(base, url)
+            reader = Reader(base)
+            reader.sign_in(base, app_id)
+            readers.append((reader, app_id, endpoint_id))
+            sizes.append((asyncio.run(data.scalar(url, "SELECT COUNT(*) FROM attempts")),
+                          database_mb(url)))
+        rows = [{"history": size, "build_s": 0.0, **timings, "database_mb": round(mb),
+                 "load_average": os.getloadavg()[0]}
+                for (size, mb), timings in zip(sizes, read_timings(readers, self.args.reads),
+                                               strict=True)]
+        rows.sort(key=lambda r: r["history"])
+        for row in rows:
+            print(f"target 1: {row}", flush=True)
+        return {"rows": rows, "verdict": reads_verdict(rows)}
+
     @contextlib.contextmanager
     def history_database(self) -> Iterator[str]:
         """A scratch database, or the one `--reuse` names (kept, as `--keep` keeps one)."""
         if self.args.reuse:
-            yield self.args.reuse
+            yield self.args.reuse[0]
             return
         if not self.args.keep:
             with scratch_database("postgres", self.args.postgres_url, self.work_dir) as url:
@@ -548,7 +578,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--history-rate", type=float, default=10_000_000 / (28 * DAY),
         help="target 1: attempts/s the history was written at (default: 10M over 28 days)")
     add("--keep", action="store_true", help="target 1: keep the history database")
-    add("--reuse", default="", help="target 1: a database kept by --keep (adds what is missing)")
+    add("--reuse", default="", help="target 1: a database kept by --keep (adds what is "
+        "missing); several, comma-separated: each is timed as it is, in turn")
     add("--retention", type=float, default=60.0, help="target 2: retention in seconds")
     add("--periods", type=int, default=6, help="target 2: retention periods of load")
     add("--purge-interval", type=float, default=5.0, help="target 2: HOOKLINE_PURGE_INTERVAL")
@@ -575,6 +606,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"targets are {', '.join(TARGETS)}")
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.backlogs = [int(s) for s in args.backlogs.split(",")]
+    args.reuse = [u for u in args.reuse.split(",") if u]
     args.newest = time.time()
     args.rate, args.batch_size = args.steady_rate, 100  # what Harness.publish_specs reads
     return args

@@ -269,7 +269,7 @@ async def test_one_process_purges_at_a_time(settings: Settings) -> None:
             await other.execute(f"SELECT pg_advisory_lock({PURGE_LOCK})")
             assert await purger.run_once() is None
             await other.execute(f"SELECT pg_advisory_unlock({PURGE_LOCK})")
-            assert await purger.run_once() is not None
+            await _purge(purger)  # once no other test's purger holds it either
         finally:
             await other.close()
     finally:
