@@ -537,10 +537,12 @@ def draw(path: Path, results: dict[str, Any], title: str) -> None:
             ax.set_xscale("log")
             ax.set(xlabel="attempts of history", ylabel="p50 ms", title="1: reads over HTTP")
         elif target == "2":
-            ax.plot([s[0] for s in result["samples"]], [s[1] for s in result["samples"]])
+            vacuumed = (f"VACUUM every {result['vacuum_every_s']:g} s"
+                        if result.get("vacuum_every_s") else "no VACUUM")
+            ax.plot([s[0] for s in result["samples"]], [s[1] for s in result["samples"]],
+                    label=f"history tables, {vacuumed}")
             for k in range(1, int(result["seconds"] // result["retention_s"]) + 1):
                 ax.axvline(k * result["retention_s"], color="#aaa", linewidth=0.5)
-            ax.plot([], [], label="history tables (MB)")
             ax.set(xlabel="seconds of steady load", ylabel="history tables, MB",
                    title=f"2: size, retention {result['retention_s']:g} s")
         elif target == "3":
