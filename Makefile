@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: serve test fuzz lint bench clean browser outbox-chaos bench-outbox
+.PHONY: serve test fuzz lint bench clean browser outbox-chaos bench-outbox bench-history
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ outbox-chaos: $(DEV_STAMP)
 # Relay throughput (batch publish) and lag at a steady rate; needs HOOKLINE_TEST_POSTGRES_URL.
 bench-outbox: $(DEV_STAMP)
 	$(BIN)/python bench/outbox.py $(BENCH_ARGS)
+
+# Issue 18's four targets on PostgreSQL (10M attempts of history, retention under load, the
+# purge beside deliveries, a 1M backlog); one at a time with BENCH_ARGS="--targets 4".
+bench-history: $(DEV_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	cd bench && ../$(BIN)/python history.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) hookline.db hookline.db-* .pytest_cache .mypy_cache .ruff_cache

@@ -126,23 +126,24 @@ def hookline_env(database_url: str, data_dir: Path, port: int | None = None,
 
 def start_serve(children: Children, database_url: str, data_dir: Path, port: int, *,
                 worker: bool = True, name: str = "serve",
-                worker_processes: int | None = None,
-                api_processes: int | None = None) -> Child:
+                worker_processes: int | None = None, api_processes: int | None = None,
+                env: dict[str, str] | None = None) -> Child:
+    """`hookline serve`, answering; `env`: more HOOKLINE_ settings (retention, purge...)."""
     argv = [sys.executable, "-m", "hookline.cli", "serve"] + ([] if worker else ["--no-worker"])
     if worker_processes is not None:
         argv += ["--worker-processes", str(worker_processes)]
     if api_processes is not None:
         argv += ["--api-processes", str(api_processes)]
-    child = children.start(name, argv, hookline_env(database_url, data_dir, port))
+    child = children.start(name, argv, hookline_env(database_url, data_dir, port, **(env or {})))
     child.wait_for_output("is running at", timeout=60)
     wait_until_answers(child, f"http://127.0.0.1:{port}/api/v1/health")
     return child
 
 
 def start_worker(children: Children, database_url: str, data_dir: Path,
-                 name: str = "worker") -> Child:
+                 name: str = "worker", env: dict[str, str] | None = None) -> Child:
     argv = [sys.executable, "-m", "hookline.cli", "worker"]
-    child = children.start(name, argv, hookline_env(database_url, data_dir))
+    child = children.start(name, argv, hookline_env(database_url, data_dir, **(env or {})))
     child.wait_for_output("delivering from", timeout=60)
     return child
 
@@ -199,14 +200,14 @@ def scratch_database(kind: str, postgres_url: str, work_dir: Path) -> Iterator[s
     if kind == "sqlite":
         yield f"sqlite:///{work_dir / (name + '.db')}"
         return
-    asyncio.run(_admin(postgres_url, f"CREATE DATABASE {name}"))
+    asyncio.run(admin_statement(postgres_url, f"CREATE DATABASE {name}"))
     try:
-        yield _with_database(postgres_url, name)
+        yield with_database(postgres_url, name)
     finally:
-        asyncio.run(_admin(postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        asyncio.run(admin_statement(postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-async def _admin(url: str, statement: str) -> None:
+async def admin_statement(url: str, statement: str) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(url)
@@ -216,7 +217,7 @@ async def _admin(url: str, statement: str) -> None:
         await conn.close()
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     return urlunsplit(urlsplit(url)._replace(path="/" + name))

@@ -117,6 +117,15 @@ class PostgresDatabase:
         await self.pool.close()
 
 
+# Sent once, in each pooled connection's start-up packet. Every statement Hookline runs is a
+# short indexed read or write. After five executions PostgreSQL may switch a prepared
+# statement to its generic plan, whose cost estimate (no parameter values) can pass
+# `jit_above_cost` and a parallel plan's threshold: the portal's delivery log at 10 million
+# attempts then took 430 ms (JIT compilation) or 43 ms (parallel workers' start-up) instead of
+# 0.4 ms (bench/RESULTS.md, "History at scale (issue 18)").
+OLTP_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0"}
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """The pool's reset on release: nothing to undo (see `PostgresStore.connect`)."""
 
@@ -132,7 +141,8 @@ class PostgresStore(SqlStore):
             # only transaction-scoped advisory locks and LISTENs on a connection of its own;
             # asyncpg still rolls back a transaction left open.
             pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size,
-                                             command_timeout=30, reset=_keep_session)
+                                             command_timeout=30, reset=_keep_session,
+                                             server_settings=OLTP_SETTINGS)
         except asyncpg.InvalidCatalogNameError:
             # Not worth waiting for, unlike a server that is starting: say so and stop.
             raise ConfigError(f"PostgreSQL database {_database_name(url)!r} does not exist "

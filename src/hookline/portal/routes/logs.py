@@ -87,14 +87,12 @@ class LogRow:
 
 
 async def _rows(portal: Portal, endpoint: Endpoint, logs: list[MessageLog]) -> list[LogRow]:
-    """Each message with its event type and the body it sent, rebuilt from the message."""
+    """Each message with its event type and the body it sent, rebuilt from the message; the
+    page's messages are read in one query, not one each."""
+    messages = await portal.service.messages_of(portal.app_id, [log.message_id for log in logs])
     rows = []
     for log in logs:
-        message: Message | None
-        try:
-            message = await portal.service.get_message(portal.app_id, log.message_id)
-        except NotFound:
-            message = None
+        message: Message | None = messages.get(log.message_id)
         expunged = message is not None and message.expunged
         body = build_body(message, endpoint) if message and not expunged else b""
         rows.append(LogRow(log, message.event_type if message else "unknown", body, expunged))
