@@ -15,6 +15,7 @@ from .. import __version__
 from ..config import Settings
 from ..portal import mount_portal
 from ..runtime import Runtime
+from ..tracing import TraceContext
 from . import openapi, problems
 from .access_log import AccessLog
 from .routes import (
@@ -195,4 +196,6 @@ def create_app(
     app.add_middleware(problems.KeepConnectionOnError)  # outermost: sees what the rest raise
     if settings.access_log:
         app.add_middleware(AccessLog)
+    if settings.otel_endpoint:  # a publish continues its caller's trace (tracing/)
+        app.add_middleware(TraceContext)
     return app

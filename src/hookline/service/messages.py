@@ -111,10 +111,18 @@ class MessageUseCases(ServiceCore):
         app = await self.get_app(app_key)
         if len(drafts) > MAX_BATCH:
             raise InvalidInput(f"a batch holds at most {MAX_BATCH} messages", field="messages")
+        # Tracing on, the publish span's context is stored with each message (tracing/).
+        attributes: dict[str, str | int] = {"hookline.app_id": app.id,
+                                            "hookline.messages": len(drafts)}
+        with self.tracing.span("hookline.publish", attributes=attributes) as span:
+            return await self._publish_checked(app, drafts, span.traceparent)
+
+    async def _publish_checked(self, app: Application, drafts: Sequence[MessageDraft],
+                               traceparent: str | None) -> list[BatchResult]:
         checked: list[Message | HooklineError] = []
         for draft in drafts:
             try:
-                checked.append(await self._checked_message(app, draft))
+                checked.append(await self._checked_message(app, draft, traceparent))
             except (InvalidInput, PayloadTooLarge) as exc:
                 checked.append(exc)
         valid = [(m, d.idempotency_key) for m, d in zip(checked, drafts, strict=True)
@@ -138,7 +146,8 @@ class MessageUseCases(ServiceCore):
             self.on_due()
         return results
 
-    async def _checked_message(self, app: Application, draft: MessageDraft) -> Message:
+    async def _checked_message(self, app: Application, draft: MessageDraft,
+                               traceparent: str | None = None) -> Message:
         """The message a draft describes, once it passes every rule of a publish."""
         check_event_type_name(draft.event_type, "eventType")
         if not isinstance(draft.payload, dict):
@@ -155,7 +164,7 @@ class MessageUseCases(ServiceCore):
         return Message(id=ids.new_id(ids.MESSAGE), app_id=app.id, event_type=draft.event_type,
                        payload=draft.payload, event_id=draft.event_id, channels=draft.channels,
                        created_at=self.clock(), ordering_key=draft.ordering_key,
-                       tags=draft.tags, deliver_at=draft.deliver_at)
+                       tags=draft.tags, deliver_at=draft.deliver_at, traceparent=traceparent)
 
     async def get_message(self, app_key: AppKey, key: str) -> Message:
         app = await self.get_app(app_key)
