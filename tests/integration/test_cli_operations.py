@@ -132,7 +132,7 @@ async def test_json_logs_are_one_object_per_line_with_ids_and_without_secrets(
         worker = subprocess.Popen([str(HOOKLINE), "worker"], cwd=tmp_path, env=env,
                                   stdout=subprocess.DEVNULL, stderr=log)
     try:
-        await receiver.wait_for(2)
+        await receiver.wait_for(2, timeout=30)  # the worker starts first: a busy machine is slow
 
         def attempt_lines() -> list[dict[str, Any]]:
             entries = [json.loads(line) for line in log_path.read_text().splitlines()]
