@@ -14,6 +14,8 @@ from .errors import ConfigError
 DEFAULT_DATABASE_URL = "sqlite:///./hookline.db"
 # Which names the Standard Webhooks headers go by: webhook-id..., svix-id..., or both sets.
 SIGNATURE_HEADER_STYLES = ("webhook", "svix", "both")
+# OpenTelemetry's own name for where spans go, read as HOOKLINE_OTEL_ENDPOINT is.
+OTEL_ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
 COMPAT_DEFAULTS = {"svix": {"envelope": "raw", "signature_headers": "svix"}}
 
 
@@ -87,6 +89,9 @@ class Settings:
     worker_stall_seconds: float = 60.0
     log_format: str = "text"
     access_log: bool = False
+    # Tracing (docs/operations.md): the OTLP/HTTP collector spans go to; unset, tracing is
+    # off. The standard `OTEL_EXPORTER_OTLP_ENDPOINT` sets it too.
+    otel_endpoint: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -122,6 +127,8 @@ class Settings:
             raw = env.get("HOOKLINE_" + f.name.upper())
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, f.type, raw)
+        if "otel_endpoint" not in values and env.get(OTEL_ENDPOINT_VARIABLE):
+            values["otel_endpoint"] = env[OTEL_ENDPOINT_VARIABLE]
         values.update({k: v for k, v in overrides.items() if v is not None})
         if isinstance(values.get("egress_allow"), str):
             values["egress_allow"] = _split(values["egress_allow"])

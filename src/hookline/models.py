@@ -172,6 +172,8 @@ class Message:
     tags: list[str] | None = None
     # Svix's deliverAt: nothing is sent before this time (epoch seconds).
     deliver_at: float | None = None
+    # The W3C trace context of its publish span (tracing on): its attempts continue it.
+    traceparent: str | None = None
 
 
 @dataclass

@@ -15,6 +15,7 @@ from . import metrics
 from .config import Settings
 from .delivery.egress import EgressPolicy
 from .delivery.sender import Sender
+from .delivery.traced import traced_edges
 from .delivery.transport import Transport
 from .delivery.worker import DeliveryWorker, WorkerHooks
 from .relay import OutboxRelay, ServiceSink, open_source
@@ -23,6 +24,7 @@ from .secretbox import SecretBox
 from .service import Service
 from .service.recovery import run_prober
 from .store import Store, open_store
+from .tracing import Tracing, start_tracing
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class Runtime:
     # One per HOOKLINE_OUTBOX_SOURCES entry, beside the worker (their stats feed /metrics).
     relays: list[OutboxRelay] = field(default_factory=list)
     _relay_tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+    # Off unless an OTLP endpoint is set (tracing/): the service's publish spans, the worker's.
+    tracing: Tracing = field(default_factory=Tracing)
 
     @classmethod
     async def start(cls, settings: Settings, *, with_worker: bool = True,
@@ -66,13 +70,16 @@ class Runtime:
                 log.info("applied migrations %s", applied)
         policy = EgressPolicy.from_cidrs(settings.egress_allow)
         transport = sender or Sender(settings, policy, resolver=resolver)
+        tracing = start_tracing(settings.otel_endpoint)
         service = Service(store, settings, transport=transport, policy=policy, box=box,
-                          clock=clock)
+                          clock=clock, tracing=tracing)
         runtime = cls(settings, store, service, transport,
-                      sender=transport if isinstance(transport, Sender) else None)
+                      sender=transport if isinstance(transport, Sender) else None,
+                      tracing=tracing)
         if with_worker:
             # By default the worker reports to operational webhooks (service/operational.py).
-            runtime.worker = DeliveryWorker(store, settings, transport,
+            worker_store, worker_transport = traced_edges(store, transport, tracing)
+            runtime.worker = DeliveryWorker(worker_store, settings, worker_transport,
                                             hooks=hooks or service.operational, clock=clock)
             runtime.service.on_due = runtime.worker.wake
             runtime.service.local_worker = runtime.worker
@@ -114,3 +121,5 @@ class Runtime:
         if self.sender is not None:
             await self.sender.close()
         await self.store.close()
+        if self.tracing.enabled:  # the last spans' export may wait on the collector
+            await asyncio.to_thread(self.tracing.shutdown)

@@ -40,3 +40,14 @@ async def test_portal_link_prints_a_link_signed_for_the_application(tmp_path: Pa
     token = parse_qs(link.query)["token"][0]
     assert verify_portal_token(key, token, time.time()) == app.id
     assert verify_portal_token(key, token, time.time() + 590) == app.id
+
+
+def test_portal_link_help_shows_the_ttl_range() -> None:
+    from click.testing import CliRunner
+
+    from hookline.cli import main
+
+    result = CliRunner().invoke(main, ["portal-link", "--help"])
+
+    assert result.exit_code == 0
+    assert "60<=x<=604800" in result.output

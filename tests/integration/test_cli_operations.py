@@ -9,12 +9,16 @@ import socket
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hookline.models import DeliveryOptions
 from hookline.runtime import Runtime
 from tests.support.api import make_settings
+from tests.support.polling import wait_until
 from tests.support.processes import HOOKLINE, hookline_env
+from tests.support.receiver import Receiver
 
 SECRET_KEY = "cli-test-secret-key-0123456789"
 ADMIN = "hl_admin_cli-test-admin-token-abcdef"
@@ -104,24 +108,54 @@ async def test_status_json_reports_a_known_queue(tmp_path: Path) -> None:
     assert report["oldest_due_age"] >= 0
 
 
-def test_json_logs_are_one_object_per_line_without_secrets(tmp_path: Path) -> None:
-    env = hookline_env(None, secret_key=SECRET_KEY, admin_token=ADMIN, log_format="json",
-                       database_url=f"sqlite:///{tmp_path}/h.db", poll_interval="0.1")
-    worker = subprocess.Popen([str(HOOKLINE), "worker"], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+async def test_json_logs_are_one_object_per_line_with_ids_and_without_secrets(
+        tmp_path: Path, receiver: Receiver) -> None:
+    url = f"sqlite:///{tmp_path}/h.db"
+    runtime = await Runtime.start(make_settings(url, tmp_path, secret_key=SECRET_KEY),
+                                  with_worker=False)
     try:
-        assert worker.stdout is not None
-        assert "delivering from" in worker.stdout.readline()
+        svc = runtime.service
+        app = await svc.create_app("logs")
+        ok = await svc.create_endpoint(app.id, url=receiver.url("/ok"))
+        down = await svc.create_endpoint(app.id, url=receiver.url("/down"),
+                                         options=DeliveryOptions(retry_schedule=[3600]))
+        secrets = [(await svc.get_endpoint(app.id, ep.id)).secret for ep in (ok, down)]
+        message = (await svc.publish(app.id, "order.created", {"id": 1})).message
+    finally:
+        await runtime.stop()
+    receiver.statuses["/down"] = [500]
+    log_path = tmp_path / "worker.log"
+    env = hookline_env(None, secret_key=SECRET_KEY, admin_token=ADMIN, log_format="json",
+                       log_level="debug", database_url=url, poll_interval="0.1",
+                       egress_allow="127.0.0.0/8")
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen([str(HOOKLINE), "worker"], cwd=tmp_path, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        await receiver.wait_for(2, timeout=30)  # the worker starts first: a busy machine is slow
+
+        def attempt_lines() -> list[dict[str, Any]]:
+            entries = [json.loads(line) for line in log_path.read_text().splitlines()]
+            return [e for e in entries if e["logger"] == "hookline.delivery.attempts"]
+
+        lines = await wait_until(lambda: len(attempt_lines()) == 2 and attempt_lines(),
+                                 what="a log line for each attempt")
     finally:
         worker.send_signal(signal.SIGTERM)
-        _, stderr = worker.communicate(timeout=20)
+        worker.wait(timeout=20)
 
-    lines = stderr.strip().splitlines()
-    entries = [json.loads(line) for line in lines]
-    assert any("started" in e["message"] for e in entries)
+    output = log_path.read_text()
+    entries = [json.loads(line) for line in output.splitlines()]  # every line is one object
     assert all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
-    assert any(e.get("logger") == "hookline.delivery.worker" for e in entries)
-    assert SECRET_KEY not in stderr and ADMIN not in stderr
+    assert any("started" in e["message"] and e.get("worker") for e in entries)
+    by_endpoint = {e["endpoint_id"]: e for e in lines}
+    assert (by_endpoint[ok.id]["level"], by_endpoint[down.id]["level"]) == ("debug", "info")
+    for entry in lines:
+        assert entry["app_id"] == app.id and entry["message_id"] == message.id
+        assert entry["attempt_id"].startswith("atmpt_") and entry["worker"]
+        assert entry["delivery_id"]
+    for secret in (SECRET_KEY, ADMIN, *secrets):
+        assert secret not in output
 
 
 def test_database_unreachable_worker_waits_and_logs_json_lines(tmp_path: Path) -> None:

@@ -27,3 +27,16 @@ def test_the_count_axis_has_whole_numbers_only() -> None:
 
 def test_one_delivery_gets_an_axis_of_zero_and_one() -> None:
     assert axis_labels(1) == ["0", "1"]
+
+
+def test_the_hour_labels_are_html_cells_one_per_bar() -> None:
+    """Not SVG text: those grow and shrink with the SVG's width (large on a desktop, tiny on
+    a phone); one cell per hour keeps each label under its bar."""
+    buckets = [HourBucket(start=3600.0 * hour, succeeded=1, failed=0) for hour in range(24)]
+    html = str(hourly_chart(buckets))
+
+    assert "<text" not in html
+    hours = html.split('<div class="chart-x" aria-hidden="true">', 1)[1].split("</div>", 1)[0]
+    cells = re.findall(r"<span>([^<>]*)</span>", hours)
+    assert len(cells) == 24
+    assert [c for c in cells if c] == ["00:00", "06:00", "12:00", "18:00", "now"]

@@ -15,7 +15,8 @@ from .. import __version__
 from ..config import Settings
 from ..portal import mount_portal
 from ..runtime import Runtime
-from . import openapi, problems
+from ..tracing import TraceContext
+from . import openapi, problems, redoc
 from .access_log import AccessLog
 from .routes import (
     applications,
@@ -151,15 +152,15 @@ def create_app(
             if owned:
                 await rt.stop()
 
-    # Swagger UI at /docs and ReDoc at /redoc from assets fastapi-offline ships (MIT), served
-    # by Hookline itself: the docs load without internet access.
+    # Swagger UI at /docs and ReDoc at /redoc (api/redoc.py) from assets fastapi-offline ships
+    # (MIT), served by Hookline itself: the docs load without internet access.
     app = FastAPIOffline(
         title="Hookline",
         version=__version__,
         description="Webhook delivery platform. Management API in Svix's REST shape.",
         lifespan=lifespan,
         docs_url="/docs",
-        redoc_url="/redoc",
+        redoc_url=None,
         static_url="/docs-assets",
     )
     if runtime is not None:
@@ -173,6 +174,7 @@ def create_app(
     app.include_router(smile.router, responses=ERROR_RESPONSES)
     app.include_router(not_offered.router)
     app.include_router(operations.router)
+    app.include_router(redoc.router)
     openapi.install(app)
 
     @app.get("/api/v1/health", tags=["Health"],
@@ -195,4 +197,6 @@ def create_app(
     app.add_middleware(problems.KeepConnectionOnError)  # outermost: sees what the rest raise
     if settings.access_log:
         app.add_middleware(AccessLog)
+    if settings.otel_endpoint:  # a publish continues its caller's trace (tracing/)
+        app.add_middleware(TraceContext)
     return app

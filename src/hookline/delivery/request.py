@@ -22,6 +22,10 @@ class PreparedRequest:
     headers: dict[str, str]
     # The headers signing computed for this request (id, timestamp, signature).
     signed: frozenset[str] = field(default_factory=frozenset)
+    # Where it comes from, for the send span (tracing); never sent to the receiver.
+    message_id: str = ""
+    endpoint_id: str = ""
+    traceparent: str | None = None
 
     def redacted_headers(self) -> dict[str, str]:
         """Headers fit to store and show: credential-like custom header values become ***;
@@ -63,7 +67,8 @@ def prepare_request(message: Message, endpoint: Endpoint, now: float,
         options.signature_header, options.signature_headers)
     # Every header sent is in `headers`, so the logs and the test send show them all.
     headers = {**BASE_HEADERS, **endpoint.headers, **signed}
-    return PreparedRequest(endpoint.url, body, headers, frozenset(signed))
+    return PreparedRequest(endpoint.url, body, headers, frozenset(signed), message.id,
+                           endpoint.id, message.traceparent)
 
 
 # A request is cut at this share of the lease, so the lease always outlasts the request it

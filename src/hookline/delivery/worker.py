@@ -24,9 +24,11 @@ from typing import Any, Protocol
 from .. import ids, metrics
 from ..config import Settings
 from ..errors import StoreUnavailable
+from ..logs import log_ids
 from ..models import AttemptTrigger, DeliveryStatus, Endpoint, ErrorKind
 from ..retry import RetrySchedule, should_disable
 from ..store.base import Claim, DeliveryResult, Store
+from .attempt_log import attempt_ids, claim_ids, log_recorded
 from .heartbeat import Heartbeat
 from .outcome import Outcome
 from .request import RecentBodies
@@ -107,7 +109,7 @@ class DeliveryWorker:
 
     # -- main loop -----------------------------------------------------------------------
     async def run(self) -> None:
-        log.info("worker %s started", self.name)
+        log.info("worker %s started", self.name, extra=log_ids(worker=self.name))
         recorder = asyncio.create_task(self._record_loop(), name="hookline-recorder")
         heartbeat = Heartbeat(self, self.settings.heartbeat_interval)
         beating = asyncio.create_task(heartbeat.run(), name="hookline-heartbeat")
@@ -153,7 +155,7 @@ class DeliveryWorker:
             await recorder
             await self._close_listener()
             await heartbeat.stop(beating)
-            log.info("worker %s stopped", self.name)
+            log.info("worker %s stopped", self.name, extra=log_ids(worker=self.name))
 
     async def _pause(self, seconds: float) -> None:
         try:
@@ -249,7 +251,8 @@ class DeliveryWorker:
                                       self.settings.lease_seconds, self._bodies)
             outcome, headers = sent.outcome, sent.request_headers
         except Exception as exc:
-            log.exception("worker %s: cannot send %s", self.name, claim.delivery_id)
+            log.exception("worker %s: cannot send %s", self.name, claim.delivery_id,
+                          extra=claim_ids(claim, self.name))
             outcome = Outcome.error(ErrorKind.INTERNAL, f"{type(exc).__name__}", 0)
             headers = {}
         result = decide(claim, outcome, started, headers)
@@ -291,6 +294,7 @@ class DeliveryWorker:
                 failures = 0
                 self._unrecorded -= len(batch)
                 _observe(batch)
+                log_recorded(d.result for d in batch)
                 self._signal.set()
                 if self.hooks is not None:
                     try:
@@ -312,7 +316,7 @@ class DeliveryWorker:
                     break
                 except Exception:
                     log.exception("worker %s: cannot record attempt %s", self.name,
-                                  result.attempt.id)
+                                  result.attempt.id, extra=attempt_ids(result.attempt))
         return disabled
 
     def _end_request(self, claim: Claim) -> None:

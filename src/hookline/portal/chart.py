@@ -1,7 +1,8 @@
 """Deliveries and failures per hour as an inline SVG bar chart, drawn on the server (no JS).
 
-The count axis is HTML beside the SVG, not inside it: on a phone the bars scroll sideways and
-the axis stays in view.
+The axes are HTML, not SVG text, so their labels keep the page's type size whatever the width
+the SVG is scaled to: the count axis beside the bars (on a phone the bars scroll sideways and it
+stays in view), the hours below them (they scroll with the bars).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from markupsafe import Markup
 
 from ..stats import HourBucket
 
-WIDTH, HEIGHT = 686, 180
-LEFT, RIGHT, TOP, BOTTOM = 0, 6, 10, 24
+WIDTH, HEIGHT = 686, 160
+LEFT, RIGHT, TOP, BOTTOM = 0, 6, 10, 4
 LABEL_EVERY_HOURS = 6
 # Where a tick sits, as a share of the axis; portal.css places `.tick-*` at the same heights
 # (TOP + plot height * (1 - share)) / HEIGHT: the page's CSP allows no inline style.
@@ -49,7 +50,7 @@ def hourly_chart(buckets: Sequence[HourBucket]) -> Markup:
     top = _nice_ceiling(peak)
     slot = plot_w / max(len(buckets), 1)
     bar = max(slot * 0.68, 1.0)
-    axis = []
+    axis, hours = [], []
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'aria-label="Deliveries and failures per hour">']
     for value in axis_ticks(top):
@@ -77,12 +78,16 @@ def hourly_chart(buckets: Sequence[HourBucket]) -> Markup:
         last = index == len(buckets) - 1
         if index % LABEL_EVERY_HOURS == 0 or last:
             label = "now" if last else _hour_label(bucket.start)
-            parts.append(f'<text class="axis" x="{x + bar / 2:.1f}" y="{HEIGHT - 8}" '
-                         f'text-anchor="middle">{label}</text>')
+            hours.append(f"<span>{label}</span>")
+        else:
+            hours.append("<span></span>")
     if peak == 0:
         parts.append(f'<text class="empty" x="{LEFT + plot_w / 2:.1f}" '
                      f'y="{TOP + plot_h / 2:.1f}" text-anchor="middle">'
                      "No deliveries in this period</text>")
     parts.append("</svg>")
+    # One cell per hour, as wide as its bar's slot (portal.css); a label centres on its bar.
+    time_axis = f'<div class="chart-x" aria-hidden="true">{"".join(hours)}</div>'
     return Markup(f'<div class="chart-frame"><div class="chart-y" aria-hidden="true">'
-                  f'{"".join(axis)}</div><div class="chart-wrap">{"".join(parts)}</div></div>')
+                  f'{"".join(axis)}</div><div class="chart-wrap">{"".join(parts)}{time_axis}'
+                  "</div></div>")

@@ -22,6 +22,7 @@ from ..errors import Forbidden, HooklineError, NotFound, Unauthorized
 from ..service import Service
 from ..tokens import SESSION_SECONDS
 from . import filters
+from .forms import ENVELOPE_LABELS, SCHEME_LABELS
 from .session import (
     COOKIE_NAME,
     COOKIE_PATH,
@@ -64,6 +65,9 @@ templates = Environment(loader=PackageLoader("hookline.portal", "templates"),
 filters.install(templates)
 templates.globals["asset_version"] = _asset_version()
 templates.globals["version"] = __version__
+# Partners read the names the form offers, not the API's identifiers.
+templates.globals["envelope_labels"] = ENVELOPE_LABELS
+templates.globals["scheme_labels"] = SCHEME_LABELS
 
 
 def _codec(service: Service) -> SessionCodec:

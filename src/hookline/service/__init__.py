@@ -15,6 +15,7 @@ from ..delivery.egress import EgressPolicy
 from ..delivery.transport import Transport
 from ..secretbox import SecretBox
 from ..store.base import Page, Store
+from ..tracing import Tracing
 from .access import AccessUseCases
 from .catalogue import CatalogueUseCases
 from .config_cache import ConfigCache
@@ -57,6 +58,7 @@ class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCas
         on_due: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
         box: SecretBox | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -65,6 +67,7 @@ class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCas
         self.policy = policy
         self.on_due = on_due or (lambda: None)
         self.clock = clock
+        self.tracing = tracing or Tracing()
         self.config = ConfigCache(store)
         self.running_tasks = RunningTasks()
         # Operational events are ordinary publishes into the internal application.

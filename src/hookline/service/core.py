@@ -18,6 +18,7 @@ from ..errors import InvalidInput, NotFound
 from ..models import Application, Endpoint, EventType, Message
 from ..secretbox import SecretBox
 from ..store.base import Store, Subscription, Window
+from ..tracing import Tracing
 from ..validation import check_json, check_text
 from .config_cache import ConfigCache
 from .operational import RESERVED_UID_PREFIX, OperationalEvents
@@ -88,6 +89,7 @@ class ServiceCore:
     clock: Callable[[], float]
     operational: OperationalEvents
     config: ConfigCache
+    tracing: Tracing
 
     # -- lookups every use case needs --------------------------------------------------
     async def get_app(self, key: AppKey) -> Application:

@@ -111,11 +111,19 @@ class MessageUseCases(ServiceCore):
         app = await self.get_app(app_key)
         if len(drafts) > MAX_BATCH:
             raise InvalidInput(f"a batch holds at most {MAX_BATCH} messages", field="messages")
+        # Tracing on, the publish span's context is stored with each message (tracing/).
+        attributes: dict[str, str | int] = {"hookline.app_id": app.id,
+                                            "hookline.messages": len(drafts)}
+        with self.tracing.span("hookline.publish", attributes=attributes) as span:
+            return await self._publish_checked(app, drafts, span.traceparent)
+
+    async def _publish_checked(self, app: Application, drafts: Sequence[MessageDraft],
+                               traceparent: str | None) -> list[BatchResult]:
         checked: list[Message | HooklineError] = []
         texts: dict[str, str] = {}  # each payload encoded once: checked, then stored
         for draft in drafts:
             try:
-                message, text = await self._checked_message(app, draft)
+                message, text = await self._checked_message(app, draft, traceparent)
             except (InvalidInput, PayloadTooLarge) as exc:
                 checked.append(exc)
             else:
@@ -143,8 +151,8 @@ class MessageUseCases(ServiceCore):
             self.on_due()
         return results
 
-    async def _checked_message(self, app: Application,
-                               draft: MessageDraft) -> tuple[Message, str]:
+    async def _checked_message(self, app: Application, draft: MessageDraft,
+                               traceparent: str | None = None) -> tuple[Message, str]:
         """The message a draft describes, once it passes every rule of a publish, and its
         payload encoded as stored."""
         check_event_type_name(draft.event_type, "eventType")
@@ -164,7 +172,7 @@ class MessageUseCases(ServiceCore):
                           event_type=draft.event_type, payload=draft.payload,
                           event_id=draft.event_id, channels=draft.channels,
                           created_at=self.clock(), ordering_key=draft.ordering_key,
-                          tags=draft.tags, deliver_at=draft.deliver_at)
+                          tags=draft.tags, deliver_at=draft.deliver_at, traceparent=traceparent)
         return message, encoded.decode()
 
     async def get_message(self, app_key: AppKey, key: str) -> Message:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from .. import ids
 from ..envelopes import iso_time
 from ..errors import Conflict, HooklineError, NotFound
+from ..logs import log_ids
 from ..models import Application, AttemptTrigger, DeliveryStatus, Endpoint
 from ..store.base import DeliveryResult, Store
 
@@ -136,6 +137,8 @@ class OperationalEvents:
                            disabled: list[Endpoint]) -> None:
         """Called by the worker after each batch of attempts is stored."""
         for endpoint in disabled:
+            log.warning("endpoint %s disabled: its failure rule was met", endpoint.id,
+                        extra=log_ids(app=endpoint.app_id, endpoint=endpoint.id))
             await self.endpoint_disabled(endpoint, "automatic")
         for event_type, result in _attempt_events(results):
             operational = await self.app_id()

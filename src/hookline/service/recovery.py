@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from .. import ids
 from ..delivery.transport import send_message
 from ..errors import Conflict, NotFound
+from ..logs import log_ids
 from ..models import (
     Attempt,
     AttemptTrigger,
@@ -83,7 +84,8 @@ class RecoveryUseCases(ServiceCore):
                 elif (await self._probe(endpoint, now)).attempt is not None:
                     sent += 1
             except Exception:  # one endpoint's trouble must not stop the others' probes
-                log.exception("probe of endpoint %s failed", endpoint.id)
+                log.exception("probe of endpoint %s failed", endpoint.id,
+                              extra=log_ids(app=endpoint.app_id, endpoint=endpoint.id))
         return sent
 
     async def retry_now(self, app_key: AppKey, endpoint_key: str) -> ProbeOutcome:
@@ -172,7 +174,8 @@ class RecoveryUseCases(ServiceCore):
                        include_pending=False)
         replayed.count += (await self.store.replay_missed(endpoint, late, self.clock())).count
         log.info("endpoint %s answered its probe: enabled, %d missed messages queued",
-                 endpoint.id, replayed.count)
+                 endpoint.id, replayed.count,
+                 extra=log_ids(app=endpoint.app_id, endpoint=endpoint.id))
         self.on_due()
         enabled = replace(endpoint, disabled=False, disabled_reason=None, disabled_by=None)
         await self.operational.endpoint_enabled(enabled, ENABLED_BY_PROBE)

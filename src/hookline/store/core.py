@@ -365,7 +365,8 @@ def message_from_row(row: Row) -> Message:
         event_id=row["event_id"], payload=json.loads(row["payload"]),
         channels=load_json(row["channels"]), created_at=row["created_at"],
         ordering_key=row["ordering_key"], expunged=row["expunged_at"] is not None,
-        tags=load_json(row["tags"]), deliver_at=row["deliver_at"])
+        tags=load_json(row["tags"]), deliver_at=row["deliver_at"],
+        traceparent=row["traceparent"])
 
 
 def attempt_values(a: Attempt) -> tuple[Any, ...]:

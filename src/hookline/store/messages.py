@@ -140,7 +140,8 @@ class MessageQueries(StoreCore):
             return True
         deliveries = [(delivery_id_for(m.id, ep.id), m.id, ep.id, m.app_id, m.created_at,
                        m.ordering_key) for m in messages for ep in targets[m.id]]
-        extras = [m for m in messages if m.tags is not None or m.deliver_at is not None]
+        extras = [m for m in messages
+                  if m.tags is not None or m.deliver_at is not None or m.traceparent]
         if self.q.publish_fanout and not extras:  # one statement, its own transaction
             async with (self.db.connection() if tx is None else nullcontext(tx)) as conn:
                 row = await conn.fetchrow(self.q.publish_fanout,
@@ -151,7 +152,7 @@ class MessageQueries(StoreCore):
             (self.q.insert_message, [message_values(m, texts.get(m.id)) for m in messages]),
             (self.q.insert_delivery, deliveries),
             (self.q.set_message_extras,
-             [(m.id, dump_json(m.tags), m.deliver_at) for m in extras]),
+             [(m.id, dump_json(m.tags), m.deliver_at, m.traceparent) for m in extras]),
             (self.q.hold_deliveries_until,
              [(m.id, m.deliver_at) for m in extras if m.deliver_at is not None])]
         if tx is not None:

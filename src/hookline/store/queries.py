@@ -269,8 +269,10 @@ class Queries:
             "SELECT * FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2) "
             "ORDER BY (id = $2) DESC LIMIT 1")
         self.messages_by_id = f"SELECT * FROM messages WHERE id {d.any_of('$1')}"
-        # What a plain insert leaves out (Svix's tags and deliverAt), set in the same write.
-        self.set_message_extras = "UPDATE messages SET tags = $2, deliver_at = $3 WHERE id = $1"
+        # What a plain insert leaves out (Svix's tags and deliverAt, the publish's trace
+        # context), set in the same write.
+        self.set_message_extras = (
+            "UPDATE messages SET tags = $2, deliver_at = $3, traceparent = $4 WHERE id = $1")
         self.hold_deliveries_until = (
             "UPDATE deliveries SET next_attempt_at = $2 WHERE message_id = $1 "
             "AND status = 'pending'")
