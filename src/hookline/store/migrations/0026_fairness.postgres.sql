@@ -34,7 +34,9 @@ CREATE FUNCTION hookline_claim(p_now DOUBLE PRECISION, p_limit INTEGER,
                                p_default_cap INTEGER, p_attempt_ids TEXT[])
 RETURNS TABLE (id TEXT, message_id TEXT, endpoint_id TEXT, attempt_count INTEGER,
                trigger TEXT, attempt_id TEXT, probe BOOLEAN)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+-- Planned once per connection: custom plans for each call cost more than the claim itself.
+SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     v_endpoints TEXT[]; -- the endpoints this claim holds (the runner splits on ;+newline)
