@@ -21,6 +21,9 @@ BURST_SECONDS = 0.1
 request): requests spread over each second instead of bursting at its start."""
 
 
+EPSILON = 1e-4  # of a request: epoch-second floats lose ~1e-7 s, so a refill reads 0.99999
+
+
 def burst(rate: float, limit: int) -> float:
     return min(float(limit), max(rate * BURST_SECONDS, 1.0))
 
@@ -54,7 +57,7 @@ class Share:
         tokens = None
         if row["rate"] is not None:
             tokens = refill(row["tokens"], row["refilled_at"], now, float(row["rate"]), limit)
-            room = min(room, math.floor(tokens))
+            room = min(room, math.floor(tokens + EPSILON))
         return cls(row["id"], max(room, 0), probe, tokens)
 
 

@@ -314,10 +314,8 @@ class Queries:
             "LEFT JOIN endpoint_flow f ON f.endpoint_id = e.id "
             f"WHERE NOT e.disabled AND NOT (e.id {d.any_of('$3')}) "
             "AND (f.paused_until IS NULL OR f.paused_until <= $1) "
-            f"AND (EXISTS (SELECT 1 FROM deliveries d {_first_lane('e.id')} "
-            "AND d.next_attempt_at <= $1) "
-            f"OR EXISTS (SELECT 1 FROM deliveries d {_other_lane('e.id')} "
-            "AND d.next_attempt_at <= $1)) "
+            f"AND ((SELECT MIN(d.next_attempt_at) FROM deliveries d {_first_lane('e.id')}) <= $1 "
+            f"OR (SELECT MIN(d.next_attempt_at) FROM deliveries d {_other_lane('e.id')}) <= $1) "
             "ORDER BY random() LIMIT $2")
         # One endpoint's ($1) due deliveries of a lane, oldest first, at most $3. A delivery
         # with an ordering key waits while an earlier one for the same object and endpoint is

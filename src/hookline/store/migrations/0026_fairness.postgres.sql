@@ -45,12 +45,14 @@ BEGIN
         SELECT e.id FROM endpoints e LEFT JOIN endpoint_flow f ON f.endpoint_id = e.id
         WHERE NOT e.disabled AND NOT (e.id = ANY (p_exclude))
         AND (f.paused_until IS NULL OR f.paused_until <= p_now)
-        AND (EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id
-                     AND d.status = 'pending' AND d.attempt_count = 0
-                     AND d.trigger = 'scheduled' AND d.next_attempt_at <= p_now)
-             OR EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id
-                        AND d.status = 'pending' AND (d.attempt_count > 0 OR d.trigger <> 'scheduled')
-                        AND d.next_attempt_at <= p_now))
+        -- Scalar MINs, each one index probe: an EXISTS here may be planned as one scan of
+        -- the whole due backlog.
+        AND ((SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.endpoint_id = e.id
+              AND d.status = 'pending' AND d.attempt_count = 0
+              AND d.trigger = 'scheduled') <= p_now
+             OR (SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.endpoint_id = e.id
+                 AND d.status = 'pending'
+                 AND (d.attempt_count > 0 OR d.trigger <> 'scheduled')) <= p_now)
         ORDER BY random() LIMIT p_limit) c
     WHERE pg_try_advisory_xact_lock(727301, hashtext(c.id)); -- held until this claim commits
     IF v_endpoints IS NULL THEN
@@ -70,7 +72,8 @@ BEGIN
                      CASE WHEN f.paused_until IS NOT NULL THEN 1 ELSE p_limit END,
                      CASE WHEN r.rate IS NULL THEN p_limit ELSE FLOOR(LEAST(
                          GREATEST(r.rate / 10.0, 1.0),
-                         COALESCE(f.tokens + (p_now - f.refilled_at) * r.rate, p_limit)))::INTEGER
+                         COALESCE(f.tokens + (p_now - f.refilled_at) * r.rate, p_limit))
+                         + 1e-4)::INTEGER
                      END) AS n
         FROM endpoints e JOIN applications a ON a.id = e.app_id
         LEFT JOIN endpoint_flow f ON f.endpoint_id = e.id
