@@ -29,6 +29,7 @@ from ..models import AttemptTrigger, DeliveryStatus, Endpoint, ErrorKind
 from ..retry import RetrySchedule, should_disable
 from ..store.base import Claim, DeliveryResult, Store
 from .attempt_log import attempt_ids, claim_ids, log_recorded
+from .circuit import Circuits
 from .heartbeat import Heartbeat
 from .outcome import Outcome
 from .request import RecentBodies
@@ -41,6 +42,7 @@ RECORD_LINGER = 0.005  # seconds a result waits for company before it is written
 STORE_RETRY_MAX = 5.0
 KNOWN_CAPS_SIZE = 4096  # endpoints whose cap a worker remembers for sizing its claims
 LISTEN_RETRY = 5.0
+PACE = 0.05  # seconds between claims while due work waits on caps, rate limits or circuits
 
 
 class WorkerHooks(Protocol):
@@ -49,11 +51,15 @@ class WorkerHooks(Protocol):
     async def after_record(self, results: list[DeliveryResult],
                            disabled: list[Endpoint]) -> None: ...
 
+    async def circuit_changed(self, endpoint: Endpoint, paused_until: float | None,
+                              reason: str | None) -> None: ...
+
 
 @dataclass
 class _Done:
     claim: Claim
     result: DeliveryResult
+    retry_after: float | None = None
 
 
 def worker_name() -> str:
@@ -89,6 +95,7 @@ class DeliveryWorker:
         self._done: list[_Done] = []
         self._unrecorded = 0  # results finished but not stored yet (in _done or being written)
         self._done_ready = asyncio.Event()
+        self._circuits = Circuits(store, clock, hooks)
         self._stop_listening: Callable[[], Awaitable[Any]] | None = None
         self._next_listen_try = 0.0
         self.started_at = self.loop_at = clock()  # loop_at: the claim loop's last round
@@ -128,7 +135,8 @@ class DeliveryWorker:
                     claims = await self.store.claim_due_deliveries(
                         self.name, min(free, self.settings.claim_batch_size), self.clock(),
                         self.settings.lease_seconds, self._saturated_endpoints(),
-                        self._room(), self.settings.endpoint_concurrency)
+                        self._room(), self.settings.endpoint_concurrency,
+                        self.settings.endpoint_concurrency)
                 except Exception as exc:  # the worker keeps going
                     failures += 1
                     metrics.count_store_error()
@@ -172,8 +180,11 @@ class DeliveryWorker:
             due = None
         if due is not None:
             wait = min(wait, max(due - self.clock(), 0.0))
-            if wait <= 0:  # due now but excluded (endpoint at its cap): wait for a free slot
-                wait = self.settings.poll_interval
+            if wait <= 0:
+                # Due now but not claimable: its endpoint is at its cap (here or in another
+                # worker), out of rate-limit tokens, or paused. A slot freed here wakes this
+                # loop at once; the others free up by themselves, so look again soon.
+                wait = min(PACE, self.settings.poll_interval)
         await self._pause(wait)
 
     async def _ensure_listener(self) -> None:
@@ -257,7 +268,7 @@ class DeliveryWorker:
             headers = {}
         result = decide(claim, outcome, started, headers)
         result.attempt.worker = self.name
-        self._done.append(_Done(claim, result))
+        self._done.append(_Done(claim, result, outcome.retry_after))
         self._unrecorded += 1
         self._end_request(claim)
         if len(self._done) >= RECORD_BATCH or not self._done_ready.is_set():
@@ -295,6 +306,7 @@ class DeliveryWorker:
                 self._unrecorded -= len(batch)
                 _observe(batch)
                 log_recorded(d.result for d in batch)
+                await self._circuits.observe([(d.claim, d.result, d.retry_after) for d in batch])
                 self._signal.set()
                 if self.hooks is not None:
                     try:

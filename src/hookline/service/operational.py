@@ -33,8 +33,13 @@ ENDPOINT_ENABLED = "endpoint.enabled"
 ATTEMPT_FAILING = "message.attempt.failing"
 ATTEMPT_EXHAUSTED = "message.attempt.exhausted"
 ATTEMPT_RECOVERED = "message.attempt.recovered"
+# Hookline extras, in the endpoint events' shape: an endpoint's circuit opened (it answered
+# 429/503 with Retry-After, or timed out or refused connections in a row) and closed again.
+ENDPOINT_FAILING = "endpoint.failing"
+ENDPOINT_RECOVERED = "endpoint.recovered"
 EVENT_TYPES = (ENDPOINT_CREATED, ENDPOINT_UPDATED, ENDPOINT_DELETED, ENDPOINT_DISABLED,
-               ENDPOINT_ENABLED, ATTEMPT_FAILING, ATTEMPT_EXHAUSTED, ATTEMPT_RECOVERED)
+               ENDPOINT_ENABLED, ATTEMPT_FAILING, ATTEMPT_EXHAUSTED, ATTEMPT_RECOVERED,
+               ENDPOINT_FAILING, ENDPOINT_RECOVERED)
 # Why an endpoint was enabled again (`reason` of endpoint.enabled, a Hookline extra).
 ENABLED_BY_PROBE = "probe succeeded"
 ENABLED_BY_HAND = "manual"
@@ -124,6 +129,15 @@ class OperationalEvents:
 
     async def endpoint_enabled(self, endpoint: Endpoint, reason: str) -> None:
         await self.endpoint_changed(ENDPOINT_ENABLED, endpoint, reason=reason)
+
+    async def circuit_changed(self, endpoint: Endpoint, paused_until: float | None,
+                              reason: str | None) -> None:
+        """Called by the worker when an endpoint's circuit opens (`paused_until`) or closes."""
+        if paused_until is None:
+            await self.endpoint_changed(ENDPOINT_RECOVERED, endpoint)
+        else:
+            await self.endpoint_changed(ENDPOINT_FAILING, endpoint, reason=reason,
+                                        pausedUntil=iso_time(paused_until))
 
     async def attempt_recovered(self, result: DeliveryResult) -> None:
         """A probe or a replay delivered a message whose previous attempt to that endpoint

@@ -77,9 +77,11 @@ class OperationsUseCases(ServiceCore):
         try:
             depth = await self.store.queue_depth(self.clock())
             endpoints = await self.store.endpoint_states()
+            paused = await self.store.open_circuit_count()
         except StoreUnavailable:
             metrics.count_store_error()
         else:
             metrics.set_queue_depth(depth.counts)
             metrics.set_endpoints(endpoints["enabled"], endpoints["disabled"])
+            metrics.set_circuit_open(paused)
         return metrics.render()

@@ -162,10 +162,26 @@ class Store(Protocol):
     async def claim_due_deliveries(self, owner: str, limit: int, now: float, lease: float,
                                    exclude_endpoints: Sequence[str] = (),
                                    room: Mapping[str, int] | None = None,
-                                   default_room: int | None = None) -> list[Claim]:
-        """Lease up to `limit` due deliveries for `lease` seconds (see `Claim`), none of
-        `exclude_endpoints`, and at most `room[endpoint id]` (else `default_room`) of any one
-        endpoint."""
+                                   default_room: int | None = None,
+                                   default_cap: int | None = None) -> list[Claim]:
+        """Lease up to `limit` due deliveries for `lease` seconds (see `Claim`), fairly across
+        endpoints, none of `exclude_endpoints` or of a paused endpoint; of any one endpoint at
+        most `room[endpoint id]` (else `default_room`), what its global cap (else
+        `default_cap`) leaves beside every worker's leases, and what its rate limit allows."""
+        ...
+
+    async def pause_endpoint(self, endpoint_id: str, until: float, seconds: float,
+                             reason: str) -> None:
+        """Open the endpoint's circuit until `until` (a pause of `seconds`, for `reason`)."""
+        ...
+
+    async def resume_endpoint(self, endpoint_id: str) -> None: ...
+    async def endpoint_pause(self, endpoint_id: str) -> tuple[float | None, float]:
+        """(paused until, pause length); (None, 0.0) while its circuit is closed."""
+        ...
+
+    async def open_circuit_count(self) -> int:
+        """Enabled endpoints whose circuit is open or half open."""
         ...
 
     async def record_results(self, results: Sequence[DeliveryResult],

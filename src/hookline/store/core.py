@@ -112,6 +112,9 @@ class Claim:
     lease_id: str
     message: Message
     endpoint: Endpoint
+    # The one request let through to an endpoint whose circuit's pause ended (half open): its
+    # outcome closes the circuit or opens it again (docs/fairness.md).
+    probe: bool = False
 
 
 @dataclass

@@ -7,6 +7,7 @@ differs between SQLite and PostgreSQL is asked of `self.dialect` (dialect.py), n
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from .core import (
     message_from_row,
     new_lease_id,
 )
+from .fairness import Share, round_robin
 
 
 class DeliveryQueries(StoreCore):
@@ -35,22 +37,57 @@ class DeliveryQueries(StoreCore):
     async def claim_due_deliveries(
         self, owner: str, limit: int, now: float, lease: float,
         exclude_endpoints: Sequence[str] = (), room: Mapping[str, int] | None = None,
-        default_room: int | None = None,
+        default_room: int | None = None, default_cap: int | None = None,
     ) -> list[Claim]:
-        """Lease up to `limit` due deliveries for `lease` seconds, skipping disabled endpoints
-        and `exclude_endpoints` (those this worker already sends to at their cap); at most
-        `room[endpoint id]` (else `default_room`) for any one endpoint."""
+        """Lease up to `limit` due deliveries for `lease` seconds, fairly across endpoints
+        (docs/fairness.md), skipping disabled and paused endpoints and `exclude_endpoints`
+        (those this worker already sends to at their cap); of any one endpoint at most
+        `room[endpoint id]` (else `default_room`), what its global cap (its own, else
+        `default_cap`) leaves beside every worker's leases, and what its rate limit allows."""
         lease_id = new_lease_id()
-        args = (now, limit, lease, owner, lease_id, self.dialect.list_param(exclude_endpoints),
-                json.dumps(dict(room or {})), default_room or limit)
-        if self.dialect.claim_opens_attempts:
+        default_room = default_room or limit
+        default_cap = default_cap or default_room
+        if self.q.claim_due_deliveries is not None:  # one statement
             async with self.db.connection() as conn:
-                rows = await conn.fetch(self.q.claim_due_deliveries, *args,
-                                        [new_id(ATTEMPT) for _ in range(limit)])
+                rows = await conn.fetch(
+                    self.q.claim_due_deliveries, now, limit, lease, owner, lease_id,
+                    self.dialect.list_param(exclude_endpoints), json.dumps(dict(room or {})),
+                    default_room, default_cap, [new_id(ATTEMPT) for _ in range(limit)])
                 return await self._claims_from(conn, rows, lease_id)
         async with self.db.transaction() as tx:
-            rows = await tx.fetch(self.q.claim_due_deliveries, *args)
-            return await self._load_claims(tx, rows, lease_id, owner, now)
+            shares = await self._fair_shares(tx, limit, now, exclude_endpoints, room or {},
+                                             default_room, default_cap)
+            rows = await tx.fetch(self.q.lease_deliveries,
+                                  self.dialect.list_param(round_robin(shares, limit)), now,
+                                  lease, owner, lease_id)
+            await self._save_flows(tx, shares, rows, now, lease)
+            return await self._load_claims(tx, rows, lease_id, owner, now,
+                                           {s.endpoint_id for s in shares if s.probe})
+
+    async def _fair_shares(self, tx: Connection, limit: int, now: float,
+                           exclude: Sequence[str], room: Mapping[str, int], default_room: int,
+                           default_cap: int) -> list[Share]:
+        """Step by step, what `hookline_claim` does in one statement: per endpoint with due
+        work, its room, then its first attempts and its other due deliveries up to it."""
+        shares = []
+        for c in await tx.fetch(self.q.claim_candidates, now, limit,
+                                self.dialect.list_param(exclude), default_cap):
+            share = Share.of(c, now, limit, room.get(c["id"], default_room))
+            for lane in self.q.claim_lanes:
+                if len(share.ids) < share.room:
+                    share.ids += [r["id"] for r in await tx.fetch(
+                        lane, share.endpoint_id, now, share.room - len(share.ids))]
+            shares.append(share)
+        return shares
+
+    async def _save_flows(self, tx: Connection, shares: Sequence[Share], rows: list[Row],
+                          now: float, lease: float) -> None:
+        """Take the claim's requests from rate-limit buckets; mark probes in flight."""
+        taken = Counter(r["endpoint_id"] for r in rows)
+        await tx.executemany(self.q.save_flow, [
+            (s.endpoint_id, None if s.tokens is None else s.tokens - taken[s.endpoint_id],
+             now, now + lease if s.probe else None)
+            for s in shares if taken[s.endpoint_id] and (s.tokens is not None or s.probe)])
 
     async def _claims_from(self, conn: Connection, rows: list[Row],
                            lease_id: str) -> list[Claim]:
@@ -64,12 +101,13 @@ class DeliveryQueries(StoreCore):
             self.q.endpoints_by_id, as_list(sorted({r["endpoint_id"] for r in rows})))}
         return [
             Claim(r["id"], r["attempt_count"], r["attempt_id"], AttemptTrigger(r["trigger"]),
-                  lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]])
+                  lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]],
+                  bool(r["probe"]))
             for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
         ]
 
     async def _load_claims(self, conn: Connection, rows: list[Row], lease_id: str,
-                           owner: str, now: float) -> list[Claim]:
+                           owner: str, now: float, probes: set[str]) -> list[Claim]:
         """Finish a claim inside its transaction: close attempts a dead worker left open,
         store this worker's attempts as *sending*, and load what sending needs."""
         if not rows:
@@ -84,7 +122,8 @@ class DeliveryQueries(StoreCore):
                      for r in await conn.fetch(self.q.endpoints_by_id, as_list(ep_ids))}
         claims = [
             Claim(r["id"], r["attempt_count"], new_id(ATTEMPT), AttemptTrigger(r["trigger"]),
-                  lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]])
+                  lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]],
+                  r["endpoint_id"] in probes)
             for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
         ]
         # Stored as *sending*, with no outcome yet (see `Claim`).
@@ -148,6 +187,33 @@ class DeliveryQueries(StoreCore):
                 self.q.release_delivery, [(c.delivery_id, at, c.lease_id) for c in claims])
             await tx.executemany(self.q.delete_unsent_attempt,
                                  [(c.attempt_id,) for c in claims])
+            await tx.executemany(self.q.end_probe,
+                                 [(c.endpoint.id, at) for c in claims if c.probe])
+
+    # -- circuits (docs/fairness.md) -----------------------------------------------------
+    async def pause_endpoint(self, endpoint_id: str, until: float, seconds: float,
+                             reason: str) -> None:
+        """Open its circuit: no claim takes its deliveries before `until`, then one probe."""
+        async with self.db.connection() as conn:
+            await conn.execute(self.q.set_circuit, endpoint_id, until, seconds, reason)
+
+    async def resume_endpoint(self, endpoint_id: str) -> None:
+        """Close its circuit (its probe got through)."""
+        async with self.db.connection() as conn:
+            await conn.execute(self.q.set_circuit, endpoint_id, None, 0.0, None)
+
+    async def endpoint_pause(self, endpoint_id: str) -> tuple[float | None, float]:
+        """(paused until, the pause's length in seconds) of its circuit; (None, 0) closed."""
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow(self.q.get_circuit, endpoint_id)
+        if row is None:
+            return None, 0.0
+        return row["paused_until"], float(row["pause_seconds"])
+
+    async def open_circuit_count(self) -> int:
+        async with self.db.connection() as conn:
+            row = await conn.fetchrow(self.q.open_circuits)
+        return 0 if row is None else int(row["n"])
 
     async def next_due_at(self) -> float | None:
         async with self.db.connection() as conn:

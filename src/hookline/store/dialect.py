@@ -63,16 +63,15 @@ class Dialect(ABC):
         wildcard (names hold letters, digits, '.', '_', '-' and '*' only)."""
 
     @abstractmethod
-    def claim_due(self, due: str, taken: str) -> str:
-        """Lease the deliveries `taken` picks (`SELECT id FROM due ...`) of the candidates
-        `due` finds (`SELECT d.id, d.endpoint_id, d.next_attempt_at <due>`) and return them,
-        in one statement ($1 now, $3 lease seconds, $4 owner, $5 lease id). Where
-        `claim_opens_attempts`, the same statement also closes attempts a dead worker left
-        *sending* and opens this worker's ($9: fresh attempt ids), returning `attempt_id`."""
+    def json_field(self, column: str, key: str) -> str:
+        """SQL for the value at `key` of the JSON object text in `column` (NULL if absent)."""
 
-    claim_opens_attempts = False
-    """Whether `claim_due` stores the claim's attempts itself (a claim is then one statement,
-    atomic without a transaction around it)."""
+    claim_due: str | None = None
+    """One statement that makes a whole fair claim (docs/fairness.md) and stores its attempts,
+    if the database can: $1 now, $2 limit, $3 lease seconds, $4 owner, $5 lease id, $6
+    endpoints to skip, $7 room per endpoint (JSON), $8 room otherwise, $9 the default cap,
+    $10 fresh attempt ids; it returns the leased rows with `attempt_id` and `probe`. None:
+    the store claims step by step inside one transaction (`DeliveryQueries`)."""
 
     def record_results(self) -> str | None:
         """One statement recording a whole batch of results from arrays, where the database
@@ -149,12 +148,8 @@ class SqliteDialect(Dialect):
     def patterns_param(self, patterns: Sequence[str]) -> Any:
         return json.dumps(list(patterns))
 
-    def claim_due(self, due: str, taken: str) -> str:
-        return (f"WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at {due}) "
-                "UPDATE deliveries SET next_attempt_at = $1 + $3, lease_owner = $4, "
-                "lease_id = $5, attempt_count = attempt_count + 1 "
-                f"WHERE id IN ({taken}) "
-                "RETURNING id, message_id, endpoint_id, attempt_count, trigger")
+    def json_field(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
 
 
 class PostgresDialect(Dialect):
@@ -219,29 +214,12 @@ class PostgresDialect(Dialect):
         return [p.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
                 .replace("*", "%") for p in patterns]
 
-    claim_opens_attempts = True
+    # The function migration 0026 creates: its statements are planned once per connection,
+    # and its second statement sees the leases of claims that held its endpoints before it.
+    claim_due = "SELECT * FROM hookline_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 
-    def claim_due(self, due: str, taken: str) -> str:
-        # Data-modifying CTEs: leasing, closing lost attempts and opening this worker's are
-        # one statement, so one round trip instead of a transaction of seven.
-        return (
-            "WITH due AS (SELECT d.id, d.endpoint_id, d.next_attempt_at "
-            f"{due} FOR UPDATE OF d SKIP LOCKED), taken AS ({taken}), "
-            "claimed AS (UPDATE deliveries d SET next_attempt_at = $1 + $3, lease_owner = $4, "
-            "lease_id = $5, attempt_count = d.attempt_count + 1 FROM taken "
-            "WHERE d.id = taken.id "
-            "RETURNING d.id, d.message_id, d.endpoint_id, d.app_id, d.attempt_count, d.trigger), "
-            "numbered AS (SELECT claimed.*, ($9::text[])[row_number() OVER (ORDER BY claimed.id)] "
-            "AS attempt_id FROM claimed), "
-            "lost AS (UPDATE attempts SET sending = FALSE, error_kind = 'worker_lost', "
-            "error_detail = 'the worker stopped before recording an outcome; sent again' "
-            "WHERE sending AND delivery_id IN (SELECT id FROM claimed)), "
-            "opened AS (INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, "
-            "url, created_at, succeeded, sending, trigger, duration_ms, attempt_number, worker) "
-            "SELECT n.attempt_id, n.id, n.message_id, n.endpoint_id, n.app_id, e.url, $1, FALSE, "
-            "TRUE, n.trigger, 0, n.attempt_count, $4 FROM numbered n "
-            "JOIN endpoints e ON e.id = n.endpoint_id) "
-            "SELECT id, message_id, endpoint_id, attempt_count, trigger, attempt_id FROM numbered")
+    def json_field(self, column: str, key: str) -> str:
+        return f"({column}::jsonb ->> '{key}')"
 
     def record_results(self) -> str | None:
         # Attempts upserted, deliveries moved on and endpoints' failure streaks updated from

@@ -57,6 +57,19 @@ def _values(count: int) -> str:
     return "VALUES (" + ", ".join(f"${i}" for i in range(1, count + 1)) + ")"
 
 
+
+# The two lanes of an endpoint's queue (migration 0026 indexes each): first attempts go before
+# retries, replays and probes, so those never hold back live traffic.
+def _first_lane(endpoint: str) -> str:
+    return (f"WHERE d.endpoint_id = {endpoint} AND d.status = 'pending' "
+            "AND d.attempt_count = 0 AND d.trigger = 'scheduled'")
+
+
+def _other_lane(endpoint: str) -> str:
+    return (f"WHERE d.endpoint_id = {endpoint} AND d.status = 'pending' "
+            "AND (d.attempt_count > 0 OR d.trigger <> 'scheduled')")
+
+
 class Queries:
     """The statements of one dialect. Build it with `queries_for(dialect)`."""
 
@@ -303,26 +316,62 @@ class Queries:
             "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
             "attempt_count, next_attempt_at, trigger, created_at, ordering_key) "
             "VALUES ($1, $2, $3, $4, 'pending', 0, $5, 'scheduled', $5, $6)")
-        # The deliveries a claim may take ($1 now, $2 limit, $6 endpoints to skip), oldest
-        # due first. A delivery with an ordering key waits while an earlier one for the same
-        # object and endpoint is still pending (queued, retrying or in flight).
-        due = (
-            "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id "
-            "WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND NOT e.disabled "
-            f"AND NOT (d.endpoint_id {d.any_of('$6')}) "
-            "AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p "
-            "WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key "
-            "AND p.status = 'pending' AND (p.created_at < d.created_at "
-            "OR (p.created_at = d.created_at AND p.message_id < d.message_id)))) "
-            "ORDER BY d.next_attempt_at LIMIT $2")
-        # Of those, per endpoint, the oldest up to its room ($7: a JSON object endpoint id ->
-        # free slots; $8 for endpoints not in it), so a worker leases no more than it can start.
-        taken = (
-            "SELECT ranked.id FROM (SELECT due.id, due.endpoint_id, row_number() OVER ("
-            "PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at, due.id) AS n FROM due) "
-            f"ranked LEFT JOIN {d.json_pairs('$7')} AS room ON room.key = ranked.endpoint_id "
-            f"WHERE ranked.n <= COALESCE({d.cast('room.value', 'int')}, $8)")
-        self.claim_due_deliveries = d.claim_due(due, taken)
+        # The fair claim (docs/fairness.md): one statement where the dialect has one
+        # (PostgreSQL's `hookline_claim`, migration 0026, which reads the same way); else these
+        # steps in one transaction. Endpoints with due work that are neither skipped ($3) nor
+        # paused, in random order, with what their room depends on ($4: the default cap).
+        self.claim_due_deliveries = d.claim_due
+        self.claim_candidates = (
+            "SELECT e.id, f.tokens, f.refilled_at, f.paused_until, "
+            f"COALESCE({cast(d.json_field('e.options', 'max_concurrency'), 'int')}, $4) AS cap, "
+            f"COALESCE({cast(d.json_field('e.options', 'rate_limit'), 'float8')}, "
+            "a.rate_limit) AS rate, "
+            "(SELECT COUNT(*) FROM deliveries l WHERE l.endpoint_id = e.id "
+            "AND l.lease_id IS NOT NULL AND l.next_attempt_at > $1) AS leased "
+            "FROM endpoints e JOIN applications a ON a.id = e.app_id "
+            "LEFT JOIN endpoint_flow f ON f.endpoint_id = e.id "
+            f"WHERE NOT e.disabled AND NOT (e.id {d.any_of('$3')}) "
+            "AND (f.paused_until IS NULL OR f.paused_until <= $1) "
+            f"AND ((SELECT MIN(d.next_attempt_at) FROM deliveries d {_first_lane('e.id')}) <= $1 "
+            f"OR (SELECT MIN(d.next_attempt_at) FROM deliveries d {_other_lane('e.id')}) <= $1) "
+            "ORDER BY random() LIMIT $2")
+        # One endpoint's ($1) due deliveries of a lane, oldest first, at most $3. A delivery
+        # with an ordering key waits while an earlier one for the same object and endpoint is
+        # still pending (queued, retrying or in flight).
+        self.claim_lanes = tuple(
+            f"SELECT d.id FROM deliveries d {lane} AND d.next_attempt_at <= $2 "
+            "AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o "
+            "WHERE o.endpoint_id = d.endpoint_id AND o.ordering_key = d.ordering_key "
+            "AND o.status = 'pending' AND (o.created_at < d.created_at "
+            "OR (o.created_at = d.created_at AND o.message_id < d.message_id)))) "
+            "ORDER BY d.next_attempt_at LIMIT $3"
+            for lane in (_first_lane("$1"), _other_lane("$1")))
+        self.lease_deliveries = (
+            "UPDATE deliveries SET next_attempt_at = $2 + $3, lease_owner = $4, lease_id = $5, "
+            f"attempt_count = attempt_count + 1 WHERE id {d.any_of('$1')} "
+            "AND status = 'pending' AND next_attempt_at <= $2 "
+            "RETURNING id, message_id, endpoint_id, attempt_count, trigger")
+        # An endpoint's bucket after a claim took from it, and its probe in flight ($4).
+        self.save_flow = (
+            "INSERT INTO endpoint_flow AS f (endpoint_id, tokens, refilled_at, paused_until) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (endpoint_id) DO UPDATE SET "
+            "tokens = excluded.tokens, refilled_at = excluded.refilled_at, "
+            "paused_until = COALESCE(excluded.paused_until, f.paused_until)")
+        # The circuit: paused until $2 for $3 seconds (why: $4); closed with NULLs.
+        self.set_circuit = (
+            "INSERT INTO endpoint_flow (endpoint_id, paused_until, pause_seconds, reason) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (endpoint_id) DO UPDATE SET "
+            "paused_until = excluded.paused_until, pause_seconds = excluded.pause_seconds, "
+            "reason = excluded.reason")
+        self.get_circuit = (
+            "SELECT paused_until, pause_seconds, reason FROM endpoint_flow WHERE endpoint_id = $1")
+        # A probe handed back unsent: the endpoint may be probed again at once.
+        self.end_probe = (
+            "UPDATE endpoint_flow SET paused_until = $2 WHERE endpoint_id = $1 "
+            "AND paused_until > $2")
+        self.open_circuits = (
+            "SELECT COUNT(*) AS n FROM endpoint_flow f JOIN endpoints e ON e.id = f.endpoint_id "
+            "WHERE NOT e.disabled AND f.paused_until IS NOT NULL")
         self.record_results = d.record_results()
         self.record_delivery = (
             "UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4, "

@@ -1,0 +1,193 @@
+"""Fair delivery (docs/fairness.md): one endpoint's backlog, retries, cap, rate limit or outage
+costs the others nothing. The claims are the store's own, on both databases; the caps across
+workers are checked with real worker processes and a receiver counting requests in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from hookline.config import Settings
+from hookline.models import DeliveryOptions
+from hookline.runtime import Runtime
+from hookline.service.operational import ENDPOINT_FAILING, ENDPOINT_RECOVERED
+from tests.api.test_operational import events, operational_endpoint, types_of
+from tests.support.api import ApiServer, make_settings
+from tests.support.processes import WorkerProcess
+from tests.support.receiver import Receiver
+
+LEASE = 60.0
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path)
+
+
+async def _endpoint_with(rt: Runtime, app_id: str, name: str, messages: int,
+                         **options: Any) -> str:
+    """An endpoint for event type `name` with a backlog of `messages` first attempts."""
+    svc = rt.service
+    ep = await svc.create_endpoint(app_id, url=f"http://127.0.0.1:9/{name}",
+                                   filter_types=[name], options=DeliveryOptions(**options))
+    for n in range(messages):
+        await svc.publish(app_id, name, {"n": n})
+    return ep.id
+
+
+async def _make_retries(rt: Runtime, endpoint_id: str) -> None:
+    """Its due deliveries become retries (what a run of failed attempts leaves)."""
+    async with rt.store.db.connection() as conn:
+        await conn.execute("UPDATE deliveries SET attempt_count = 1 WHERE endpoint_id = $1",
+                           endpoint_id)
+
+
+async def _claim(rt: Runtime, now: float, limit: int = 100, owner: str = "w",
+                 room: int = 100) -> Counter[str]:
+    claims = await rt.store.claim_due_deliveries(owner, limit, now, LEASE, (), {}, room, room)
+    return Counter(c.endpoint.id for c in claims)
+
+
+async def test_a_backlog_of_retries_never_delays_another_endpoints_first_attempt(
+        control: Runtime) -> None:
+    app = await control.service.create_app("fair")
+    failing = await _endpoint_with(control, app.id, "a.fail", 60)
+    await _make_retries(control, failing)
+    healthy = await _endpoint_with(control, app.id, "a.ok", 1)  # published after the backlog
+
+    first_claim = await _claim(control, time.time() + 1, limit=8)
+
+    assert first_claim == {failing: 7, healthy: 1}
+
+
+async def test_claims_serve_endpoints_round_robin_and_first_attempts_before_retries(
+        control: Runtime) -> None:
+    app = await control.service.create_app("fair")
+    big = await _endpoint_with(control, app.id, "a.big", 30)
+    await _make_retries(control, big)
+    fresh = await control.service.publish(app.id, "a.big", {"late": True})
+    small = await _endpoint_with(control, app.id, "a.small", 3)
+
+    claims = await control.store.claim_due_deliveries("w", 6, time.time() + 1, LEASE, (), {},
+                                                      100, 100)
+
+    assert Counter(c.endpoint.id for c in claims) == {big: 3, small: 3}
+    mine = [c for c in claims if c.endpoint.id == big]
+    assert fresh.message.id in {c.message.id for c in mine}  # its first attempt went first
+
+
+async def test_the_cap_holds_across_claimers_and_frees_as_leases_end(control: Runtime) -> None:
+    app = await control.service.create_app("fair")
+    capped = await _endpoint_with(control, app.id, "a.cap", 10, max_concurrency=3)
+    now = time.time() + 1
+
+    one, two = await _claim(control, now, owner="one"), await _claim(control, now, owner="two")
+    later = await _claim(control, now + LEASE + 1, owner="two")  # the first leases expired
+
+    assert (one[capped], two[capped]) == (3, 0)
+    assert later[capped] == 3
+
+
+async def test_a_rate_limit_spreads_requests_over_each_second(control: Runtime) -> None:
+    app = await control.service.create_app("fair")
+    limited = await _endpoint_with(control, app.id, "a.rate", 80, rate_limit=20)
+    start = time.time() + 1
+    per_claim = [(await _claim(control, start + i * 0.05))[limited] for i in range(41)]
+
+    assert max(per_claim) <= 2  # a burst is a tenth of a second's rate
+    assert 20 <= sum(per_claim[1:21]) <= 22  # one second of claims after the first
+    assert 40 <= sum(per_claim) <= 43
+
+
+async def test_a_paused_endpoint_gets_nothing_then_one_probe_then_everything(
+        control: Runtime) -> None:
+    app = await control.service.create_app("fair")
+    paused = await _endpoint_with(control, app.id, "a.pause", 5)
+    other = await _endpoint_with(control, app.id, "a.other", 2)
+    now = time.time() + 1
+    await control.store.pause_endpoint(paused, now + 5, 5, "answered HTTP 429 with Retry-After")
+
+    during = await _claim(control, now)
+    probes = await control.store.claim_due_deliveries("w", 100, now + 6, LEASE, (), {}, 100)
+    while_probing = await _claim(control, now + 6.5)
+    await control.store.resume_endpoint(paused)
+    after = await _claim(control, now + 7)
+
+    assert during == {other: 2}
+    assert [(c.endpoint.id, c.probe) for c in probes] == [(paused, True)]
+    assert while_probing == {}
+    assert after == {paused: 4}
+    assert await control.store.open_circuit_count() == 0
+
+
+@pytest.mark.slow
+async def test_two_worker_processes_never_exceed_an_endpoints_cap(
+        settings: Settings, control: Runtime, receiver: Receiver, tmp_path: Path) -> None:
+    in_flight = peak = 0
+
+    async def slow(_: Any) -> web.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.15)
+        in_flight -= 1
+        return web.Response(text="ok")
+
+    receiver.on("/capped", slow)
+    svc = control.service
+    app = await svc.create_app("fair")
+    await svc.create_endpoint(app.id, url=receiver.url("/capped"),
+                              options=DeliveryOptions(max_concurrency=2))
+    workers = [WorkerProcess(settings, tmp_path, f"w{n}") for n in range(2)]
+    try:
+        for worker in workers:
+            worker.wait_started()
+        for n in range(16):
+            await svc.publish(app.id, "a.b", {"n": n})
+        await receiver.wait_for(16, "/capped", timeout=30)
+    finally:
+        for worker in workers:
+            worker.terminate()
+
+    assert peak == 2  # each worker alone would allow 2: together they would reach 4
+    assert len({r.headers["webhook-id"] for r in receiver.at("/capped")}) == 16
+
+
+async def test_a_429_with_retry_after_pauses_the_endpoint_then_one_probe_reopens_it(
+        api: ApiServer, receiver: Receiver) -> None:
+    calls = 0
+
+    async def busy_once(_: Any) -> web.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return web.Response(status=429, headers={"Retry-After": "2"}, text="slow down")
+        if calls == 2:
+            await asyncio.sleep(0.3)  # the probe: nothing else goes until it answered
+        return web.Response(text="ok")
+
+    receiver.on("/busy", busy_once)
+    _, ops_secret = await operational_endpoint(api, receiver, "/ops")
+    svc = api.runtime.service
+    app = await svc.create_app("fair")
+    await svc.create_endpoint(app.id, url=receiver.url("/busy"))
+    await svc.publish(app.id, "a.b", {"n": 0})
+    await receiver.wait_for(1, "/busy")
+    for n in range(1, 4):
+        await svc.publish(app.id, "a.b", {"n": n})
+
+    got = await receiver.wait_for(5, "/busy", timeout=20)  # 4 messages, the first twice
+    await receiver.wait_for(3, "/ops")  # endpoint.created, failing, recovered
+
+    assert got[1].at - got[0].at >= 1.9  # nothing while paused
+    assert min(r.at for r in got[2:]) >= got[1].at + 0.3  # the probe went alone
+    circuit = [t for t in types_of(events(receiver, "/ops", ops_secret))
+               if t in (ENDPOINT_FAILING, ENDPOINT_RECOVERED)]
+    assert circuit == [ENDPOINT_FAILING, ENDPOINT_RECOVERED]
+    assert await api.runtime.store.open_circuit_count() == 0
