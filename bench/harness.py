@@ -161,11 +161,15 @@ class Harness:
                 time.sleep(POLL)
 
     # -- Hookline set-up -----------------------------------------------------------------------
-    def create_app(self, base: str) -> str:
+    def create_app(self, base: str, broken: bool = False) -> str:
         app = http_json("POST", base + "/api/v1/app", {"name": "bench"}, ADMIN_TOKEN)
-        for k in range(self.args.endpoints):
+        urls = [f"{self.receiver}/ep{k}" for k in range(self.args.endpoints)]
+        if broken:  # beside the healthy endpoints, partners that fail (bench/receiver.py)
+            urls += [f"{self.receiver}/broken-{kind}-{k}"
+                     for count, kind in self.args.broken for k in range(count)]
+        for url in urls:
             http_json("POST", f"{base}/api/v1/app/{app['id']}/endpoint",
-                      {"url": f"{self.receiver}/ep{k}", "secret": self.secret}, ADMIN_TOKEN)
+                      {"url": url, "secret": self.secret}, ADMIN_TOKEN)
         return str(app["id"])
 
     def publish_specs(self, kind: str, url: str, total: int, in_flight: int,

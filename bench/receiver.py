@@ -4,13 +4,16 @@ Every request's Standard Webhooks signature is verified (`hookline.receiver`, wh
 nothing from the server) against the secret in `BENCH_SECRET`; a bad one is answered 401 and
 counted. For each (webhook-id, path) it keeps the first arrival and the publish → arrival
 latency, read from the `sentAt` epoch the load generator put in the payload (both clocks are
-this machine's). `GET /_progress` is cheap enough to poll; `GET /_stats` returns everything.
+this machine's). Paths under `/broken-` play broken partners: `/broken-500-*` answers 500 at
+once, `/broken-hang-*` holds every request past any timeout. `GET /_progress` is cheap
+enough to poll; `GET /_stats` returns everything.
 
     BENCH_SECRET=whsec_... python bench/receiver.py PORT
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -20,6 +23,9 @@ from typing import Any
 from aiohttp import web
 
 from hookline.receiver import WebhookVerificationError, verify_signature
+
+BROKEN = "/broken-"  # /broken-500-N answers 500 at once, /broken-hang-N never in time
+HANG_SECONDS = 120.0
 
 
 class Arrivals:
@@ -53,6 +59,11 @@ def make_app(secret: str) -> web.Application:
     arrivals = Arrivals()
 
     async def hook(request: web.Request) -> web.Response:
+        if request.path.startswith(BROKEN):  # a broken partner (`--broken`): never counted
+            await request.read()
+            if request.path.startswith(BROKEN + "hang"):
+                await asyncio.sleep(HANG_SECONDS)
+            return web.Response(status=500, text="broken")
         body = await request.read()
         now = time.time()
         try:

@@ -133,7 +133,8 @@ class Bench(Harness):
                    bad_signatures=got["bad_signatures"],
                    note="" if done else "timed out before every delivery arrived")
 
-    def end_to_end(self, database: str, mode: str, extra_workers: int = 0) -> Row:
+    def end_to_end(self, database: str, mode: str, extra_workers: int = 0,
+                   broken: bool = False) -> Row:
         args = self.args
         with scratch_database(database, args.postgres_url, self.work_dir) as url:
             port = free_port()
@@ -145,7 +146,7 @@ class Bench(Harness):
             workers = [start_worker(self.children, url, data_dir, name="worker")
                        for _ in range(extra_workers)]
             try:
-                publish_url = f"{base}/api/v1/app/{self.create_app(base)}/msg"
+                publish_url = f"{base}/api/v1/app/{self.create_app(base, broken)}/msg"
                 self.reset_receiver()
                 if mode == "open":
                     total = int(args.rate * args.duration)
@@ -160,6 +161,9 @@ class Bench(Harness):
                     if extra_workers:
                         label += f", serve + {extra_workers} worker"
                     note = ""
+                if broken:
+                    label += " + broken " + ",".join(f"{n}x{k}" for n, k in args.broken)
+                    note = "healthy deliveries only"
                 phase = self.drive(specs, label, args.endpoints, args.timeout)
             finally:
                 for child in [*workers, serve]:
@@ -274,6 +278,8 @@ class Bench(Harness):
                 self.record(self.end_to_end(database, "closed"))
                 if args.extra_workers:
                     self.record(self.end_to_end(database, "closed", args.extra_workers))
+                if args.broken:
+                    self.record(self.end_to_end(database, "closed", broken=True))
             if "open" in args.modes:
                 self.record(self.end_to_end(database, "open"))
             if args.modes & {"publish", "batch", "drain"}:
@@ -292,6 +298,17 @@ def metadata(args: argparse.Namespace, load_before: tuple[float, ...]) -> dict[s
         "load_average_after": os.getloadavg(),
         "messages": args.messages, "endpoints": args.endpoints, "in_flight": args.in_flight,
     }
+
+
+def _broken(text: str) -> list[tuple[int, str]]:
+    """`3x500,1xhang` -> [(3, "500"), (1, "hang")]."""
+    partners = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        count, _, kind = part.partition("x")
+        if not count.isdigit() or kind not in ("500", "hang"):
+            raise argparse.ArgumentTypeError(f"{part!r}: write NxKIND, KIND 500 or hang")
+        partners.append((int(count), kind))
+    return partners
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -318,6 +335,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
              "default: serve's own choice)")
     add("--api-processes", type=int, default=None,
         help="every serve: `serve --api-processes N` (default: serve's own choice)")
+    add("--broken", default="", type=_broken,
+        help="closed loop once more beside broken partners, e.g. 3x500,1xhang (500: answers "
+             "500 at once; hang: never answers in time); only healthy deliveries count")
     add("--ceiling-in-flight", type=int, default=64)
     add("--celery", action=argparse.BooleanOptionalAction, default=True,
         help="time the Celery + Redis baseline (default on)")
