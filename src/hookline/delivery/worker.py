@@ -4,8 +4,11 @@ Shape: capacity is checked before claiming, and a claim asks for no more deliver
 endpoint than its cap lets start; a batch is leased and committed before any request goes out;
 results are stored in batches. An endpoint's slot is freed when its request ends, so sending
 never waits on the database; results not yet stored still count against the worker's
-concurrency, so a database that stalls stops new claims. Endpoints at their concurrency cap are
-left out of the next claim, so a slow endpoint never holds back the others. A worker killed
+concurrency, so a database that stalls stops new claims. Claims are fair across endpoints and
+hold each endpoint's cap and rate limit across all workers (docs/fairness.md); endpoints this
+worker sends to at their cap are left out of the next claim, so a slow endpoint never holds
+back the others, and one that answers 429/503 with Retry-After or keeps timing out is paused
+(`circuit.py`). A worker killed
 mid-request loses nothing: its lease expires and another worker delivers again (at-least-once).
 """
 
