@@ -19,6 +19,7 @@ from hookline.runtime import Runtime
 from hookline.service.operational import ENDPOINT_FAILING, ENDPOINT_RECOVERED
 from tests.api.test_operational import events, operational_endpoint, types_of
 from tests.support.api import ApiServer, make_settings
+from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess
 from tests.support.receiver import Receiver
 
@@ -179,6 +180,8 @@ async def test_a_429_with_retry_after_pauses_the_endpoint_then_one_probe_reopens
     await svc.create_endpoint(app.id, url=receiver.url("/busy"))
     await svc.publish(app.id, "a.b", {"n": 0})
     await receiver.wait_for(1, "/busy")
+    # The circuit opens once the 429 is recorded; what is published from then on waits.
+    await wait_until(api.runtime.store.open_circuit_count, what="the circuit to open")
     for n in range(1, 4):
         await svc.publish(app.id, "a.b", {"n": n})
 

@@ -2,7 +2,7 @@
 
 A message's retry schedule backs off one message; a partner that is down, overloaded or
 rate limiting us needs the whole endpoint to back off, or its queue of retries keeps hitting
-it. The circuit opens on a 429 or 503 with `Retry-After` (for that long), or on a run of
+it. The circuit opens on a 429 or 503 with `Retry-After` (for that long, clamped like the message's retry), or on a run of
 timeouts and connection failures (for `FIRST_PAUSE`, doubling up to `MAX_PAUSE` while its
 probes fail). While it is open no claim takes the endpoint's deliveries, so none uses an
 attempt; when the pause ends, claims let one probe through (the claim's `probe`), whose
@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ..models import Endpoint, ErrorKind
+from ..retry import RetrySchedule
 from ..store.base import Claim, DeliveryResult, Store
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class Circuits:
             return
         if attempt.status_code in BACK_OFF_STATUSES and retry_after:
             self._unreachable.pop(endpoint.id, None)
-            await self._pause(endpoint, retry_after,
+            # Clamped as the message's own retry is, so a receiver cannot park its endpoint.
+            longest = max(RetrySchedule.for_endpoint(endpoint.options).delays, default=MAX_PAUSE)
+            await self._pause(endpoint, min(retry_after, longest, MAX_PAUSE),
                               f"answered HTTP {attempt.status_code} with Retry-After",
                               claim.probe)
             return
