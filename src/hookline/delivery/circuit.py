@@ -1,12 +1,12 @@
 """When an endpoint's circuit opens and closes (docs/fairness.md).
 
-A message's retry schedule backs off one message; a partner that is down, overloaded or
-rate limiting us needs the whole endpoint to back off, or its queue of retries keeps hitting
-it. The circuit opens on a 429 or 503 with `Retry-After` (for that long, clamped as the
-message's retry is), or on a run of timeouts and connection failures (for `FIRST_PAUSE`,
-doubling up to `MAX_PAUSE` while its probes fail). While it is open no claim takes the endpoint's deliveries, so none uses an
-attempt; when the pause ends, claims let one probe through (the claim's `probe`), whose
-outcome closes the circuit or opens it again. The state lives in the database
+A message's retry schedule backs off one message; a partner that is down, overloaded or rate
+limiting us needs the whole endpoint to back off, or its queue of retries keeps hitting it. The
+circuit opens on a 429 or 503 with `Retry-After` (for that long, clamped as the message's retry
+is), or on a run of timeouts and connection failures (for `FIRST_PAUSE`, doubling up to
+`MAX_PAUSE` while its probes fail). While it is open no claim takes the endpoint's deliveries,
+so none uses an attempt; when the pause ends, claims let one probe through (the claim's
+`probe`), whose outcome closes the circuit or opens it again. The state lives in the database
 (`endpoint_flow`), shared by every worker; the run of failures is counted per worker.
 """
 
