@@ -67,9 +67,8 @@ class Circuits:
             self._unreachable.pop(endpoint.id, None)
             # Clamped as the message's own retry is, so a receiver cannot park its endpoint.
             longest = max(RetrySchedule.for_endpoint(endpoint.options).delays, default=MAX_PAUSE)
-            await self._pause(endpoint, min(retry_after, longest, MAX_PAUSE),
-                              f"answered HTTP {attempt.status_code} with Retry-After",
-                              claim.probe)
+            await self._pause(endpoint, f"answered HTTP {attempt.status_code} with Retry-After",
+                              claim.probe, min(retry_after, longest, MAX_PAUSE))
             return
         if attempt.error_kind in UNREACHABLE:
             self._unreachable[endpoint.id] += 1
@@ -77,15 +76,16 @@ class Circuits:
             self._unreachable.pop(endpoint.id, None)
             return
         if claim.probe or self._unreachable[endpoint.id] >= FAILURES_IN_A_ROW:
-            _, last = await self.store.endpoint_pause(endpoint.id)
-            seconds = min(max(FIRST_PAUSE, last * 2), MAX_PAUSE) if claim.probe else FIRST_PAUSE
-            await self._pause(endpoint, seconds, _why(attempt.error_kind, claim.probe),
-                              claim.probe)
+            await self._pause(endpoint, _why(attempt.error_kind, claim.probe), claim.probe)
 
-    async def _pause(self, endpoint: Endpoint, seconds: float, reason: str,
-                     probe: bool) -> None:
+    async def _pause(self, endpoint: Endpoint, reason: str, probe: bool,
+                     seconds: float | None = None) -> None:
+        """Pause for `seconds`; without: `FIRST_PAUSE`, or twice the last pause after a probe
+        failed."""
         now = self.clock()
-        until, _ = await self.store.endpoint_pause(endpoint.id)
+        until, last = await self.store.endpoint_pause(endpoint.id)
+        if seconds is None:
+            seconds = min(max(FIRST_PAUSE, last * 2), MAX_PAUSE) if probe else FIRST_PAUSE
         opening = not probe and (until is None or until <= now)
         if until is not None and until > now + seconds and not probe:
             return  # already paused for longer
