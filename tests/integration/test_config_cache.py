@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from tests.support.api import make_settings
 from tests.support.processes import HOOKLINE, hookline_env
 from tests.support.receiver import Receiver
 from tests.support.served import ServeProcess
+from tests.support.shared_api import module_database_fixture
 
 # The two servers start once per database for the whole module (each start costs seconds);
 # every test makes its own application, endpoint and receiver path. The admin-token test
@@ -30,15 +31,7 @@ NEW_SECRET = "whsec_" + "bmV3LXNlY3JldC1mb3ItdGhlLWNhY2hlLXRlc3Qh"  # base64 of 
 _paths = itertools.count()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def module_database_url(request: pytest.FixtureRequest,
-                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/hookline.db"
-    else:
-        from tests.conftest import fresh_postgres_schema
-
-        yield from fresh_postgres_schema(request.getfixturevalue("postgres_url"))
+module_database_url = module_database_fixture()
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from hookline.runtime import Runtime
 from tests.support.api import ADMIN_TOKEN, ApiServer, make_settings
 
 
-def shared_api_fixture(**settings: Any) -> Any:
-    """A module-scoped `api` fixture (an `ApiServer` with its runtime and worker), built with
-    these settings overrides, parametrized over both databases."""
+def module_database_fixture() -> Any:
+    """A module-scoped `module_database_url` fixture: one database per test module, on SQLite
+    and on PostgreSQL (which must be reachable in CI)."""
 
     @pytest.fixture(scope="module", params=["sqlite", "postgres"])
     def module_database_url(request: pytest.FixtureRequest,
@@ -32,6 +32,14 @@ def shared_api_fixture(**settings: Any) -> Any:
             from tests.conftest import fresh_postgres_schema
 
             yield from fresh_postgres_schema(request.getfixturevalue("postgres_url"))
+
+    return module_database_url
+
+
+def shared_api_fixture(**settings: Any) -> Any:
+    """A module-scoped `api` fixture (an `ApiServer` with its runtime and worker), built with
+    these settings overrides, parametrized over both databases."""
+    module_database_url = module_database_fixture()
 
     @pytest_asyncio.fixture(scope="module", loop_scope="module")
     async def api(module_database_url: str,
