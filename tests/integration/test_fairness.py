@@ -95,6 +95,26 @@ async def test_the_cap_holds_across_claimers_and_frees_as_leases_end(control: Ru
     assert later[capped] == 3
 
 
+async def test_a_worker_reuses_a_slot_once_its_request_ended_before_its_result_is_stored(
+        control: Runtime) -> None:
+    """A lease lasts until the result is stored; the cap counts requests in flight. The worker
+    that holds the leases says how many of its requests are still going (`busy`); others
+    count every one of its leases, since they cannot know."""
+    app = await control.service.create_app("fair")
+    capped = await _endpoint_with(control, app.id, "a.cap", 10, max_concurrency=3)
+    now = time.time() + 1
+
+    first = await _claim(control, now, owner="one")
+    # Two of those three requests ended (their results not stored yet), one still going.
+    again = await control.store.claim_due_deliveries("one", 100, now, LEASE, (), {}, 100, 100,
+                                                     {capped: 1})
+    elsewhere = await _claim(control, now, owner="two")
+
+    assert first[capped] == 3
+    assert Counter(c.endpoint.id for c in again)[capped] == 2
+    assert elsewhere[capped] == 0
+
+
 async def test_a_rate_limit_spreads_requests_over_each_second(control: Runtime) -> None:
     app = await control.service.create_app("fair")
     limited = await _endpoint_with(control, app.id, "a.rate", 80, rate_limit=20)

@@ -40,11 +40,12 @@ class TracedStore:
                                    exclude_endpoints: Sequence[str] = (),
                                    room: Mapping[str, int] | None = None,
                                    default_room: int | None = None,
-                                   default_cap: int | None = None) -> list[Claim]:
+                                   default_cap: int | None = None,
+                                   busy: Mapping[str, int] | None = None) -> list[Claim]:
         started = time.time_ns()
         claims = await self._store.claim_due_deliveries(owner, limit, now, lease,
                                                         exclude_endpoints, room, default_room,
-                                                        default_cap)
+                                                        default_cap, busy)
         if claims:  # a claim that found nothing is no span: idle workers would flood traces
             self._remember(claims)
             self._tracing.finished_span(

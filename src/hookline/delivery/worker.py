@@ -139,7 +139,7 @@ class DeliveryWorker:
                         self.name, min(free, self.settings.claim_batch_size), self.clock(),
                         self.settings.lease_seconds, self._saturated_endpoints(),
                         self._room(), self.settings.endpoint_concurrency,
-                        self.settings.endpoint_concurrency)
+                        self.settings.endpoint_concurrency, self._per_endpoint)
                 except Exception as exc:  # the worker keeps going
                     failures += 1
                     metrics.count_store_error()

@@ -163,11 +163,13 @@ class Store(Protocol):
                                    exclude_endpoints: Sequence[str] = (),
                                    room: Mapping[str, int] | None = None,
                                    default_room: int | None = None,
-                                   default_cap: int | None = None) -> list[Claim]:
+                                   default_cap: int | None = None,
+                                   busy: Mapping[str, int] | None = None) -> list[Claim]:
         """Lease up to `limit` due deliveries for `lease` seconds (see `Claim`), fairly across
         endpoints, none of `exclude_endpoints` or of a paused endpoint; of any one endpoint at
         most `room[endpoint id]` (else `default_room`), what its global cap (else
-        `default_cap`) leaves beside every worker's leases, and what its rate limit allows."""
+        `default_cap`) leaves beside other workers' leases and the `busy` requests `owner` has
+        in flight to it, and what its rate limit allows."""
         ...
 
     async def pause_endpoint(self, endpoint_id: str, until: float, seconds: float,

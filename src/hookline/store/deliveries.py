@@ -38,25 +38,30 @@ class DeliveryQueries(StoreCore):
         self, owner: str, limit: int, now: float, lease: float,
         exclude_endpoints: Sequence[str] = (), room: Mapping[str, int] | None = None,
         default_room: int | None = None, default_cap: int | None = None,
+        busy: Mapping[str, int] | None = None,
     ) -> list[Claim]:
         """Lease up to `limit` due deliveries for `lease` seconds, fairly across endpoints
         (docs/fairness.md), skipping disabled and paused endpoints and `exclude_endpoints`
         (those this worker already sends to at their cap); of any one endpoint at most
         `room[endpoint id]` (else `default_room`), what its global cap (its own, else
-        `default_cap`) leaves beside every worker's leases, and what its rate limit allows."""
+        `default_cap`) leaves beside the leases of other workers and this worker's `busy`
+        requests in flight, and what its rate limit allows. This worker's own leases do not
+        count: a lease lasts until its result is stored, well after its request ended."""
         lease_id = new_lease_id()
         default_room = default_room or limit
         default_cap = default_cap or default_room
+        busy = busy or {}
         if self.q.claim_due_deliveries is not None:  # one statement
             async with self.db.connection() as conn:
                 rows = await conn.fetch(
                     self.q.claim_due_deliveries, now, limit, lease, owner, lease_id,
                     self.dialect.list_param(exclude_endpoints), json.dumps(dict(room or {})),
-                    default_room, default_cap, [new_id(ATTEMPT) for _ in range(limit)])
+                    default_room, default_cap, [new_id(ATTEMPT) for _ in range(limit)],
+                    json.dumps(dict(busy)))
                 return await self._claims_from(conn, rows, lease_id)
         async with self.db.transaction() as tx:
-            shares = await self._fair_shares(tx, limit, now, exclude_endpoints, room or {},
-                                             default_room, default_cap)
+            shares = await self._fair_shares(tx, owner, limit, now, exclude_endpoints,
+                                             room or {}, default_room, default_cap, busy)
             rows = await tx.fetch(self.q.lease_deliveries,
                                   self.dialect.list_param(round_robin(shares, limit)), now,
                                   lease, owner, lease_id)
@@ -64,15 +69,16 @@ class DeliveryQueries(StoreCore):
             return await self._load_claims(tx, rows, lease_id, owner, now,
                                            {s.endpoint_id for s in shares if s.probe})
 
-    async def _fair_shares(self, tx: Connection, limit: int, now: float,
+    async def _fair_shares(self, tx: Connection, owner: str, limit: int, now: float,
                            exclude: Sequence[str], room: Mapping[str, int], default_room: int,
-                           default_cap: int) -> list[Share]:
+                           default_cap: int, busy: Mapping[str, int]) -> list[Share]:
         """Step by step, what `hookline_claim` does in one statement: per endpoint with due
         work, its room, then its first attempts and its other due deliveries up to it."""
         shares = []
         for c in await tx.fetch(self.q.claim_candidates, now, limit,
-                                self.dialect.list_param(exclude), default_cap):
-            share = Share.of(c, now, limit, room.get(c["id"], default_room))
+                                self.dialect.list_param(exclude), default_cap, owner):
+            share = Share.of(c, now, limit, room.get(c["id"], default_room),
+                             busy.get(c["id"], 0))
             for lane in self.q.claim_lanes:
                 if len(share.ids) < share.room:
                     share.ids += [r["id"] for r in await tx.fetch(

@@ -70,8 +70,9 @@ class Dialect(ABC):
     """One statement that makes a whole fair claim (docs/fairness.md) and stores its attempts,
     if the database can: $1 now, $2 limit, $3 lease seconds, $4 owner, $5 lease id, $6
     endpoints to skip, $7 room per endpoint (JSON), $8 room otherwise, $9 the default cap,
-    $10 fresh attempt ids; it returns the leased rows with `attempt_id` and `probe`. None:
-    the store claims step by step inside one transaction (`DeliveryQueries`)."""
+    $10 fresh attempt ids, $11 this worker's requests in flight per endpoint (JSON); it
+    returns the leased rows with `attempt_id` and `probe`. None: the store claims step by step
+    inside one transaction (`DeliveryQueries`)."""
 
     def record_results(self) -> str | None:
         """One statement recording a whole batch of results from arrays, where the database
@@ -214,9 +215,10 @@ class PostgresDialect(Dialect):
         return [p.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
                 .replace("*", "%") for p in patterns]
 
-    # The function migration 0026 creates: its statements are planned once per connection,
-    # and its second statement sees the leases of claims that held its endpoints before it.
-    claim_due = "SELECT * FROM hookline_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    # The function migrations 0026 and 0027 create: its statements are planned once per
+    # connection, and its second statement sees the leases of claims that held its endpoints
+    # before it.
+    claim_due = "SELECT * FROM hookline_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
     def json_field(self, column: str, key: str) -> str:
         return f"({column}::jsonb ->> '{key}')"

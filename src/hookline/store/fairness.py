@@ -1,9 +1,11 @@
 """How one claim shares a worker's capacity across endpoints (docs/fairness.md).
 
-PostgreSQL does all of this inside `hookline_claim` (migration 0026), in one round trip; the
-store on SQLite runs the same steps inside its claim's transaction with the values here, which
-follow the function's arithmetic exactly: an endpoint's room is the least of this worker's
-room for it, its global cap less the leases every worker holds on it, its rate-limit tokens,
+PostgreSQL does all of this inside `hookline_claim` (migrations 0026, 0027), in one round
+trip; the store on SQLite runs the same steps inside its claim's transaction with the values
+here, which follow the function's arithmetic exactly: an endpoint's room is the least of this
+worker's room for it, its global cap less the leases other workers hold on it and this
+worker's requests in flight to it (its own leases outlast its requests: a lease ends when the
+result is stored), its rate-limit tokens,
 and 1 for the probe of an endpoint whose circuit's pause ended. Endpoints are served round
 robin: each one's first delivery, then each one's second, and so on.
 """
@@ -48,9 +50,11 @@ class Share:
     ids: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, row: Mapping[str, Any], now: float, limit: int, worker_room: int) -> Share:
-        """From a `claim_candidates` row: the endpoint's cap, leases, bucket and circuit."""
-        room = min(worker_room, int(row["cap"]) - int(row["leased"]), limit)
+    def of(cls, row: Mapping[str, Any], now: float, limit: int, worker_room: int,
+           busy: int) -> Share:
+        """From a `claim_candidates` row (the endpoint's cap, other workers' leases, bucket and
+        circuit) and this worker's `busy` requests in flight to it."""
+        room = min(worker_room, int(row["cap"]) - int(row["leased"]) - busy, limit)
         probe = row["paused_until"] is not None
         if probe:
             room = min(room, 1)

@@ -319,7 +319,8 @@ class Queries:
         # The fair claim (docs/fairness.md): one statement where the dialect has one
         # (PostgreSQL's `hookline_claim`, migration 0026, which reads the same way); else these
         # steps in one transaction. Endpoints with due work that are neither skipped ($3) nor
-        # paused, in random order, with what their room depends on ($4: the default cap).
+        # paused, in random order, with what their room depends on ($4: the default cap; the
+        # leases of workers other than $5, whose requests may still be going).
         self.claim_due_deliveries = d.claim_due
         self.claim_candidates = (
             "SELECT e.id, f.tokens, f.refilled_at, f.paused_until, "
@@ -327,7 +328,8 @@ class Queries:
             f"COALESCE({cast(d.json_field('e.options', 'rate_limit'), 'float8')}, "
             "a.rate_limit) AS rate, "
             "(SELECT COUNT(*) FROM deliveries l WHERE l.endpoint_id = e.id "
-            "AND l.lease_id IS NOT NULL AND l.next_attempt_at > $1) AS leased "
+            "AND l.lease_id IS NOT NULL AND l.next_attempt_at > $1 "
+            "AND l.lease_owner <> $5) AS leased "
             "FROM endpoints e JOIN applications a ON a.id = e.app_id "
             "LEFT JOIN endpoint_flow f ON f.endpoint_id = e.id "
             f"WHERE NOT e.disabled AND NOT (e.id {d.any_of('$3')}) "
