@@ -4,7 +4,8 @@
 -- slots sat idle between its answers and their recording and a single worker delivered at
 -- half its speed. Now an endpoint's leases held by *other* workers count as before (their
 -- requests may still be going), and this worker's own count from `p_busy` (JSON: endpoint
--- id -> its requests in flight here), which it knows exactly. Otherwise as in 0026.
+-- id -> its requests in flight here), which it knows exactly. And its statements are planned
+-- on every call (below). Otherwise as in 0026.
 
 DROP FUNCTION hookline_claim(DOUBLE PRECISION, INTEGER, DOUBLE PRECISION, TEXT, TEXT, TEXT[],
                              JSONB, INTEGER, INTEGER, TEXT[]);
@@ -17,8 +18,11 @@ CREATE FUNCTION hookline_claim(p_now DOUBLE PRECISION, p_limit INTEGER,
 RETURNS TABLE (id TEXT, message_id TEXT, endpoint_id TEXT, attempt_count INTEGER,
                trigger TEXT, attempt_id TEXT, probe BOOLEAN)
 LANGUAGE plpgsql VOLATILE
--- Planned once per connection: custom plans for each call cost more than the claim itself.
-SET plan_cache_mode = force_generic_plan AS $$
+-- Planned on every call, with the parameters and the table's size of the moment: a plan
+-- cached per connection (0026) is made on the connection's first claim, often on a nearly
+-- empty queue, and kept; such a plan walked the whole due backlog once per leased row
+-- (110 ms a claim at 24,000 due deliveries, against 3.5 ms planned afresh).
+SET plan_cache_mode = force_custom_plan AS $$
 #variable_conflict use_column
 DECLARE
     v_endpoints TEXT[]; -- the endpoints this claim holds (the runner splits on ;+newline)
