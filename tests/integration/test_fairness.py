@@ -214,3 +214,35 @@ async def test_a_429_with_retry_after_pauses_the_endpoint_then_one_probe_reopens
                if t in (ENDPOINT_FAILING, ENDPOINT_RECOVERED)]
     assert circuit == [ENDPOINT_FAILING, ENDPOINT_RECOVERED]
     assert await api.runtime.store.open_circuit_count() == 0
+
+
+async def test_a_failing_partner_gets_fewer_requests_in_flight_and_a_healthy_one_its_cap(
+        runtime: Runtime, receiver: Receiver) -> None:
+    """Adaptive concurrency (delivery/concurrency.py): each 5xx round trip halves the
+    failing endpoint's limit, down to one request in flight; the healthy one keeps its cap."""
+    in_flight: Counter[str] = Counter()
+    seen: dict[str, list[int]] = {"/failing": [], "/healthy": []}
+
+    def answering(status: int) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            in_flight[request.path] += 1
+            seen[request.path].append(in_flight[request.path])
+            await asyncio.sleep(0.05)
+            in_flight[request.path] -= 1
+            return web.Response(status=status, text="")
+        return handler
+
+    receiver.on("/failing", answering(500))
+    receiver.on("/healthy", answering(200))
+    svc = runtime.service
+    app = await svc.create_app("fair")
+    for path in seen:
+        await svc.create_endpoint(app.id, url=receiver.url(path),
+                                  options=DeliveryOptions(max_concurrency=8))
+    for n in range(48):
+        await svc.publish(app.id, "a.b", {"n": n})
+    await receiver.wait_for(48, "/failing", timeout=30)
+    await receiver.wait_for(48, "/healthy", timeout=30)
+
+    assert max(seen["/healthy"]) == 8
+    assert max(seen["/failing"][24:]) == 1  # then one at a time

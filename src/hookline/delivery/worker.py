@@ -33,6 +33,7 @@ from ..retry import RetrySchedule, should_disable
 from ..store.base import Claim, DeliveryResult, Store
 from .attempt_log import attempt_ids, claim_ids, log_recorded
 from .circuit import Circuits
+from .concurrency import AdaptiveLimits
 from .heartbeat import Heartbeat
 from .outcome import Outcome
 from .request import RecentBodies
@@ -99,6 +100,7 @@ class DeliveryWorker:
         self._unrecorded = 0  # results finished but not stored yet (in _done or being written)
         self._done_ready = asyncio.Event()
         self._circuits = Circuits(store, clock, hooks)
+        self._limits = AdaptiveLimits()
         self._stop_listening: Callable[[], Awaitable[Any]] | None = None
         self._next_listen_try = 0.0
         self.started_at = self.loop_at = clock()  # loop_at: the claim loop's last round
@@ -212,24 +214,30 @@ class DeliveryWorker:
 
     def _saturated_endpoints(self) -> list[str]:
         return [endpoint_id for endpoint_id, count in self._per_endpoint.items()
-                if count >= self._caps[endpoint_id]]
+                if count >= self._limits.limit(endpoint_id, self._caps[endpoint_id])]
 
     def _room(self) -> dict[str, int]:
-        """Free slots per endpoint this worker knows the cap of (saturated ones excluded)."""
-        room = {endpoint_id: cap - self._per_endpoint[endpoint_id]
+        """Free slots per endpoint this worker knows the cap of (saturated ones excluded),
+        within each one's adaptive limit (`concurrency.py`)."""
+        room = {endpoint_id: self._limits.limit(endpoint_id, cap)
+                - self._per_endpoint[endpoint_id]
                 for endpoint_id, cap in self._known_caps.items()}
         return {endpoint_id: n for endpoint_id, n in room.items() if n > 0}
 
     def _cap(self, endpoint: Endpoint) -> int:
+        """The endpoint's configured cap (its adaptive limit stays within it)."""
         return endpoint.options.max_concurrency or self.settings.endpoint_concurrency
 
     async def _start_within_caps(self, claims: list[Claim]) -> None:
-        """Start what each endpoint's cap allows. A claim asks for no more than the caps this
-        worker knows of; an endpoint seen for the first time, or whose cap was just lowered,
-        may come with more, and those go straight back to the queue, unsent."""
+        """Start what each endpoint's limit allows. A claim asks for no more than the limits this
+        worker knows of; an endpoint seen for the first time, whose cap was just lowered or
+        whose limit fell during the claim may come with more, and those go straight back to
+        the queue, unsent."""
         overflow = []
         for claim in claims:
-            if self._per_endpoint[claim.endpoint.id] >= self._cap(claim.endpoint):
+            endpoint = claim.endpoint
+            if self._per_endpoint[endpoint.id] >= self._limits.limit(endpoint.id,
+                                                                     self._cap(endpoint)):
                 self._remember_cap(claim.endpoint)
                 overflow.append(claim)
             else:
@@ -269,6 +277,8 @@ class DeliveryWorker:
                           extra=claim_ids(claim, self.name))
             outcome = Outcome.error(ErrorKind.INTERNAL, f"{type(exc).__name__}", 0)
             headers = {}
+        self._limits.observe(claim.endpoint.id, self._cap(claim.endpoint), outcome,
+                             self.clock())
         result = decide(claim, outcome, started, headers)
         result.attempt.worker = self.name
         self._done.append(_Done(claim, result, outcome.retry_after))
