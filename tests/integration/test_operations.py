@@ -4,13 +4,17 @@ stalls), and the report behind `hookline status`."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from hookline.health import worker_status
@@ -18,6 +22,7 @@ from hookline.models import DeliveryOptions
 from hookline.runtime import Runtime
 from tests.support.api import ADMIN_TOKEN, ApiServer, make_settings
 from tests.support.polling import wait_until
+from tests.support.processes import WorkerProcess
 from tests.support.receiver import Receiver
 
 
@@ -205,3 +210,47 @@ async def test_readyz_turns_503_when_the_worker_loop_stalls(
         return (await served_on_postgres.get("/readyz")).status == 200
 
     await wait_until(ready_again, what="readyz to recover")
+
+
+async def test_a_worker_whose_database_went_away_still_stops_when_told(
+        own_database: tuple[str, str], postgres_url: str, receiver: Receiver,
+        tmp_path: Path) -> None:
+    """Results that cannot be stored are retried, but not past the shutdown: a worker told
+    to stop gives up on them after its grace period (their leases expire, so the deliveries
+    are sent again) instead of retrying for ever."""
+    async def slow(_: Any) -> web.Response:
+        await asyncio.sleep(1.0)  # answers after the database is gone
+        return web.Response(text="ok")
+
+    receiver.on("/slow", slow)
+    url, name = own_database
+    settings = make_settings(url, tmp_path, shutdown_grace=0.5)
+    control = await Runtime.start(settings, with_worker=False)
+    try:
+        app = await control.service.create_app("gone")
+        await control.service.create_endpoint(app.id, url=receiver.url("/slow"))
+        for n in range(3):
+            await control.service.publish(app.id, "a.b", {"n": n})
+    finally:
+        await control.stop()
+    worker = WorkerProcess(settings, tmp_path, "worker")
+    worker.wait_started()
+    await receiver.wait_for(3, "/slow")
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+    await asyncio.sleep(1.5)  # the answers came back; storing them fails
+
+    told = time.monotonic()
+    worker.proc.send_signal(signal.SIGTERM)
+    try:
+        code = await asyncio.to_thread(worker.wait, 20.0)
+    finally:
+        if worker.proc.poll() is None:
+            worker.kill()
+
+    assert time.monotonic() - told < 10
+    assert code == 0
+    assert "stopping without recording 3 attempts" in worker.output()

@@ -89,6 +89,7 @@ class DeliveryWorker:
         self.name = name or worker_name()
         self._signal = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._give_up_at = float("inf")  # stopping: results not stored by then are dropped
         self._in_flight: dict[str, tuple[Claim, asyncio.Task[None]]] = {}
         self._per_endpoint: Counter[str] = Counter()
         self._caps: dict[str, int] = {}  # the cap of each endpoint with requests in flight
@@ -111,7 +112,10 @@ class DeliveryWorker:
         self._signal.set()
 
     def stop(self) -> None:
-        """Stop claiming; in-flight requests get `shutdown_grace` seconds to finish."""
+        """Stop claiming; in-flight requests get `shutdown_grace` seconds to finish, and their
+        results as long again to be stored."""
+        if not self._stopping.is_set():
+            self._give_up_at = self.clock() + 2 * self.settings.shutdown_grace
         self._stopping.set()
         self._signal.set()
 
@@ -306,6 +310,11 @@ class DeliveryWorker:
                     failures += 1
                     metrics.count_store_error()
                     self._done = batch + self._done
+                    if self._stopping.is_set() and self.clock() >= self._give_up_at:
+                        log.warning("worker %s: stopping without recording %d attempts (%s); "
+                                    "their deliveries are sent again once their leases expire",
+                                    self.name, len(self._done), exc.__cause__ or exc)
+                        return
                     log.warning("worker %s: cannot record %d attempts (%s); retrying",
                                 self.name, len(batch), exc.__cause__ or exc)
                     await asyncio.sleep(min(0.25 * 2 ** failures, STORE_RETRY_MAX))

@@ -4,8 +4,11 @@
 -- slots sat idle between its answers and their recording and a single worker delivered at
 -- half its speed. Now an endpoint's leases held by *other* workers count as before (their
 -- requests may still be going), and this worker's own count from `p_busy` (JSON: endpoint
--- id -> its requests in flight here), which it knows exactly. And its statements are planned
--- on every call (below). Otherwise as in 0026.
+-- id -> its requests in flight here), which it knows exactly. Its statements are planned on
+-- every call (below). And its search for attempts a dead worker left *sending* reads the
+-- index of attempts being sent: 0026's was planned as a scan of all attempts, so a claim's
+-- time grew with the history (9.5 of 10 ms a claim beside a 1,000,000-delivery backlog).
+-- Otherwise as in 0026.
 
 DROP FUNCTION hookline_claim(DOUBLE PRECISION, INTEGER, DOUBLE PRECISION, TEXT, TEXT, TEXT[],
                              JSONB, INTEGER, INTEGER, TEXT[]);
@@ -101,7 +104,8 @@ BEGIN
     ), lost AS (
         UPDATE attempts SET sending = FALSE, error_kind = 'worker_lost',
             error_detail = 'the worker stopped before recording an outcome; sent again'
-        WHERE sending AND delivery_id IN (SELECT c.id FROM claimed c)
+        -- An array, not IN (SELECT ...): that was planned as a scan of every attempt.
+        WHERE sending AND delivery_id = ANY (ARRAY(SELECT c.id FROM claimed c))
     ), opened AS (
         INSERT INTO attempts (id, delivery_id, message_id, endpoint_id, app_id, url, created_at,
             succeeded, sending, trigger, duration_ms, attempt_number, worker)
