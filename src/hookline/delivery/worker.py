@@ -183,9 +183,17 @@ class DeliveryWorker:
     async def _idle(self) -> None:
         """Sleep until the next delivery is due, a wake-up, or the poll interval."""
         wait = self.settings.poll_interval
+        if self._in_flight:
+            # Likely at its caps: a request ending wakes this loop, and meanwhile look again
+            # soon rather than ask the database when the next delivery is due.
+            await self._pause(min(PACE, wait))
+            return
         try:
             due = await self.store.next_due_at()
         except StoreUnavailable:
+            due = None
+        except Exception:  # the worker keeps going; the poll interval stands in
+            log.exception("worker %s: cannot tell when the next delivery is due", self.name)
             due = None
         if due is not None:
             wait = min(wait, max(due - self.clock(), 0.0))

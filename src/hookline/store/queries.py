@@ -384,10 +384,14 @@ class Queries:
             "UPDATE deliveries SET next_attempt_at = $2, lease_owner = NULL, lease_id = NULL, "
             "attempt_count = attempt_count - 1 "
             "WHERE id = $1 AND lease_id = $3 AND status = 'pending'")
+        # Per enabled endpoint, the first entry of each lane's index: a join of deliveries
+        # with endpoints was planned as a scan of the whole pending backlog.
         self.next_due_at = (
-            "SELECT MIN(d.next_attempt_at) AS due FROM deliveries d "
-            "JOIN endpoints e ON e.id = d.endpoint_id "
-            "WHERE d.status = 'pending' AND NOT e.disabled")
+            "SELECT MIN(n.due) AS due FROM ("
+            f"SELECT (SELECT MIN(d.next_attempt_at) FROM deliveries d {_first_lane('e.id')}) "
+            "AS due FROM endpoints e WHERE NOT e.disabled UNION ALL "
+            f"SELECT (SELECT MIN(d.next_attempt_at) FROM deliveries d {_other_lane('e.id')}) "
+            "FROM endpoints e WHERE NOT e.disabled) n")
         self.requeue_delivery = (
             "INSERT INTO deliveries (id, message_id, endpoint_id, app_id, status, "
             "attempt_count, next_attempt_at, trigger, created_at) "
