@@ -152,17 +152,21 @@ class Pauses:
     @classmethod
     def of(cls, requests: list[list[float]]) -> Pauses:
         """A probe answered 429 again (`--throttle-for`) is followed by another pause."""
-        silences, early = [], []
-        answers = [next(r[1] for r in requests if r[2] == 429)]
+        answers = sorted(r[1] for r in requests if r[2] == 429)
+        silences: list[float] = []
+        early: list[list[float]] = []
+        since = answers[0]
         while True:
-            probe, between = next_request(requests, answers[-1])
+            probe, between = next_request(requests, since)
             early += between
-            silences.append(probe[0] - answers[-1] if probe else math.inf)
-            if probe is None or probe[2] != 429:
+            if probe is None:
+                silences.append(math.inf)
                 break
-            answers.append(probe[1])
-        answers += [r[1] for r in early if r[2] == 429]
-        return cls(silences, early, probe, sorted(answers))
+            silences.append(probe[0] - max(a for a in answers if a < probe[0]))
+            if probe[2] != 429:
+                break
+            since = probe[1]
+        return cls(silences, early, probe, answers)
 
 
 def circuit_target(args: argparse.Namespace, timeline: dict[str, Any],
