@@ -54,7 +54,7 @@ TOLERANCE = 0.05  # of the rate, either way, in each counted second
 POLL = 0.25
 QUIET = 1.0  # seconds without a request before the one that counts as the probe
 
-Attempt = tuple[float, str, "int | None"]  # started, worker, status: one attempts row
+Attempt = tuple[float, str, int | None]  # started, worker, status: one attempts row
 
 
 @dataclass
@@ -86,9 +86,9 @@ def rate_figures(counts: list[int], rate: float) -> dict[str, Any]:
             "within": bool(counts) and worst <= TOLERANCE}
 
 
-def counts_table(counts: list[int], first_second: int = 1) -> str:
+def counts_table(counts: list[int]) -> str:
     rows = ["| second | requests |", "|---:|---:|"]
-    rows += [f"| {first_second + k} | {c} |" for k, c in enumerate(counts)]
+    rows += [f"| {k + 1} | {c} |" for k, c in enumerate(counts)]
     return "\n".join(rows)
 
 
@@ -337,7 +337,7 @@ class FairnessBench(Harness):
         return [rate, circuit]
 
 
-def attempts(database_url: str, app_id: str) -> list[tuple[float, str, int | None]]:
+def attempts(database_url: str, app_id: str) -> list[Attempt]:
     """The sender's view of the application's requests, from the attempts table: (started,
     worker, status) each, oldest first."""
     query = ("SELECT created_at, worker, status_code FROM attempts WHERE app_id = {} "
@@ -346,7 +346,7 @@ def attempts(database_url: str, app_id: str) -> list[tuple[float, str, int | Non
         with sqlite3.connect(urlsplit(database_url).path[1:]) as conn:
             return list(conn.execute(query.format("?"), (app_id,)).fetchall())
 
-    async def fetch() -> list[tuple[float, str, int | None]]:
+    async def fetch() -> list[Attempt]:
         import asyncpg
 
         conn = await asyncpg.connect(database_url)
