@@ -7,7 +7,8 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: serve test fuzz lint bench clean browser outbox-chaos bench-outbox bench-history
+.PHONY: serve test fuzz lint bench clean browser outbox-chaos bench-outbox bench-history \
+	bench-fairness
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +78,12 @@ bench-outbox: $(DEV_STAMP)
 bench-history: $(DEV_STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	cd bench && ../$(BIN)/python history.py $(BENCH_ARGS)
+
+# Issue 13's targets 2 (a rate limit and a cap across two workers) and 3 (a 429 with
+# Retry-After) with real processes, on PostgreSQL at HOOKLINE_TEST_POSTGRES_URL.
+bench-fairness: $(DEV_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/fairness.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) hookline.db hookline.db-* .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,12 @@ this machine's). Paths under `/broken-` play broken partners: `/broken-500-*` an
 once, `/broken-hang-*` holds every request past any timeout. `GET /_progress` is cheap
 enough to poll; `GET /_stats` returns everything.
 
+Paths under `/timed-` (bench/fairness.py) keep every request's arrival, answer and status, and
+the most requests in flight at once, per path (`GET /_timeline`). Their query string says how
+to answer: `hold=S` holds each request S seconds; `throttle_after=S&retry_after=R` answers 429
+with `Retry-After: R` to the first request S seconds or more after the path's first, and
+`throttle_for=F` goes on answering 429 for F seconds after that one (default: only it).
+
     BENCH_SECRET=whsec_... python bench/receiver.py PORT
 """
 
@@ -26,6 +32,45 @@ from hookline.receiver import WebhookVerificationError, verify_signature
 
 BROKEN = "/broken-"  # /broken-500-N answers 500 at once, /broken-hang-N never in time
 HANG_SECONDS = 120.0
+TIMED = "/timed-"  # every request kept, answered as its query string says
+
+
+class Timeline:
+    """One `/timed-` path's requests: [arrival, answer, status] each, and the peak in flight."""
+
+    def __init__(self) -> None:
+        self.requests: list[list[float]] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.throttled_at: float | None = None  # when the first 429 was answered
+
+    def status_for(self, query: Any, now: float) -> int:
+        if "retry_after" not in query or not self.requests:
+            return 200
+        if self.throttled_at is None:
+            if now - self.requests[0][0] < float(query.get("throttle_after", 0)):
+                return 200
+            self.throttled_at = now
+        return 429 if now - self.throttled_at <= float(query.get("throttle_for", 0)) else 200
+
+    async def answer(self, request: web.Request, now: float) -> web.Response:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            status = self.status_for(request.query, now)
+            entry = [now, now, float(status)]
+            self.requests.append(entry)
+            await asyncio.sleep(float(request.query.get("hold", 0)))
+            entry[1] = time.time()
+        finally:
+            self.in_flight -= 1
+        if status == 429:
+            return web.Response(status=429, text="slow down",
+                                headers={"Retry-After": request.query["retry_after"]})
+        return web.Response(text="ok")
+
+    def summary(self) -> dict[str, Any]:
+        return {"requests": self.requests, "peak_in_flight": self.peak_in_flight}
 
 
 class Arrivals:
@@ -57,6 +102,7 @@ class Arrivals:
 
 def make_app(secret: str) -> web.Application:
     arrivals = Arrivals()
+    timelines: dict[str, Timeline] = {}
 
     async def hook(request: web.Request) -> web.Response:
         if request.path.startswith(BROKEN):  # a broken partner (`--broken`): never counted
@@ -71,6 +117,8 @@ def make_app(secret: str) -> web.Application:
         except WebhookVerificationError:
             arrivals.bad_signatures += 1
             return web.Response(status=401, text="bad signature")
+        if request.path.startswith(TIMED):
+            return await timelines.setdefault(request.path, Timeline()).answer(request, now)
         arrivals.record(request.headers.get("webhook-id", "") + request.path,
                         _sent_at(body), now)
         return web.Response(text="ok")
@@ -81,14 +129,19 @@ def make_app(secret: str) -> web.Application:
     async def stats(request: web.Request) -> web.Response:
         return web.json_response({**arrivals.progress(), "latencies": arrivals.latencies})
 
+    async def timeline(request: web.Request) -> web.Response:
+        return web.json_response({path: t.summary() for path, t in timelines.items()})
+
     async def reset(request: web.Request) -> web.Response:
         nonlocal arrivals
         arrivals = Arrivals()
+        timelines.clear()
         return web.Response(text="ok")
 
     app = web.Application(client_max_size=4 * 1024 * 1024)
     app.router.add_get("/_progress", progress)
     app.router.add_get("/_stats", stats)
+    app.router.add_get("/_timeline", timeline)
     app.router.add_post("/_reset", reset)
     app.router.add_post("/{tail:.*}", hook)
     return app
