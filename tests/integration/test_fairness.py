@@ -246,3 +246,31 @@ async def test_a_failing_partner_gets_fewer_requests_in_flight_and_a_healthy_one
 
     assert max(seen["/healthy"]) == 8
     assert max(seen["/failing"][24:]) == 1  # then one at a time
+
+
+async def test_nothing_more_leaves_for_an_endpoint_between_its_429_and_its_stored_pause(
+        settings: Settings, control: Runtime, receiver: Receiver) -> None:
+    """The pause is stored with the 429's result, a few milliseconds after the answer; the
+    worker that got the answer holds the endpoint out of its claims until then."""
+    answered: list[float] = []
+
+    async def busy_first(_: Any) -> web.Response:
+        if not answered:
+            answered.append(time.time())
+            return web.Response(status=429, headers={"Retry-After": "2"}, text="slow down")
+        return web.Response(text="ok")
+
+    receiver.on("/busy", busy_first)
+    svc = control.service
+    app = await svc.create_app("fair")
+    await svc.create_endpoint(app.id, url=receiver.url("/busy"),
+                              options=DeliveryOptions(max_concurrency=1))
+    for n in range(5):  # a backlog, then a worker
+        await svc.publish(app.id, "a.b", {"n": n})
+    worker = await Runtime.start(settings)
+    try:
+        got = await receiver.wait_for(6, "/busy", timeout=20)  # 5 messages, the first twice
+    finally:
+        await worker.stop()
+
+    assert got[1].at - answered[0] >= 1.9  # the next request is the probe, after the pause

@@ -31,6 +31,11 @@ UNREACHABLE = frozenset({ErrorKind.TIMEOUT, ErrorKind.CONNECTION, ErrorKind.CONN
                          ErrorKind.CONNECTION_RESET, ErrorKind.DNS, ErrorKind.TLS})
 
 
+def backs_off(status_code: int | None, retry_after: float | None) -> bool:
+    """Whether an answer asks the whole endpoint to wait (a 429 or 503 with Retry-After)."""
+    return status_code in BACK_OFF_STATUSES and bool(retry_after)
+
+
 class CircuitHooks(Protocol):
     async def circuit_changed(self, endpoint: Endpoint, paused_until: float | None,
                               reason: str | None) -> None: ...
@@ -63,7 +68,7 @@ class Circuits:
                 log.info("endpoint %s: circuit closed, its probe got through", endpoint.id)
                 await self._announce(endpoint, None, None)
             return
-        if attempt.status_code in BACK_OFF_STATUSES and retry_after:
+        if backs_off(attempt.status_code, retry_after):
             self._unreachable.pop(endpoint.id, None)
             # Clamped as the message's own retry is, so a receiver cannot park its endpoint.
             longest = max(RetrySchedule.for_endpoint(endpoint.options).delays, default=MAX_PAUSE)

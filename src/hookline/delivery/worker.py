@@ -32,7 +32,7 @@ from ..models import AttemptTrigger, DeliveryStatus, Endpoint, ErrorKind
 from ..retry import RetrySchedule, should_disable
 from ..store.base import Claim, DeliveryResult, Store
 from .attempt_log import attempt_ids, claim_ids, log_recorded
-from .circuit import Circuits
+from .circuit import Circuits, backs_off
 from .concurrency import AdaptiveLimits
 from .heartbeat import Heartbeat
 from .outcome import Outcome
@@ -102,6 +102,9 @@ class DeliveryWorker:
         self._done_ready = asyncio.Event()
         self._circuits = Circuits(store, clock, hooks)
         self._limits = AdaptiveLimits()
+        # Endpoints that answered 429/503 with Retry-After, kept out of this worker's claims
+        # until the pause is stored (it is stored with the result, a few milliseconds later).
+        self._backing_off: set[str] = set()
         self._stop_listening: Callable[[], Awaitable[Any]] | None = None
         self._next_listen_try = 0.0
         self.started_at = self.loop_at = clock()  # loop_at: the claim loop's last round
@@ -225,8 +228,10 @@ class DeliveryWorker:
                 log.debug("worker %s: closing the listener failed", self.name, exc_info=True)
 
     def _saturated_endpoints(self) -> list[str]:
-        return [endpoint_id for endpoint_id, count in self._per_endpoint.items()
-                if count >= self._limits.limit(endpoint_id, self._caps[endpoint_id])]
+        """What the next claim skips: endpoints at their limit here, and those backing off."""
+        full = {endpoint_id for endpoint_id, count in self._per_endpoint.items()
+                if count >= self._limits.limit(endpoint_id, self._caps[endpoint_id])}
+        return sorted(full | self._backing_off)
 
     def _room(self) -> dict[str, int]:
         """Free slots per endpoint this worker knows the cap of (saturated ones excluded),
@@ -291,6 +296,8 @@ class DeliveryWorker:
             headers = {}
         self._limits.observe(claim.endpoint.id, self._cap(claim.endpoint), outcome,
                              self.clock())
+        if backs_off(outcome.status_code, outcome.retry_after):
+            self._backing_off.add(claim.endpoint.id)
         result = decide(claim, outcome, started, headers)
         result.attempt.worker = self.name
         self._done.append(_Done(claim, result, outcome.retry_after))
@@ -337,6 +344,8 @@ class DeliveryWorker:
                 _observe(batch)
                 log_recorded(d.result for d in batch)
                 await self._circuits.observe([(d.claim, d.result, d.retry_after) for d in batch])
+                self._backing_off.difference_update(
+                    d.claim.endpoint.id for d in batch if d.retry_after is not None)
                 self._signal.set()
                 if self.hooks is not None:
                     try:
