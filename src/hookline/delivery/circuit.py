@@ -68,7 +68,7 @@ class Circuits:
                 log.info("endpoint %s: circuit closed, its probe got through", endpoint.id)
                 await self._announce(endpoint, None, None)
             return
-        if backs_off(attempt.status_code, retry_after):
+        if retry_after is not None and backs_off(attempt.status_code, retry_after):
             self._unreachable.pop(endpoint.id, None)
             # Clamped as the message's own retry is, so a receiver cannot park its endpoint.
             longest = max(RetrySchedule.for_endpoint(endpoint.options).delays, default=MAX_PAUSE)
