@@ -274,3 +274,32 @@ async def test_nothing_more_leaves_for_an_endpoint_between_its_429_and_its_store
         await worker.stop()
 
     assert got[1].at - answered[0] >= 1.9  # the next request is the probe, after the pause
+
+
+@pytest.mark.slow
+async def test_two_worker_processes_hold_an_endpoints_rate_limit_together(
+        settings: Settings, control: Runtime, receiver: Receiver, tmp_path: Path) -> None:
+    """20 requests a second between them: no second of arrivals holds more than the rate and
+    a tenth of a second's bucket, whichever worker sent them."""
+    svc = control.service
+    app = await svc.create_app("fair")
+    await svc.create_endpoint(app.id, url=receiver.url("/limited"),
+                              options=DeliveryOptions(rate_limit=20))
+    for n in range(60):
+        await svc.publish(app.id, "a.b", {"n": n})
+    workers = [WorkerProcess(settings, tmp_path, f"w{n}") for n in range(2)]
+    try:
+        for worker in workers:
+            worker.wait_started()
+        got = await receiver.wait_for(60, "/limited", timeout=30)
+    finally:
+        for worker in workers:
+            worker.terminate()
+
+    times = sorted(r.at for r in got)
+    busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
+    assert busiest <= 22  # 20 a second, plus at most the bucket's 2 at the start
+    assert times[-1] - times[0] >= 2.5  # 60 at 20 a second, less the first burst
+    async with control.store.db.connection() as conn:
+        senders = await conn.fetch("SELECT DISTINCT worker FROM attempts")
+    assert len(senders) == 2
