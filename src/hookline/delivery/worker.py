@@ -187,8 +187,9 @@ class DeliveryWorker:
         """Sleep until the next delivery is due, a wake-up, or the poll interval."""
         wait = self.settings.poll_interval
         if self._in_flight:
-            # Likely at its caps: a request ending wakes this loop, and meanwhile look again
-            # soon rather than ask the database when the next delivery is due.
+            # Likely at its caps: a request ending wakes this loop at once. Meanwhile look
+            # again soon (a rate-limited endpoint's tokens come back by themselves) rather
+            # than ask the database when the next delivery is due.
             await self._pause(min(PACE, wait))
             return
         try:
