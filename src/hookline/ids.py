@@ -1,11 +1,15 @@
 """Resource ids: a type prefix and a time-sortable base62 body, like Svix's KSUID-based ids.
 
-Sortable ids make `iterator` pagination a plain `id < $iterator` comparison.
+Sortable ids make `iterator` pagination a plain `id < $iterator` comparison. Within one process
+they are also strictly increasing (as ULIDs made "monotonically"): an id made in the same
+millisecond as the one before continues from it by a random step, so two messages published
+one after the other list in that order.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -32,11 +36,42 @@ def _base62(number: int, width: int) -> str:
     return "".join(reversed(chars))
 
 
+_STEP_BITS = 32  # of the random step between two ids of one millisecond
+
+
+class _Monotonic:
+    """This process's last id made for "now": (milliseconds, random part)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = (0, 0)
+
+    def next(self) -> tuple[int, int]:
+        with self._lock:
+            millis, random = int(time.time() * 1000), secrets.randbits(_RANDOM_BITS)
+            last_millis, last_random = self._last
+            if millis <= last_millis:  # the same millisecond (or the clock stepped back)
+                millis, random = last_millis, last_random + 1 + secrets.randbits(_STEP_BITS)
+                if random >> _RANDOM_BITS:  # the millisecond is used up: take the next one
+                    millis, random = last_millis + 1, secrets.randbits(_RANDOM_BITS - 1)
+            self._last = (millis, random)
+            return millis, random
+
+
+_monotonic = _Monotonic()
+
+
 def new_id(prefix: str, *, now: float | None = None) -> str:
-    """A new id such as `msg_0Ot8p3Ytq2sXyh1iJ5rN0M6bK9d`, ordered by creation time."""
-    millis = int((time.time() if now is None else now) * 1000)
-    body = _base62(millis, _TIME_CHARS) + _base62(secrets.randbits(_RANDOM_BITS), _RANDOM_CHARS)
-    return f"{prefix}_{body}"
+    """A new id such as `msg_0Ot8p3Ytq2sXyh1iJ5rN0M6bK9d`, ordered by creation time; `now`
+    (a given time, say a backdated one) is taken as it is, without the ordering within the
+    process."""
+    if now is not None:
+        return _format(prefix, int(now * 1000), secrets.randbits(_RANDOM_BITS))
+    return _format(prefix, *_monotonic.next())
+
+
+def _format(prefix: str, millis: int, random: int) -> str:
+    return f"{prefix}_{_base62(millis, _TIME_CHARS)}{_base62(random, _RANDOM_CHARS)}"
 
 
 def has_prefix(value: str, prefix: str) -> bool:

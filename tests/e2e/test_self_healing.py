@@ -73,9 +73,12 @@ async def test_a_disabled_endpoint_heals_itself_and_gets_everything_it_missed_in
             {"eventType": "a.b", "payload": {"n": n}} for n in range(start, start + 100)]})
         assert status == 200, batch
         published += [item["message"]["id"] for item in batch["data"]]
-    _, shown = await served.call("GET", f"{base}/endpoint/{ep['id']}")
+    async def probe_scheduled() -> dict[str, Any] | None:  # by the prober's next pass
+        shown = (await served.call("GET", f"{base}/endpoint/{ep['id']}"))[1]
+        return shown if shown["nextProbeAt"] is not None else None
+
+    shown = await wait_until(probe_scheduled, what="the first probe to be scheduled")
     assert shown["disabledBy"] == "rule" and shown["waitingCount"] == DARK_MESSAGES + 1
-    assert shown["nextProbeAt"] is not None
 
     partner.up = True
     await wait_until(lambda: len(partner.accepted) >= len(published), timeout=60,

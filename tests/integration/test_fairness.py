@@ -279,8 +279,9 @@ async def test_nothing_more_leaves_for_an_endpoint_between_its_429_and_its_store
 @pytest.mark.slow
 async def test_two_worker_processes_hold_an_endpoints_rate_limit_together(
         settings: Settings, control: Runtime, receiver: Receiver, tmp_path: Path) -> None:
-    """20 requests a second between them: no second of arrivals holds more than the rate and
-    a tenth of a second's bucket, whichever worker sent them."""
+    """20 requests a second between them: no second holds more than the rate and a tenth of
+    a second's bucket, whichever worker started them (the attempts' start times: a receiver
+    in this busy test process may see them bunched)."""
     svc = control.service
     app = await svc.create_app("fair")
     await svc.create_endpoint(app.id, url=receiver.url("/limited"),
@@ -291,15 +292,16 @@ async def test_two_worker_processes_hold_an_endpoints_rate_limit_together(
     try:
         for worker in workers:
             worker.wait_started()
-        got = await receiver.wait_for(60, "/limited", timeout=30)
+        await receiver.wait_for(60, "/limited", timeout=30)
     finally:
         for worker in workers:
             worker.terminate()
-
-    times = sorted(r.at for r in got)
-    busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
-    assert busiest <= 22  # 20 a second, plus at most the bucket's 2 at the start
-    assert times[-1] - times[0] >= 2.5  # 60 at 20 a second, less the first burst
     async with control.store.db.connection() as conn:
-        senders = await conn.fetch("SELECT DISTINCT worker FROM attempts")
-    assert len(senders) == 2
+        started = await conn.fetch("SELECT created_at, worker FROM attempts")
+
+    times = sorted(r["created_at"] for r in started)
+    busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
+    spread = [round(t - times[0], 3) for t in times]
+    assert busiest <= 22, spread  # 20 a second, plus at most the bucket's 2 at the start
+    assert times[-1] - times[0] >= 2.5, spread  # 60 at 20 a second, less the first burst
+    assert len({r["worker"] for r in started}) == 2

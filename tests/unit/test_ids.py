@@ -21,3 +21,10 @@ def test_ids_sort_by_creation_time() -> None:
 def test_ids_made_in_the_same_millisecond_are_still_unique() -> None:
     made = {ids.new_id(ids.ENDPOINT, now=1_700_000_000.0) for _ in range(20_000)}
     assert len(made) == 20_000
+
+
+def test_ids_made_one_after_the_other_in_a_process_are_in_that_order() -> None:
+    made = [ids.new_id(ids.MESSAGE) for _ in range(20_000)]  # many share a millisecond
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
+    assert len({value[4:13] for value in made}) < len(made)  # same millisecond, still ordered
