@@ -249,9 +249,11 @@ async def test_a_failing_partner_gets_fewer_requests_in_flight_and_a_healthy_one
 
 
 async def test_nothing_more_leaves_for_an_endpoint_between_its_429_and_its_stored_pause(
-        settings: Settings, control: Runtime, receiver: Receiver) -> None:
-    """The pause is stored with the 429's result, a few milliseconds after the answer; the
-    worker that got the answer holds the endpoint out of its claims until then."""
+        settings: Settings, control: Runtime, receiver: Receiver, tmp_path: Path) -> None:
+    """A worker process gets a 429 with Retry-After: the circuit opens, one probe goes after
+    the pause, and its success closes the circuit. The pause is stored with the 429's result,
+    a few milliseconds after the answer; the worker holds the endpoint out of its claims until
+    then."""
     answered: list[float] = []
 
     async def busy_first(_: Any) -> web.Response:
@@ -267,13 +269,15 @@ async def test_nothing_more_leaves_for_an_endpoint_between_its_429_and_its_store
                               options=DeliveryOptions(max_concurrency=1))
     for n in range(5):  # a backlog, then a worker
         await svc.publish(app.id, "a.b", {"n": n})
-    worker = await Runtime.start(settings)
+    worker = WorkerProcess(settings, tmp_path, "worker")
     try:
+        worker.wait_started()
         got = await receiver.wait_for(6, "/busy", timeout=20)  # 5 messages, the first twice
     finally:
-        await worker.stop()
+        worker.terminate()
 
     assert got[1].at - answered[0] >= 1.9  # the next request is the probe, after the pause
+    assert await control.store.open_circuit_count() == 0  # and closed the circuit
 
 
 @pytest.mark.slow
