@@ -8,7 +8,7 @@ first one until the test lets it go, so that what queues behind it is known."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +74,11 @@ async def _app(api: ApiServer) -> tuple[str, dict[str, str]]:
 
 
 async def _in_a_group(api: ApiServer, writes: HeldWrites, app: str,
-                      bodies: list[tuple[dict[str, Any], dict[str, str]]]) -> list[Response]:
+                      bodies: list[tuple[dict[str, Any], dict[str, str]]],
+                      meanwhile: Callable[[], Awaitable[object]] | None = None,
+                      ) -> list[Response]:
     """Publish one message whose write is held, then `bodies` at once; release the write
-    once all of them wait for it. The answers to `bodies`, in order."""
+    once all of them wait for it (and `meanwhile` is done). The answers to `bodies`."""
     writes.hold_next()
     first = asyncio.create_task(api.post(f"/api/v1/app/{app}/msg",
                                          {"eventType": "first.one", "payload": {}}))
@@ -86,6 +88,8 @@ async def _in_a_group(api: ApiServer, writes: HeldWrites, app: str,
     groups = api.runtime.service.publish_groups
     assert groups is not None
     await wait_until(lambda: groups.pending == 1 + len(bodies), what="every publish queued")
+    if meanwhile is not None:
+        await meanwhile()
     writes.release()
     assert (await first).status == 202
     return list(await asyncio.gather(*rest))
@@ -183,6 +187,25 @@ async def test_publishes_with_one_idempotency_key_in_a_group_get_one_message(
     listed = await api.get(f"/api/v1/app/{app}/msg?limit=50")
     # The warm-up, earlier, the first one, shared once, the unkeyed one.
     assert len(listed.body["data"]) == 5
+
+
+async def test_a_group_checked_against_a_configuration_that_moved_is_decided_again(
+        api: ApiServer, writes: HeldWrites) -> None:
+    app, endpoints = await _app(api)
+    added: list[str] = []
+
+    async def add_an_endpoint() -> None:
+        created = await api.post(f"/api/v1/app/{app}/endpoint", {"url": "http://127.0.0.1:9/new"})
+        added.append(created.body["id"])
+
+    bodies = [({"eventType": "user.created", "payload": {"n": n}}, {}) for n in range(4)]
+    answers = await _in_a_group(api, writes, app, bodies, meanwhile=add_an_endpoint)
+
+    assert writes.sizes[:2] == [1, 4]  # both refused as stale, then each publish again
+    assert sum(writes.sizes[2:]) == 5
+    assert [a.status for a in answers] == [202] * 4
+    for answer in answers:
+        assert await _destinations(api, app, answer.body["id"]) == {endpoints["all"], added[0]}
 
 
 async def test_publishes_one_after_another_are_each_written_alone(

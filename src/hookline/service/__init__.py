@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ..config import Settings
 from ..delivery.egress import EgressPolicy
 from ..delivery.transport import Transport
-from ..errors import StaleConfiguration
+from ..errors import StaleConfiguration, StoreUnavailable
 from ..secretbox import SecretBox
 from ..store.base import Page, Store
 from ..tracing import Tracing
@@ -78,10 +78,12 @@ class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCas
         self.running_tasks = RunningTasks()
         # Operational events are ordinary publishes into the internal application.
         self.operational = OperationalEvents(store, clock, publisher=self)
+        # A moved configuration version (the lane's), a database away: no one publish's
+        # fault, so not worth writing each again alone.
         self.publish_groups = GroupCommit(
             self.write_publish_group, max_group=MAX_BATCH,
             max_waiting=MAX_GROUPS_WAITING * MAX_BATCH,
-            whole_group=(StaleConfiguration,)) if settings.group_commit else None
+            whole_group=(StaleConfiguration, StoreUnavailable)) if settings.group_commit else None
 
 
 # `Page` is what every list use case returns.

@@ -110,7 +110,7 @@ class MessageUseCases(ServiceCore):
                              idempotency_key=idempotency_key, ordering_key=ordering_key,
                              tags=tags, deliver_at=deliver_at)
         if coalesce and self.publish_groups is not None:
-            result = await self._publish_grouped(app_key, draft)
+            result = await self._publish_grouped(self.publish_groups, app_key, draft)
         else:
             [batched] = await self.publish_batch(app_key, [draft])
             if isinstance(batched, HooklineError):
@@ -158,20 +158,20 @@ class MessageUseCases(ServiceCore):
         return [item if isinstance(item, HooklineError) else next(published)
                 for item in checked]
 
-    async def _publish_grouped(self, app_key: AppKey, draft: MessageDraft) -> PublishResult:
+    async def _publish_grouped(self, groups: GroupCommit[PublishLane, PendingPublish,
+                                                         PublishResult],
+                               app_key: AppKey, draft: MessageDraft) -> PublishResult:
         """One publish, checked in its own task, written with those that came meanwhile."""
         app = await self.get_app(app_key)
         attributes: dict[str, str | int] = {"hookline.app_id": app.id, "hookline.messages": 1}
         with self.tracing.span("hookline.publish", attributes=attributes) as span:
             message, text = await self._checked_message(app, draft, span.traceparent)
-            # Routed here, against the version this request's checks assumed: a group may
-            # hold requests that read the version (no assumption) at different moments.
+            # Routed in the request's own task, by the table of the version its checks used
+            # (publishes that read the version, unassumed, share a lane whatever they read).
             routes = await self.config.subscriptions(app.id)
             pending = PendingPublish(message, draft.idempotency_key, text,
                                      _wanted_by(message, routes))
-            assert self.publish_groups is not None
-            return await self.publish_groups.submit(
-                (app.id, self.config.unchecked_version()), pending)
+            return await groups.submit((app.id, self.config.unchecked_version()), pending)
 
     async def write_publish_group(self, lane: PublishLane,
                                   group: Sequence[PendingPublish]) -> list[PublishResult]:
