@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from hookline.errors import Conflict, StaleConfiguration
-from hookline.service.group_commit import GroupCommit, GroupInterrupted
+from hookline.errors import Conflict, GroupInterrupted, StaleConfiguration
+from hookline.service.group_commit import GroupCommit
 from tests.support.polling import DEADLINE, wait_until
 
 

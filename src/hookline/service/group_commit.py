@@ -11,7 +11,9 @@ its answer still means committed.
 A group write that fails is not anyone's answer: its items are written again one by one, so
 an item the database refuses (a duplicate eventId) refuses only itself, and the others get
 exactly what a write of their own would have given. At most `max_waiting` items wait or are
-being written; beyond, callers wait for room (back-pressure, not an unbounded queue).
+being written; beyond, callers wait for room (back-pressure, not an unbounded queue). A
+leader cancelled in its write (its request's task, at shutdown) leaves the others of that
+write not knowing whether it committed: they are answered `GroupInterrupted`.
 """
 
 from __future__ import annotations
@@ -22,21 +24,13 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from ..errors import HooklineError
+from ..errors import GroupInterrupted
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 R = TypeVar("R")
 WriteGroup = Callable[[K, Sequence[T]], Awaitable[Sequence[R]]]
 _LEAD = object()  # a queued caller's future set to this: write the next group
-
-
-class GroupInterrupted(HooklineError):
-    """The write this publish shared with others was interrupted; whether it was stored is
-    not known. Try again with the same idempotency-key."""
-
-    status = 503
-    title = "Service unavailable"
 
 
 @dataclass
