@@ -34,6 +34,8 @@ class Settings:
     egress_allow: tuple[str, ...] = ()
     proxy_url: str | None = None
     strict_event_types: bool = False
+    # Concurrent single publishes share one store write (service/group_commit.py).
+    group_commit: bool = True
     max_payload_bytes: int = 1024 * 1024
     # Inbound HTTP: a request's line and headers, in bytes and fields (431 beyond), and the
     # seconds a client has to finish sending them (408 and closed beyond; slowloris).

@@ -69,6 +69,14 @@ class StaleConfiguration(HooklineError):
     title = "Service unavailable"
 
 
+class GroupInterrupted(HooklineError):
+    """The write this publish shared with others was interrupted; whether it was stored is
+    not known. Try again with the same idempotency-key."""
+
+    status = 503
+    title = "Service unavailable"
+
+
 class StoreUnavailable(HooklineError):
     """The database is unreachable; try again shortly."""
 

@@ -35,6 +35,8 @@ LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30
 # A request's duration: bounded by the endpoint's timeout (at most 80 % of the lease).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0,
                     60.0)
+# Single publishes per group write: 1 alone, up to the batch limit (100).
+GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 100)
 QUEUE_STATES = ("due", "scheduled", "leased")
 ENDPOINT_STATES = ("enabled", "disabled", "circuit_open")
 # prometheus_client's multiprocess values find their directory in this variable.
@@ -50,6 +52,10 @@ class _Instruments:
         self.app_labels = app_labels
         self.published = Counter(
             "hookline_messages_published", "Messages stored by a publish.", app,
+            registry=registry)
+        self.publish_groups = Histogram(
+            "hookline_publish_group_size", "Single publishes per store write: above 1 when "
+            "group commit made one write of concurrent publishes.", buckets=GROUP_BUCKETS,
             registry=registry)
         self.attempts = Counter(
             "hookline_attempts", "Delivery attempts recorded, by what became of the delivery "
@@ -144,6 +150,11 @@ def count_published(app_id: str, n: int = 1) -> None:
     """`n` messages of application `app_id` were stored by a publish."""
     published = _state.instruments.published
     (published.labels(app_id) if _state.instruments.app_labels else published).inc(n)
+
+
+def observe_publish_group(size: int) -> None:
+    """One store write of `size` single publishes (group commit)."""
+    _state.instruments.publish_groups.observe(size)
 
 
 def observe_attempt(app_id: str, outcome: str, error_kind: str | None, duration: float,

@@ -15,25 +15,15 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp import web
-from prometheus_client.parser import text_string_to_metric_families
 
 from hookline.health import worker_status
 from hookline.models import DeliveryOptions
 from hookline.runtime import Runtime
 from tests.support.api import ADMIN_TOKEN, ApiServer, make_settings
+from tests.support.metrics import samples, value
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess
 from tests.support.receiver import Receiver
-
-
-def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of an exposition, by name and labels."""
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def value(text: str, name: str, **labels: str) -> float:
-    return samples(text).get((name, frozenset(labels.items())), 0.0)
 
 
 @pytest.fixture

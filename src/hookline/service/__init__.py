@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ..config import Settings
 from ..delivery.egress import EgressPolicy
 from ..delivery.transport import Transport
+from ..errors import StaleConfiguration, StoreUnavailable
 from ..secretbox import SecretBox
 from ..store.base import Page, Store
 from ..tracing import Tracing
@@ -30,9 +31,10 @@ from .core import (
 )
 from .endpoints import EndpointUseCases
 from .feed import FeedUseCases
+from .group_commit import GroupCommit
 from .history import HistoryUseCases
 from .idempotency import IdempotencyUseCases
-from .messages import MessageUseCases
+from .messages import MAX_BATCH, MessageUseCases
 from .openapi_import import OpenApiImport, OpenApiImportUseCases
 from .operational import OperationalEvents
 from .operations import OperationsUseCases
@@ -40,6 +42,10 @@ from .recovery import RecoveryUseCases
 from .replay import ReplayUseCases
 from .tasks import RunningTasks, TaskJob, TaskProgress, TaskUseCases
 from .usage import UsageTask, UsageUseCases
+
+# Single publishes that may wait for, or be in, a group write, in groups: beyond, a publish
+# waits for room before it is queued.
+MAX_GROUPS_WAITING = 4
 
 
 class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCases,
@@ -72,6 +78,12 @@ class Service(AccessUseCases, CatalogueUseCases, EndpointUseCases, MessageUseCas
         self.running_tasks = RunningTasks()
         # Operational events are ordinary publishes into the internal application.
         self.operational = OperationalEvents(store, clock, publisher=self)
+        # A moved configuration version (the lane's), a database away: no one publish's
+        # fault, so not worth writing each again alone.
+        self.publish_groups = GroupCommit(
+            self.write_publish_group, max_group=MAX_BATCH,
+            max_waiting=MAX_GROUPS_WAITING * MAX_BATCH,
+            whole_group=(StaleConfiguration, StoreUnavailable)) if settings.group_commit else None
 
 
 # `Page` is what every list use case returns.

@@ -73,7 +73,8 @@ async def publish_single(request: Request, app_key: str, app: Application | None
                       tags=body.tags,
                       deliver_at=body.deliver_at.timestamp() if body.deliver_at else None,
                       payload_life=payload_life(service.settings, body.payload_retention_period,
-                                                body.payload_retention_hours))
+                                                body.payload_retention_hours),
+                      coalesce=True)  # a request holds no transaction: its write may be shared
     if app is None:  # Svix's inline `application`: created with the message if missing
         if body.application is None:
             raise NotFound(f"application {request.path_params['app_id']!r} not found")
