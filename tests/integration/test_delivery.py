@@ -12,6 +12,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from hookline.config import Settings
+from hookline.delivery.worker import DeliveryWorker
 from hookline.models import DeliveryOptions, DeliveryStatus
 from hookline.runtime import Runtime
 from tests.support.clock import FakeClock, start_runtime_on
@@ -364,3 +365,20 @@ async def test_an_endpoint_never_gets_more_requests_at_once_than_its_cap(
     attempts = await wait_until(settled, what="12 attempts recorded")
     assert len((await svc.list_attempts(app.id, 100, None, endpoint_id=capped.id)).data) == 12
     assert {a.attempt_number for a in attempts} == {1}
+
+
+async def test_a_worker_loop_broken_by_a_bug_ends_instead_of_hanging(settings: Settings) -> None:
+    """The process must exit (and be restarted, or seen stopped), not sit idle for ever: its
+    recorder used to wait for a stop that never came."""
+    rt = await Runtime.start(settings, with_worker=False)
+    worker = DeliveryWorker(rt.store, settings, rt.transport)
+
+    async def broken() -> None:
+        raise RuntimeError("a bug in the idle round")
+
+    worker._idle = broken  # type: ignore[method-assign]
+    try:
+        with pytest.raises(RuntimeError, match="a bug in the idle round"):
+            await asyncio.wait_for(worker.run(), timeout=10)
+    finally:
+        await rt.stop()

@@ -170,6 +170,7 @@ class DeliveryWorker:
                 else:
                     await self._idle()
         finally:
+            self.stop()  # also when the loop broke: the recorder ends once it is stopping
             await self._drain()
             self._done_ready.set()
             await recorder
