@@ -382,3 +382,31 @@ async def test_a_worker_loop_broken_by_a_bug_ends_instead_of_hanging(settings: S
             await asyncio.wait_for(worker.run(), timeout=10)
     finally:
         await rt.stop()
+
+
+async def test_a_cookie_a_receiver_sets_is_never_sent_back(runtime: Runtime,
+                                                           receiver: Receiver) -> None:
+    """Two endpoints on one host, one setting a cookie: nothing carries it to the next
+    request, to it or to the other partner."""
+    from aiohttp import web
+
+    set_cookies: list[str] = []
+
+    def setting_a_cookie(_: Any) -> web.Response:
+        set_cookies.append("session")
+        response = web.Response(text="ok")
+        response.set_cookie("session", "partner-a-secret")
+        return response
+
+    receiver.on("/a", setting_a_cookie)
+    svc = runtime.service
+    app = await svc.create_app("cookies")
+    for path in ("/a", "/b"):  # by name: aiohttp keeps no cookies for an IP address
+        await svc.create_endpoint(app.id,
+                                  url=receiver.url(path).replace("127.0.0.1", "localhost"))
+    for n in range(3):
+        await svc.publish(app.id, "a.b", {"n": n})
+        await receiver.wait_for(2 * (n + 1))
+
+    assert len(set_cookies) == 3
+    assert all("Cookie" not in r.headers for r in receiver.requests)

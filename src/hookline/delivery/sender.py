@@ -84,6 +84,9 @@ class Sender:
                 # and shown is everything sent.
                 skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
                 trust_env=False,
+                # No cookies: one receiver's Set-Cookie must never ride along on the next
+                # request to that host, which may be another partner's endpoint.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
