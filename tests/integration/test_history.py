@@ -7,7 +7,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from hookline import metrics
 from hookline.config import Settings
@@ -17,6 +16,7 @@ from hookline.retention import DAY, Purger
 from hookline.runtime import Runtime
 from hookline.store.base import PurgeCounts
 from tests.support.clock import FakeClock, start_runtime_on
+from tests.support.metrics import samples
 from tests.support.migrations import without_migration
 from tests.support.polling import attempts_recorded, deliveries_settled, wait_until
 from tests.support.receiver import Receiver
@@ -27,11 +27,10 @@ HOUR = 3600.0
 def metrics_sample(name: str) -> float:
     """The value of one unlabelled sample of this process's metrics."""
     body, _ = metrics.render()
-    for family in text_string_to_metric_families(body.decode()):
-        for sample in family.samples:
-            if sample.name == name:
-                return sample.value
-    raise AssertionError(f"no sample {name}")
+    found = samples(body.decode())
+    if (name, frozenset()) not in found:
+        raise AssertionError(f"no sample {name}")
+    return found[(name, frozenset())]
 
 
 async def _rows(runtime: Runtime, sql: str, *args: Any) -> list[Any]:
