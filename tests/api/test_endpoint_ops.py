@@ -183,7 +183,7 @@ async def test_reenabling_through_the_api_resumes_pending_deliveries(
         receiver.statuses["/pause"] = [200]
         clock.advance(120)  # the retry falls due, and waits while the endpoint is disabled
         # A later message to another endpoint is a barrier: a claim that took it would have
-        # taken the older retry too (storing its attempt, as sending, at once).
+        # taken the older retry too, and sent it at once.
         other_base, _ = await new_endpoint(api, receiver, "/other")
         await api.post(f"{other_base}/msg", {"eventType": "a.b", "payload": {}})
         await attempts_recorded(runtime.service, other_base.rsplit("/", 1)[1], 1)

@@ -60,8 +60,8 @@ async def test_worker_killed_while_receiver_holds_the_request_loses_nothing(
         assert got[1].at >= got[0].at + settings.lease_seconds * 0.9
 
         lost, delivered = await attempts_recorded(svc, app.id, 2, timeout=20, message_id=msg.id)
-        # The attempts say so: the first worker's was stored when claimed, and closed as lost
-        # by the worker that took the delivery over once the lease ran out.
+        # The attempts say so: the first worker's, whose id its lease held, stored as lost by
+        # the worker that took the delivery over once the lease ran out.
         assert str(first.pid) in (lost.worker or "") and lost.error_kind == "worker_lost"
         assert not lost.succeeded and lost.created_at < killed_at
         assert str(second.pid) in (delivered.worker or "") and delivered.succeeded

@@ -50,10 +50,9 @@ def wait_until_blocking(predicate: Callable[[], Any], timeout: float = DEADLINE,
 
 async def attempts_of(service: Service, app_id: str, **filters: Any) -> list[Attempt]:
     """Recorded attempts (filtered like `Service.list_attempts`), oldest first. An attempt in
-    flight is stored as *sending* and left out: what it came to is not known yet."""
+    flight is not stored yet: it is stored once, with its outcome."""
     page = await service.list_attempts(app_id, 250, None, **filters)
-    finished = [a for a in page.data if not a.sending]
-    return sorted(finished, key=lambda a: (a.created_at, a.attempt_number))
+    return sorted(page.data, key=lambda a: (a.created_at, a.attempt_number))
 
 
 async def attempts_recorded(service: Service, app_id: str, count: int,

@@ -100,9 +100,10 @@ class Window:
 class Claim:
     """A delivery this worker holds for the lease; nobody else sends it meanwhile.
 
-    Claiming already stored its attempt (`attempt_id`, marked *sending*): if the worker dies,
-    the record shows an attempt whose outcome was lost, and it counts against the retry budget,
-    so a message that crashes workers cannot loop forever.
+    The attempt it starts (`attempt_id`) is stored once, with its outcome; meanwhile its id
+    stays in the delivery. If the worker dies, the next claim of the delivery stores that
+    attempt as lost (*worker_lost*), and it counts against the retry budget, so a message that
+    crashes workers cannot loop forever.
     """
 
     delivery_id: str

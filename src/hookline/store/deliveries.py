@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..ids import ATTEMPT, new_id
-from ..models import Attempt, AttemptTrigger, Endpoint
+from ..models import AttemptTrigger, Endpoint
 from .core import (
     Claim,
     Connection,
@@ -62,12 +62,15 @@ class DeliveryQueries(StoreCore):
         async with self.db.transaction() as tx:
             shares = await self._fair_shares(tx, owner, limit, now, exclude_endpoints,
                                              room or {}, default_room, default_cap, busy)
-            rows = await tx.fetch(self.q.lease_deliveries,
-                                  self.dialect.list_param(round_robin(shares, limit)), now,
-                                  lease, owner, lease_id)
+            picked = round_robin(shares, limit)
+            await tx.execute(self.q.record_lost_attempts, self.dialect.list_param(picked), now,
+                             lease)
+            rows = await tx.fetch(self.q.lease_deliveries, self.dialect.list_param(picked), now,
+                                  lease, owner, lease_id,
+                                  json.dumps({d: new_id(ATTEMPT) for d in picked}))
             await self._save_flows(tx, shares, rows, now, lease)
-            return await self._load_claims(tx, rows, lease_id, owner, now,
-                                           {s.endpoint_id for s in shares if s.probe})
+            probes = {s.endpoint_id for s in shares if s.probe}
+            return await self._claims_from(tx, rows, lease_id, probes)
 
     async def _fair_shares(self, tx: Connection, owner: str, limit: int, now: float,
                            exclude: Sequence[str], room: Mapping[str, int], default_room: int,
@@ -95,9 +98,11 @@ class DeliveryQueries(StoreCore):
              now, now + lease if s.probe else None)
             for s in shares if taken[s.endpoint_id] and (s.tokens is not None or s.probe)])
 
-    async def _claims_from(self, conn: Connection, rows: list[Row],
-                           lease_id: str) -> list[Claim]:
-        """The claims for leased rows whose attempts are stored already: what sending needs."""
+    async def _claims_from(self, conn: Connection, rows: list[Row], lease_id: str,
+                           probes: set[str] | None = None) -> list[Claim]:
+        """The claims for leased rows, each with the id of the attempt it starts (stored only
+        with its outcome, see `Claim`): what sending needs. Probes: from the rows' `probe`, else
+        the endpoints in `probes`."""
         if not rows:
             return []
         as_list = self.dialect.list_param
@@ -108,37 +113,9 @@ class DeliveryQueries(StoreCore):
         return [
             Claim(r["id"], r["attempt_count"], r["attempt_id"], AttemptTrigger(r["trigger"]),
                   lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]],
-                  bool(r["probe"]))
+                  bool(r["probe"]) if probes is None else r["endpoint_id"] in probes)
             for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
         ]
-
-    async def _load_claims(self, conn: Connection, rows: list[Row], lease_id: str,
-                           owner: str, now: float, probes: set[str]) -> list[Claim]:
-        """Finish a claim inside its transaction: close attempts a dead worker left open,
-        store this worker's attempts as *sending*, and load what sending needs."""
-        if not rows:
-            return []
-        as_list = self.dialect.list_param
-        await conn.execute(self.q.close_lost_attempts, as_list([r["id"] for r in rows]))
-        msg_ids = sorted({r["message_id"] for r in rows})
-        ep_ids = sorted({r["endpoint_id"] for r in rows})
-        messages = {r["id"]: message_from_row(r)
-                    for r in await conn.fetch(self.q.messages_by_id, as_list(msg_ids))}
-        endpoints = {r["id"]: self._endpoint(r)
-                     for r in await conn.fetch(self.q.endpoints_by_id, as_list(ep_ids))}
-        claims = [
-            Claim(r["id"], r["attempt_count"], new_id(ATTEMPT), AttemptTrigger(r["trigger"]),
-                  lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]],
-                  r["endpoint_id"] in probes)
-            for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
-        ]
-        # Stored as *sending*, with no outcome yet (see `Claim`).
-        await conn.executemany(self.q.insert_attempt, [attempt_values(Attempt(
-            id=c.attempt_id, delivery_id=c.delivery_id, message_id=c.message.id,
-            endpoint_id=c.endpoint.id, app_id=c.message.app_id, url=c.endpoint.url,
-            created_at=now, succeeded=False, trigger=c.trigger, attempt_number=c.attempt_number,
-            worker=owner, sending=True)) for c in claims])
-        return claims
 
     async def record_results(self, results: Sequence[DeliveryResult],
                              should_disable: DisableRule) -> list[Endpoint]:
@@ -191,8 +168,6 @@ class DeliveryQueries(StoreCore):
         async with self.db.transaction() as tx:
             await tx.executemany(
                 self.q.release_delivery, [(c.delivery_id, at, c.lease_id) for c in claims])
-            await tx.executemany(self.q.delete_unsent_attempt,
-                                 [(c.attempt_id,) for c in claims])
             await tx.executemany(self.q.end_probe,
                                  [(c.endpoint.id, at) for c in claims if c.probe])
 

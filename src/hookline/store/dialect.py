@@ -215,7 +215,7 @@ class PostgresDialect(Dialect):
         return [p.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
                 .replace("*", "%") for p in patterns]
 
-    # The function migrations 0026 and 0027 create: its statements are planned once per
+    # The function migrations 0026, 0027 and 0028 create: its statements are planned once per
     # connection, and its second statement sees the leases of claims that held its endpoints
     # before it.
     claim_due = "SELECT * FROM hookline_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -243,9 +243,9 @@ class PostgresDialect(Dialect):
             "moved_on AS (UPDATE deliveries d SET status = r.status, "
             "attempt_count = r.attempt_number, next_attempt_at = r.next_attempt_at, "
             "last_attempt_at = r.created_at, lease_owner = NULL, lease_id = NULL, "
-            "trigger = 'scheduled' FROM unnest($18::text[], $19::text[], $20::int[], "
-            "$21::float8[], $22::float8[], $23::text[]) AS r(id, status, attempt_number, "
-            "next_attempt_at, created_at, lease_id) WHERE d.id = r.id "
+            "attempt_id = NULL, trigger = 'scheduled' FROM unnest($18::text[], $19::text[], "
+            "$20::int[], $21::float8[], $22::float8[], $23::text[]) AS r(id, status, "
+            "attempt_number, next_attempt_at, created_at, lease_id) WHERE d.id = r.id "
             "AND (r.lease_id IS NULL OR d.lease_id = r.lease_id OR d.lease_id IS NULL)) "
             "UPDATE endpoints e SET consecutive_failures = CASE WHEN s.succeeded "
             "THEN s.failures ELSE e.consecutive_failures + s.failures END, "

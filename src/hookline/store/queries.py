@@ -30,6 +30,8 @@ APP_TABLES = ("attempts", "deliveries", "idempotency_keys", "messages", "endpoin
 ROLLUP_TABLES = ("attempt_rollups", "delivery_rollups")
 PORTAL_TABLES = ("portal_links", "portal_sessions")
 # A test send stores its message (with no delivery): it was never published to anyone.
+# What an attempt whose outcome was never stored says (see `record_lost_attempts`).
+LOST = "the worker stopped before recording an outcome; sent again"
 NOT_A_TEST_SEND = ("NOT EXISTS (SELECT 1 FROM attempts t WHERE t.app_id = m.app_id "
                    "AND t.message_id = m.id AND t.trigger = 'test')")
 
@@ -348,11 +350,27 @@ class Queries:
             "OR (o.created_at = d.created_at AND o.message_id < d.message_id)))) "
             "ORDER BY d.next_attempt_at LIMIT $3"
             for lane in (_first_lane("$1"), _other_lane("$1")))
+        # Each with the id of the attempt it starts (JSON $6: delivery id -> attempt id), kept
+        # in the delivery until its outcome is stored (migration 0028).
         self.lease_deliveries = (
             "UPDATE deliveries SET next_attempt_at = $2 + $3, lease_owner = $4, lease_id = $5, "
-            f"attempt_count = attempt_count + 1 WHERE id {d.any_of('$1')} "
+            "attempt_count = attempt_count + 1, attempt_id = (SELECT j.value FROM "
+            f"{d.json_pairs('$6')} j WHERE j.key = deliveries.id) WHERE id {d.any_of('$1')} "
             "AND status = 'pending' AND next_attempt_at <= $2 "
-            "RETURNING id, message_id, endpoint_id, attempt_count, trigger")
+            "RETURNING id, message_id, endpoint_id, attempt_count, trigger, attempt_id")
+        # Before a claim of deliveries $1 at $2 (lease $3): the attempts they started and never
+        # recorded (a dead worker's lease ran out, or a resend made one due again meanwhile),
+        # stored as lost under their ids; a late result still overwrites one.
+        self.record_lost_attempts = (
+            f"INSERT INTO attempts AS a ({ATTEMPT_COLUMNS}) SELECT d.attempt_id, d.id, "
+            "d.message_id, d.endpoint_id, d.app_id, e.url, CASE WHEN d.lease_id IS NOT NULL "
+            "THEN d.next_attempt_at - $3 ELSE $2 END, FALSE, d.trigger, NULL, NULL, 0, "
+            f"'worker_lost', '{LOST}', NULL, d.attempt_count, d.lease_owner, FALSE "
+            "FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id "
+            f"WHERE d.id {d.any_of('$1')} AND d.attempt_id IS NOT NULL "
+            "AND d.status = 'pending' AND d.next_attempt_at <= $2 "
+            "ON CONFLICT (id) DO UPDATE SET sending = FALSE, error_kind = excluded.error_kind, "
+            "error_detail = excluded.error_detail WHERE a.sending")
         # An endpoint's bucket after a claim took from it, and its probe in flight ($4).
         self.save_flow = (
             "INSERT INTO endpoint_flow AS f (endpoint_id, tokens, refilled_at, paused_until) "
@@ -377,12 +395,13 @@ class Queries:
         self.record_results = d.record_results()
         self.record_delivery = (
             "UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4, "
-            "last_attempt_at = $5, lease_owner = NULL, lease_id = NULL, trigger = 'scheduled' "
+            "last_attempt_at = $5, lease_owner = NULL, lease_id = NULL, attempt_id = NULL, "
+            "trigger = 'scheduled' "
             f"WHERE id = $1 AND ({cast('$6', 'text')} IS NULL OR lease_id = $6 "
             "OR lease_id IS NULL)")
         self.release_delivery = (
             "UPDATE deliveries SET next_attempt_at = $2, lease_owner = NULL, lease_id = NULL, "
-            "attempt_count = attempt_count - 1 "
+            "attempt_id = NULL, attempt_count = attempt_count - 1 "
             "WHERE id = $1 AND lease_id = $3 AND status = 'pending'")
         # Per enabled endpoint, the first entry of each lane's index: a join of deliveries
         # with endpoints was planned as a scan of the whole pending backlog.
@@ -418,8 +437,8 @@ class Queries:
 
         # -- attempts --------------------------------------------------------------------
         self.insert_attempt = f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) {_values(18)}"
-        # A claimed attempt (stored as *sending*) gets its outcome; one a dead worker's claim
-        # left behind does too.
+        # An attempt with its outcome; it overwrites the same attempt stored as lost (its
+        # worker was slower than its lease) or as *sending* (by a version before 0028).
         self.record_attempt = (
             f"{self.insert_attempt} ON CONFLICT (id) DO UPDATE SET "
             "created_at = excluded.created_at, succeeded = excluded.succeeded, "
@@ -427,11 +446,6 @@ class Queries:
             "duration_ms = excluded.duration_ms, error_kind = excluded.error_kind, "
             "error_detail = excluded.error_detail, request_headers = excluded.request_headers, "
             "sending = FALSE")
-        self.close_lost_attempts = (
-            "UPDATE attempts SET sending = FALSE, error_kind = 'worker_lost', "
-            "error_detail = 'the worker stopped before recording an outcome; sent again' "
-            f"WHERE sending AND delivery_id {d.any_of('$1')}")
-        self.delete_unsent_attempt = "DELETE FROM attempts WHERE id = $1 AND sending"
         self.get_attempt = "SELECT * FROM attempts WHERE app_id = $1 AND id = $2"
         list_attempts = (
             "SELECT a.*, m.event_type FROM attempts a JOIN messages m ON m.id = a.message_id "
