@@ -30,7 +30,8 @@ async def _attempts(runtime: Runtime, delivery_id: str) -> list[Any]:
 
 async def _attempt_id_held(runtime: Runtime, delivery_id: str) -> str | None:
     rows = await _rows(runtime, "SELECT attempt_id FROM deliveries WHERE id = $1", delivery_id)
-    return rows[0]["attempt_id"]
+    held: str | None = rows[0]["attempt_id"]
+    return held
 
 
 def _success(claim: Claim, at: float) -> DeliveryResult:
@@ -64,7 +65,7 @@ async def test_the_attempt_is_stored_once_with_its_outcome(settings: Settings) -
             claim.attempt_id, True, False)
         assert await _attempt_id_held(runtime, claim.delivery_id) is None
         # A released claim leaves nothing behind either.
-        app_id, now = await _one_delivery(runtime)
+        _, now = await _one_delivery(runtime)
         [other] = await runtime.store.claim_due_deliveries("w1", 10, now + 1, LEASE)
         await runtime.store.release_deliveries([other], now + 1)
         assert await _attempts(runtime, other.delivery_id) == []
@@ -82,7 +83,7 @@ async def test_a_lease_that_ran_out_is_stored_as_lost_and_a_late_result_overwrit
         later = now + 2 + LEASE
         [second] = await runtime.store.claim_due_deliveries("w2", 10, later, LEASE)
         assert second.delivery_id == first.delivery_id and second.attempt_number == 2
-        lost, = await _attempts(runtime, first.delivery_id)
+        [lost] = await _attempts(runtime, first.delivery_id)
         assert (lost["id"], lost["error_kind"], lost["worker"], lost["attempt_number"]) == (
             first.attempt_id, "worker_lost", "w1", 1)
         assert not lost["succeeded"] and not lost["sending"]

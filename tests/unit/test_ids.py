@@ -28,3 +28,13 @@ def test_ids_made_one_after_the_other_in_a_process_are_in_that_order() -> None:
     assert made == sorted(made)
     assert len(set(made)) == len(made)
     assert len({value[4:13] for value in made}) < len(made)  # same millisecond, still ordered
+
+
+def test_ids_made_in_a_batch_continue_the_order_of_single_ones() -> None:
+    before = ids.new_id(ids.ATTEMPT)
+    batch = ids.new_ids(ids.ATTEMPT, 5000)
+    after = ids.new_id(ids.ATTEMPT)
+    made = [before, *batch, after]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert all(ids.has_prefix(i, ids.ATTEMPT) for i in made)
+    assert ids.new_ids(ids.ATTEMPT, 0) == []

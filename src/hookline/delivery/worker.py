@@ -47,6 +47,10 @@ STORE_RETRY_MAX = 5.0
 KNOWN_CAPS_SIZE = 4096  # endpoints whose cap a worker remembers for sizing its claims
 LISTEN_RETRY = 5.0
 PACE = 0.05  # seconds between claims while due work waits on caps, rate limits or circuits
+# Seconds at least between two claims while requests are in flight: the slots the requests
+# that end meanwhile free are claimed together, not one claim (one database round trip and
+# one run of the claim's statements) per request that ended.
+CLAIM_GAP = 0.003
 
 
 class WorkerHooks(Protocol):
@@ -108,6 +112,7 @@ class DeliveryWorker:
         self._stop_listening: Callable[[], Awaitable[Any]] | None = None
         self._next_listen_try = 0.0
         self.started_at = self.loop_at = clock()  # loop_at: the claim loop's last round
+        self._last_claim = 0.0  # the event loop's time of the last claim
 
     # -- control -------------------------------------------------------------------------
     def wake(self) -> None:
@@ -138,6 +143,7 @@ class DeliveryWorker:
                 self.loop_at = self.clock()
                 self._signal.clear()
                 await self._ensure_listener()
+                await self._space_claims()
                 free = (self.settings.worker_concurrency - len(self._in_flight)
                         - self._unrecorded)
                 if free <= 0:
@@ -177,6 +183,16 @@ class DeliveryWorker:
             await self._close_listener()
             await heartbeat.stop(beating)
             log.info("worker %s stopped", self.name, extra=log_ids(worker=self.name))
+
+    async def _space_claims(self) -> None:
+        """While requests are in flight, wait out `CLAIM_GAP` since the last claim (an idle
+        worker woken by a publish claims at once)."""
+        loop = asyncio.get_running_loop()
+        if self._in_flight:
+            wait = self._last_claim + CLAIM_GAP - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._last_claim = loop.time()
 
     async def _pause(self, seconds: float) -> None:
         try:

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..ids import ATTEMPT, new_id
+from ..ids import ATTEMPT, new_id, new_ids
 from ..models import AttemptTrigger, Endpoint
 from .core import (
     Claim,
@@ -56,7 +56,7 @@ class DeliveryQueries(StoreCore):
                 rows = await conn.fetch(
                     self.q.claim_due_deliveries, now, limit, lease, owner, lease_id,
                     self.dialect.list_param(exclude_endpoints), json.dumps(dict(room or {})),
-                    default_room, default_cap, [new_id(ATTEMPT) for _ in range(limit)],
+                    default_room, default_cap, new_ids(ATTEMPT, limit),
                     json.dumps(dict(busy)))
                 return await self._claims_from(conn, rows, lease_id)
         async with self.db.transaction() as tx:
