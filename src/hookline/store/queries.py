@@ -29,9 +29,9 @@ APP_TABLES = ("attempts", "deliveries", "idempotency_keys", "messages", "endpoin
               "delivery_rollups", "background_tasks", "feed_consumers")
 ROLLUP_TABLES = ("attempt_rollups", "delivery_rollups")
 PORTAL_TABLES = ("portal_links", "portal_sessions")
-# A test send stores its message (with no delivery): it was never published to anyone.
 # What an attempt whose outcome was never stored says (see `record_lost_attempts`).
 LOST = "the worker stopped before recording an outcome; sent again"
+# A test send stores its message (with no delivery): it was never published to anyone.
 NOT_A_TEST_SEND = ("NOT EXISTS (SELECT 1 FROM attempts t WHERE t.app_id = m.app_id "
                    "AND t.message_id = m.id AND t.trigger = 'test')")
 
