@@ -91,3 +91,24 @@ async def test_the_count_reads_an_index_of_the_applications_messages(
     assert not re.search(r"Seq Scan on messages|SCAN m\b", plan), plan
     assert re.search(r"Index (Only )?Scan using messages_app|SEARCH m USING "
                      r"(COVERING )?INDEX messages_app", plan), plan
+
+
+async def test_a_message_whose_id_is_a_moment_older_than_its_created_at_is_counted(
+    control: Runtime,
+) -> None:
+    """Publishing makes the id, then reads the clock: on a loaded machine the two can fall in
+    different milliseconds, and the message still counts from its `created_at`."""
+    from hookline import ids
+
+    service = control.service
+    app = await service.create_app("Moment")
+    endpoint = await service.create_endpoint(app.id, url="http://127.0.0.1:9/hook")
+    await service.update_endpoint(app.id, endpoint.id, disabled=True)
+    at = service.clock()
+    async with control.store.db.transaction() as tx:  # type: ignore[attr-defined]
+        await tx.execute(
+            "INSERT INTO messages (id, app_id, event_type, payload, created_at) "
+            "VALUES ($1, $2, 'a.b', '{}', $3)", ids.new_id(ids.MESSAGE, now=at - 0.004),
+            app.id, at)
+    shown = await service.get_endpoint(app.id, endpoint.id)
+    assert await control.store.count_missed(shown, at, None, None) == 1
