@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..ids import ATTEMPT, new_id, new_ids
+from ..ids import ATTEMPT, new_ids
 from ..models import AttemptTrigger, Endpoint
 from .core import (
     Claim,
@@ -67,7 +67,8 @@ class DeliveryQueries(StoreCore):
                              lease)
             rows = await tx.fetch(self.q.lease_deliveries, self.dialect.list_param(picked), now,
                                   lease, owner, lease_id,
-                                  json.dumps({d: new_id(ATTEMPT) for d in picked}))
+                                  json.dumps(dict(zip(picked, new_ids(ATTEMPT, len(picked)),
+                                                      strict=True))))
             await self._save_flows(tx, shares, rows, now, lease)
             probes = {s.endpoint_id for s in shares if s.probe}
             return await self._claims_from(tx, rows, lease_id, probes)
