@@ -215,8 +215,8 @@ class PostgresDialect(Dialect):
         return [p.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
                 .replace("*", "%") for p in patterns]
 
-    # The function migrations 0026, 0027 and 0028 create: its statements are planned once per
-    # connection, and its second statement sees the leases of claims that held its endpoints
+    # The function migrations 0026, 0027 and 0028 create: its statements are planned on every
+    # call (0027), and its second statement sees the leases of claims that held its endpoints
     # before it.
     claim_due = "SELECT * FROM hookline_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
