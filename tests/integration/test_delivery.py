@@ -17,7 +17,7 @@ from hookline.models import DeliveryOptions, DeliveryStatus
 from hookline.runtime import Runtime
 from tests.support.clock import FakeClock, start_runtime_on
 from tests.support.polling import attempts_recorded, deliveries_settled, wait_until
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, SlowAnswers
 
 
 @pytest.mark.slow
@@ -329,19 +329,7 @@ async def test_recover_resends_failed_deliveries_created_within_the_window(
 async def test_an_endpoint_never_gets_more_requests_at_once_than_its_cap(
     runtime: Runtime, receiver: Receiver
 ) -> None:
-    from aiohttp import web
-
-    in_flight = 0
-    most = 0
-
-    async def slow(_: Any) -> web.Response:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0.1)
-        in_flight -= 1
-        return web.Response(text="ok")
-
+    slow = SlowAnswers(0.1)
     receiver.on("/capped", slow)
     svc = runtime.service
     app = await svc.create_app("capped")
@@ -352,7 +340,7 @@ async def test_an_endpoint_never_gets_more_requests_at_once_than_its_cap(
         await svc.publish(app.id, "a.b", {"n": n})
     await receiver.wait_for(12, "/free", timeout=5)  # the other endpoint is not held back
     await receiver.wait_for(12, "/capped", timeout=15)
-    assert most == 2
+    assert slow.peak == 2
     assert len({r.headers["webhook-id"] for r in receiver.at("/capped")}) == 12
     # Handed-back deliveries leave no attempt behind and keep their retry budget.
     capped = (await svc.list_endpoints(app.id, 10, None)).data[0]

@@ -21,7 +21,7 @@ from tests.api.test_operational import events, operational_endpoint, types_of
 from tests.support.api import ApiServer, make_settings
 from tests.support.polling import wait_until
 from tests.support.processes import WorkerProcess
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, SlowAnswers
 
 LEASE = 60.0
 
@@ -150,16 +150,7 @@ async def test_a_paused_endpoint_gets_nothing_then_one_probe_then_everything(
 @pytest.mark.slow
 async def test_two_worker_processes_never_exceed_an_endpoints_cap(
         settings: Settings, control: Runtime, receiver: Receiver, tmp_path: Path) -> None:
-    in_flight = peak = 0
-
-    async def slow(_: Any) -> web.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.15)
-        in_flight -= 1
-        return web.Response(text="ok")
-
+    slow = SlowAnswers(0.15)
     receiver.on("/capped", slow)
     svc = control.service
     app = await svc.create_app("fair")
@@ -176,7 +167,7 @@ async def test_two_worker_processes_never_exceed_an_endpoints_cap(
         for worker in workers:
             worker.terminate()
 
-    assert peak == 2  # each worker alone would allow 2: together they would reach 4
+    assert slow.peak == 2  # each worker alone would allow 2: together they would reach 4
     assert len({r.headers["webhook-id"] for r in receiver.at("/capped")}) == 16
 
 

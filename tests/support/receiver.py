@@ -23,6 +23,25 @@ class Received:
 
 
 @dataclass
+class SlowAnswers:
+    """A behaviour that answers 200 after `seconds` and notes the most requests it held at
+    once (`peak`): what a concurrency cap is checked against."""
+
+    seconds: float
+    in_flight: int = 0
+    peak: int = 0
+
+    async def __call__(self, _: Received) -> web.Response:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await asyncio.sleep(self.seconds)
+        finally:
+            self.in_flight -= 1
+        return web.Response(text="ok")
+
+
+@dataclass
 class Receiver:
     """Answers 200 unless told otherwise per path: a list of statuses used in turn (the last
     one repeats), or a behaviour function."""
