@@ -45,10 +45,12 @@ browser:
 TEST_WORKERS ?= 4
 
 # pylint runs one check (see [tool.pylint] in pyproject.toml): no six lines repeated across src/.
-test: $(DEV_STAMP) browser
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pylint src/hookline
+
+test: lint browser
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m "not exclusive" \
 	  $(PYTEST_ARGS)
 	$(BIN)/pytest -q -p no:cacheprovider -m exclusive $(PYTEST_ARGS) || [ $$? -eq 5 ]

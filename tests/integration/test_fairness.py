@@ -16,6 +16,7 @@ from aiohttp import web
 from hookline.config import Settings
 from hookline.models import DeliveryOptions
 from hookline.runtime import Runtime
+from hookline.service.messages import MessageDraft
 from hookline.service.operational import ENDPOINT_FAILING, ENDPOINT_RECOVERED
 from tests.api.test_operational import events, operational_endpoint, types_of
 from tests.support.api import ApiServer, make_settings
@@ -230,8 +231,8 @@ async def test_a_failing_partner_gets_fewer_requests_in_flight_and_a_healthy_one
     for path in seen:
         await svc.create_endpoint(app.id, url=receiver.url(path),
                                   options=DeliveryOptions(max_concurrency=8))
-    for n in range(48):
-        await svc.publish(app.id, "a.b", {"n": n})
+    # All due at once: published one by one, a loaded machine may not keep 8 in flight.
+    await svc.publish_batch(app.id, [MessageDraft("a.b", {"n": n}) for n in range(48)])
     await receiver.wait_for(48, "/failing", timeout=30)
     await receiver.wait_for(48, "/healthy", timeout=30)
 

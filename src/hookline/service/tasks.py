@@ -71,9 +71,15 @@ class TaskUseCases(ServiceCore):
                               app_id=app_id, created_at=now, updated_at=now)
         await self.store.insert_task(task)
         shown = BackgroundTask(**task.__dict__)
-        runner = asyncio.create_task(self._run_task(task, job), name=f"hookline-{task.id}")
-        self.running_tasks.jobs[task.id] = runner
-        runner.add_done_callback(lambda _: self.running_tasks.jobs.pop(task.id, None))
+
+        def launch() -> None:
+            runner = asyncio.create_task(self._run_task(task, job), name=f"hookline-{task.id}")
+            self.running_tasks.jobs[task.id] = runner
+            runner.add_done_callback(lambda _: self.running_tasks.jobs.pop(task.id, None))
+
+        # Inside a request's transaction (an idempotency key), the row is not visible to the
+        # job's own connection until that commits: an update made before would find no row.
+        self.store.after_commit(launch)
         return shown
 
     async def _run_task(self, task: BackgroundTask, job: TaskJob) -> BackgroundTask:

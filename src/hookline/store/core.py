@@ -62,6 +62,11 @@ class Database(Protocol):
         returns whether it wrote."""
         ...
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the transaction this task has open commits (never, if it
+        rolls back); at once if none is open."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -229,7 +234,12 @@ class StoreCore:
             return
         if self._wake_others is None:
             self._wake_others = CoalescedWake(self._notify_now)
-        self._wake_others()
+        self.db.after_commit(self._wake_others)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the transaction this task has open commits (never, if it
+        rolls back), or at once if none is: for work that must see what it wrote."""
+        self.db.after_commit(callback)
 
     async def _notify_now(self) -> None:
         async with self.db.connection() as conn:

@@ -19,7 +19,7 @@ from .base import Row, StopListening
 from .core import Guard, WriteStep
 from .dialect import NOTIFY_CHANNEL, POSTGRES
 from .sql import SqlStore
-from .transactions import OpenTransaction
+from .transactions import OpenTransaction, committed
 
 _UNAVAILABLE = (
     OSError,
@@ -80,9 +80,11 @@ class PostgresDatabase:
                 return
             async with self.pool.acquire() as conn:
                 if transactional:
+                    tx = _PgConnection(conn)
                     async with conn.transaction():
-                        with self._held.opened(_PgConnection(conn)) as tx:
+                        with self._held.opened(tx) as waiting:
                             yield tx
+                    committed(waiting)
                 else:
                     yield _PgConnection(conn)
         except asyncpg.UniqueViolationError as exc:
@@ -112,6 +114,9 @@ class PostgresDatabase:
 
     def connection(self) -> Any:
         return self._acquire(False)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._held.after_commit(callback)
 
     async def close(self) -> None:
         await self.pool.close()

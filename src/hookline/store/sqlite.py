@@ -26,7 +26,7 @@ from .base import Row, StopListening
 from .core import Guard, WriteStep
 from .dialect import SQLITE
 from .sql import SqlStore
-from .transactions import OpenTransaction
+from .transactions import OpenTransaction, committed
 
 BUSY_TIMEOUT_MS = 10_000
 T = TypeVar("T")
@@ -111,13 +111,15 @@ class SqliteDatabase:
             return
         async with self._lock:
             await self.run(lambda c: c.execute("BEGIN IMMEDIATE"))
-            with self._held.opened(_SqliteConnection(self)) as conn:
+            conn = _SqliteConnection(self)
+            with self._held.opened(conn) as waiting:
                 try:
                     yield conn
                 except BaseException:
                     await asyncio.shield(self.run(lambda c: c.execute("ROLLBACK")))
                     raise
             await self.run(lambda c: c.execute("COMMIT"))
+        committed(waiting)
 
     async def write_atomically(self, steps: Sequence[WriteStep],
                                guard: Guard | None = None) -> bool:
@@ -140,6 +142,9 @@ class SqliteDatabase:
         async with self._lock:
             return await self.run(lambda c: _atomically(
                 c, write, "BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",)))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._held.after_commit(callback)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[_SqliteConnection]:
