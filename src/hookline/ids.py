@@ -8,6 +8,7 @@ one after the other list in that order.
 
 from __future__ import annotations
 
+import functools
 import random as _random
 import secrets
 import threading
@@ -92,8 +93,67 @@ def new_ids(prefix: str, count: int) -> list[str]:
     return [_format(prefix, millis, random) for millis, random in _monotonic.next(count)]
 
 
+# The random part as two halves of 8 digits: ids made one after another share the time and
+# the high half, so each id encodes only its low half (small integers, cheap divisions).
+_HALF = 62**8
+
+
+@functools.lru_cache(maxsize=64)
+def _time_text(millis: int) -> str:
+    return _base62(millis, _TIME_CHARS)
+
+
+@functools.lru_cache(maxsize=64)
+def _high_text(high: int) -> str:
+    return _base62(high, _RANDOM_CHARS // 2)
+
+
+def _eight(number: int) -> str:
+    """`_base62(number, 8)`, unrolled: the part of every id that is new."""
+    number, d = divmod(number, 3844)
+    number, c = divmod(number, 3844)
+    a, b = divmod(number, 3844)
+    return _PAIRS[a] + _PAIRS[b] + _PAIRS[c] + _PAIRS[d]
+
+
+class IdReserve:
+    """Ids made ahead for a statement that takes a list of them and uses the first few (a
+    claim takes an attempt id per delivery it may lease, and usually leases a handful):
+    the unused rest serve the next call, if it comes within `max_age` seconds, so each id
+    is still made about when it is used, and every list handed out is in increasing order.
+    Not shared across threads."""
+
+    def __init__(self, prefix: str, max_age: float) -> None:
+        self.prefix = prefix
+        self.max_age = max_age
+        self._spare: list[str] = []
+        self._made_at = 0.0
+
+    def take(self, count: int) -> list[str]:
+        """`count` ids: the spare ones still fresh, then new ones."""
+        now = time.monotonic()
+        if now - self._made_at > self.max_age:
+            self._spare = []
+        taken, self._spare = self._spare[:count], self._spare[count:]
+        if len(taken) < count:
+            if not taken:
+                self._made_at = now
+            taken += new_ids(self.prefix, count - len(taken))
+        return taken
+
+    def give_back(self, unused: list[str]) -> None:
+        """The ids of a list `take` returned that were not used (all after the used ones)."""
+        if not unused:
+            return
+        if self._spare and unused[-1] > self._spare[0]:  # newer ones came back meanwhile
+            self._spare = sorted(unused + self._spare)
+        else:
+            self._spare = unused + self._spare
+
+
 def _format(prefix: str, millis: int, random: int) -> str:
-    return f"{prefix}_{_base62(millis, _TIME_CHARS)}{_base62(random, _RANDOM_CHARS)}"
+    high, low = divmod(random, _HALF)
+    return f"{prefix}_{_time_text(millis)}{_high_text(high)}{_eight(low)}"
 
 
 def has_prefix(value: str, prefix: str) -> bool:

@@ -3,6 +3,7 @@ portal and attempt logs, so a value hidden in one place is never shown in anothe
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Mapping
 
@@ -14,6 +15,7 @@ CREDENTIAL_WORDS = ("auth", "token", "secret", "key", "pass", "bearer", "jwt", "
 _CREDENTIAL = re.compile("|".join(CREDENTIAL_WORDS), re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=1024)  # header names repeat: every request has the same few
 def is_credential_name(name: str) -> bool:
     """Whether a header called `name` looks like it carries a credential."""
     return _CREDENTIAL.search(name) is not None

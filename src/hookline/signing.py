@@ -9,6 +9,7 @@ server needs: new secrets, the rules a stored secret must meet, and errors in th
 from __future__ import annotations
 
 import base64
+import functools
 import secrets as _secrets
 
 from .errors import InvalidInput
@@ -43,6 +44,8 @@ __all__ = [
     "validate_secret",
 ]
 
+# Endpoints' secrets whose decoded keys stay in memory (as the endpoints themselves do).
+KEYS_CACHED = 4096
 MIN_SECRET_BYTES = 24
 MAX_SECRET_BYTES = 64
 # What `signature_headers` may call the Standard Webhooks headers (settings' style names).
@@ -88,7 +91,7 @@ def signature_headers(
     """The headers that sign `body` with `secrets`, newest first (several during rotation);
     `names`: the Standard Webhooks headers as `webhook-*`, as Svix's `svix-*`, or `both`."""
     try:
-        keys = signing_keys(secrets, check_scheme(scheme))
+        keys = _keys(scheme, tuple(secrets))
     except WebhookVerificationError as error:
         if error.reason == UNKNOWN_SCHEME:
             raise InvalidInput(f"unknown signature scheme {scheme!r}",
@@ -99,6 +102,14 @@ def signature_headers(
         return signed
     as_svix = {_svix_name(name): value for name, value in signed.items()}
     return as_svix if names == SVIX_NAMES else {**signed, **as_svix}
+
+
+@functools.lru_cache(maxsize=KEYS_CACHED)
+def _keys(scheme: str, secrets: tuple[str, ...]) -> tuple[bytes, ...]:
+    """The HMAC keys of an endpoint's secrets: decoded once, not for every request (a worker
+    signs with the same few secrets thousands of times a second). A refused secret is not
+    remembered: its error is raised again on every call."""
+    return tuple(signing_keys(secrets, check_scheme(scheme)))
 
 
 def _svix_name(name: str) -> str:

@@ -38,3 +38,43 @@ def test_ids_made_in_a_batch_continue_the_order_of_single_ones() -> None:
     assert made == sorted(made) and len(set(made)) == len(made)
     assert all(ids.has_prefix(i, ids.ATTEMPT) for i in made)
     assert ids.new_ids(ids.ATTEMPT, 0) == []
+
+
+def test_the_split_encoding_writes_the_same_digits_as_plain_base62() -> None:
+    """`_format` encodes the random part in halves (cached high half, unrolled low half)."""
+    import random
+
+    rng = random.Random(7)
+    top_random, top_time = 2**ids._RANDOM_BITS - 1, 62**ids._TIME_CHARS - 1
+    cases = [(0, 0), (top_time, top_random), (1, ids._HALF - 1), (2, ids._HALF)]
+    cases += [(rng.randrange(top_time), rng.randrange(top_random)) for _ in range(5_000)]
+    for millis, part in cases:
+        plain = (ids._base62(millis, ids._TIME_CHARS)
+                 + ids._base62(part, ids._RANDOM_CHARS))
+        assert ids._format("x", millis, part) == "x_" + plain
+
+
+def test_a_reserve_hands_the_unused_ids_to_the_next_call_while_they_are_fresh() -> None:
+    reserve = ids.IdReserve(ids.ATTEMPT, max_age=60)
+    first = reserve.take(10)
+    reserve.give_back(first[3:])
+    second = reserve.take(10)
+    assert second[:7] == first[3:] and second == sorted(second)
+    assert len(set(first[:3] + second)) == 13
+
+    stale = ids.IdReserve(ids.ATTEMPT, max_age=0)
+    made = stale.take(5)
+    stale.give_back(made[1:])
+    assert not set(stale.take(5)) & set(made)  # too old: new ones instead
+
+
+def test_interleaved_calls_never_hand_out_an_id_twice_and_each_list_is_ordered() -> None:
+    reserve = ids.IdReserve(ids.ATTEMPT, max_age=60)
+    used: list[str] = []
+    for _ in range(200):
+        a, b = reserve.take(8), reserve.take(5)  # two claims at once
+        for taken, n in ((a, 3), (b, 2)):  # the older list comes back first
+            assert taken == sorted(taken)
+            used += taken[:n]
+            reserve.give_back(taken[n:])
+    assert len(used) == len(set(used)) == 1000

@@ -32,7 +32,8 @@ from .outcome import Outcome
 from .request import USER_AGENT, PreparedRequest
 
 __all__ = ["USER_AGENT", "Sender"]
-_READ_CHUNK = 1024
+# A read takes what has arrived, up to this much: most answers come in one read.
+_READ_CHUNK = 64 * 1024
 _RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
 # URLs whose literal-address verdict is remembered. The verdict depends only on the URL text
 # and the policy, both fixed; resolved addresses are still checked on every new connection.

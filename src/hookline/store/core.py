@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
 
+from ..ids import ATTEMPT, IdReserve
 from ..models import (
     Application,
     Attempt,
@@ -189,6 +190,11 @@ def window_page(rows: list[Any], limit: int, key: Callable[[Any], str],
     return Page(rows, key(rows[-1]), done, "-" + key(rows[0]))
 
 
+# A claim's unused attempt ids serve the next claim for this long (claims come every few ms
+# under load), so an attempt's id is still made within moments of its claim.
+ATTEMPT_IDS_AGE = 0.050
+
+
 class StoreCore:
     """The driver, the dialect's statements and the secret box: what every query module
     needs. `SqlStore` (sql.py) combines the query modules on top of this."""
@@ -199,6 +205,7 @@ class StoreCore:
         self.dialect = dialect
         self.q = queries_for(dialect)
         self._wake_others: CoalescedWake | None = None
+        self._attempt_ids = IdReserve(ATTEMPT, ATTEMPT_IDS_AGE)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def migrate(self) -> list[int]:

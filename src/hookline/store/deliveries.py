@@ -52,12 +52,14 @@ class DeliveryQueries(StoreCore):
         default_cap = default_cap or default_room
         busy = busy or {}
         if self.q.claim_due_deliveries is not None:  # one statement
+            attempt_ids = self._attempt_ids.take(limit)
             async with self.db.connection() as conn:
                 rows = await conn.fetch(
                     self.q.claim_due_deliveries, now, limit, lease, owner, lease_id,
                     self.dialect.list_param(exclude_endpoints), json.dumps(dict(room or {})),
-                    default_room, default_cap, new_ids(ATTEMPT, limit),
-                    json.dumps(dict(busy)))
+                    default_room, default_cap, attempt_ids, json.dumps(dict(busy)))
+                # It numbers the leased rows from the first id: the rest serve the next claim.
+                self._attempt_ids.give_back(attempt_ids[len(rows):])
                 return await self._claims_from(conn, rows, lease_id)
         async with self.db.transaction() as tx:
             shares = await self._fair_shares(tx, owner, limit, now, exclude_endpoints,
