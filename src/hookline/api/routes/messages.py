@@ -32,6 +32,7 @@ from ..schemas import (
     MessageIn,
     MessageOut,
     Schema,
+    built,
 )
 from ..svix_schemas import MessageEndpointOut, MessagePrecheckIn, MessagePrecheckOut
 
@@ -169,12 +170,11 @@ def _item_out(index: int, result: BatchResult | Problem,
         result = _problem_of(result)
     # Built without validation, as `MessageOut.of`: every value is this module's own.
     if isinstance(result, Problem):
-        return BatchItemOut.model_construct(index=index, outcome="refused",
-                                            status=result.status, error=result)
-    return BatchItemOut.model_construct(
-        index=index, outcome="created" if result.created else "existing",
-        status=202 if result.created else 200,
-        message=MessageOut.of(result.message, with_content))
+        return built(BatchItemOut, index=index, outcome="refused", status=result.status,
+                     message=None, error=result)
+    return built(BatchItemOut, index=index, outcome="created" if result.created else "existing",
+                 status=202 if result.created else 200,
+                 message=MessageOut.of(result.message, with_content), error=None)
 
 
 def _problem_of(refused: HooklineError) -> Problem:
