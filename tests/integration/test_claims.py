@@ -43,3 +43,27 @@ async def test_deliveries_a_claim_leaves_for_lack_of_room_stay_due(control: Runt
     assert Counter(c.endpoint.id for c in taken) == {first: 1, second: 1}
     assert Counter(c.endpoint.id for c in rest) == {first: 3, second: 3}
     assert not {c.delivery_id for c in taken} & {c.delivery_id for c in rest}
+
+
+async def test_claims_keep_decoded_endpoints_only_until_their_settings_change(
+        control: Runtime) -> None:
+    """Endpoints are read once per configuration version: the next claim after a change
+    (here the URL, then the secret) sends with the new settings, never the kept ones."""
+    svc, store = control.service, control.store
+    await _two_endpoints_with_backlog(control, 3)
+    now = time.time() + 1
+    [claim] = await store.claim_due_deliveries("w", 1, now, 60, (), {}, 1, 1)
+    kept = claim.endpoint
+    again = await store.claim_due_deliveries("w", 2, now, 60, (), {}, 1, 1)
+    assert any(c.endpoint is kept for c in again)  # the same decoded endpoint, kept
+
+    app_id = kept.app_id
+    await svc.update_endpoint(app_id, kept.id, url="http://127.0.0.1:9/moved")
+    moved = await store.claim_due_deliveries("w", 2, now, 60, (), {}, 2, 2)
+    assert {c.endpoint.url for c in moved if c.endpoint.id == kept.id} == {
+        "http://127.0.0.1:9/moved"}
+
+    rotated = await svc.rotate_endpoint_secret(app_id, kept.id)
+    await svc.publish(app_id, "a.b", {"n": "after"})
+    after = await store.claim_due_deliveries("w", 10, time.time() + 1, 60, (), {}, 10, 10)
+    assert {c.endpoint.secret for c in after if c.endpoint.id == kept.id} == {rotated.secret}

@@ -190,6 +190,18 @@ def window_page(rows: list[Any], limit: int, key: Callable[[Any], str],
     return Page(rows, key(rows[-1]), done, "-" + key(rows[0]))
 
 
+@dataclass
+class KeptEndpoints:
+    """The endpoints claims have read, decoded, as of one configuration version (whatever
+    changes an endpoint's settings moves it); a worker's own, never shown."""
+
+    version: int | None = None
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+
+
+# More endpoints than this kept, and they are read afresh.
+KEPT_ENDPOINTS = 4096
+
 # A claim's unused attempt ids serve the next claim for this long (claims come every few ms
 # under load), so an attempt's id is still made within moments of its claim.
 ATTEMPT_IDS_AGE = 0.050
@@ -206,6 +218,7 @@ class StoreCore:
         self.q = queries_for(dialect)
         self._wake_others: CoalescedWake | None = None
         self._attempt_ids = IdReserve(ATTEMPT, ATTEMPT_IDS_AGE)
+        self._claim_endpoints = KeptEndpoints()
 
     # -- lifecycle -----------------------------------------------------------------------
     async def migrate(self) -> list[int]:

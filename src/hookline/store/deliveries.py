@@ -14,6 +14,7 @@ from typing import Any
 from ..ids import ATTEMPT, new_ids
 from ..models import AttemptTrigger, Endpoint
 from .core import (
+    KEPT_ENDPOINTS,
     Claim,
     Connection,
     DeliveryResult,
@@ -109,16 +110,32 @@ class DeliveryQueries(StoreCore):
         if not rows:
             return []
         as_list = self.dialect.list_param
-        messages = {r["id"]: message_from_row(r) for r in await conn.fetch(
-            self.q.messages_by_id, as_list(sorted({r["message_id"] for r in rows})))}
-        endpoints = {r["id"]: self._endpoint(r) for r in await conn.fetch(
-            self.q.endpoints_by_id, as_list(sorted({r["endpoint_id"] for r in rows})))}
+        message_rows = await conn.fetch(
+            self.q.claimed_messages, as_list(sorted({r["message_id"] for r in rows})))
+        messages = {r["id"]: message_from_row(r) for r in message_rows}
+        endpoints = await self._claimed_endpoints(
+            conn, {r["endpoint_id"] for r in rows},
+            message_rows[0]["config_version"] if message_rows else None)
         return [
             Claim(r["id"], r["attempt_count"], r["attempt_id"], AttemptTrigger(r["trigger"]),
                   lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]],
                   bool(r["probe"]) if probes is None else r["endpoint_id"] in probes)
             for r in rows if r["message_id"] in messages and r["endpoint_id"] in endpoints
         ]
+
+    async def _claimed_endpoints(self, conn: Connection, wanted: set[str],
+                                 version: int | None) -> dict[str, Endpoint]:
+        """The endpoints `wanted`, decoded once per configuration version: a claim reads the
+        version with its messages, and only endpoints not kept for it are read."""
+        kept = self._claim_endpoints
+        if version is None or version != kept.version or len(kept.endpoints) > KEPT_ENDPOINTS:
+            kept.version, kept.endpoints = version, {}
+        missing = wanted - kept.endpoints.keys()
+        if missing:
+            for row in await conn.fetch(self.q.endpoints_by_id,
+                                        self.dialect.list_param(sorted(missing))):
+                kept.endpoints[row["id"]] = self._endpoint(row)
+        return {e: kept.endpoints[e] for e in wanted if e in kept.endpoints}
 
     async def record_results(self, results: Sequence[DeliveryResult],
                              should_disable: DisableRule) -> list[Endpoint]:

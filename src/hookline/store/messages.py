@@ -38,13 +38,13 @@ Targets = dict[str, list[Subscription]]  # message id -> the endpoints that get 
 def fanout_columns(messages: Sequence[Message], deliveries: Sequence[tuple[Any, ...]],
                    payload_texts: Mapping[str, str]) -> tuple[Any, ...]:
     """`publish_fanout`'s parameters: the application id, then each column of the message
-    rows and of the delivery rows as an array (app_id, the same in every row, left out)."""
+    rows (app_id, the same in every row, left out) and the deliveries' id, message and
+    endpoint as arrays."""
     m_columns = [list(c) for c in zip(*(message_values(m, payload_texts.get(m.id))
                                         for m in messages), strict=True)]
-    d_columns = ([list(c) for c in zip(*deliveries, strict=True)] if deliveries
-                 else [[] for _ in range(6)])
-    return (messages[0].app_id, *m_columns[:1], *m_columns[2:], *d_columns[:3],
-            *d_columns[4:])
+    d_columns = [[d[0] for d in deliveries], [d[1] for d in deliveries],
+                 [d[2] for d in deliveries]]
+    return (messages[0].app_id, *m_columns[:1], *m_columns[2:], *d_columns)
 
 
 class MessageQueries(StoreCore):

@@ -284,6 +284,11 @@ class Queries:
             "SELECT * FROM messages WHERE app_id = $1 AND (id = $2 OR event_id = $2) "
             "ORDER BY (id = $2) DESC LIMIT 1")
         self.messages_by_id = f"SELECT * FROM messages WHERE id {d.any_of('$1')}"
+        # A claim's messages, with the configuration version of the same snapshot: the
+        # endpoints the worker keeps are good while it has not moved.
+        self.claimed_messages = (
+            "SELECT m.*, (SELECT version FROM config_version WHERE id = 1) AS config_version "
+            f"FROM messages m WHERE m.id {d.any_of('$1')}")
         # What a plain insert leaves out (Svix's tags and deliverAt, the publish's trace
         # context), set in the same write.
         self.set_message_extras = (
