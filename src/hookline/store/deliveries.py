@@ -130,12 +130,15 @@ class DeliveryQueries(StoreCore):
         kept = self._claim_endpoints
         if version is None or version != kept.version or len(kept.endpoints) > KEPT_ENDPOINTS:
             kept.version, kept.endpoints = version, {}
-        missing = wanted - kept.endpoints.keys()
-        if missing:
-            for row in await conn.fetch(self.q.endpoints_by_id,
-                                        self.dialect.list_param(sorted(missing))):
-                kept.endpoints[row["id"]] = self._endpoint(row)
-        return {e: kept.endpoints[e] for e in wanted if e in kept.endpoints}
+        held = kept.endpoints
+        found = {e: held[e] for e in wanted if e in held}
+        if len(found) < len(wanted):
+            read = {row["id"]: self._endpoint(row) for row in await conn.fetch(
+                self.q.endpoints_by_id, self.dialect.list_param(sorted(wanted - found.keys())))}
+            found.update(read)
+            if kept.endpoints is held:  # else a claim meanwhile saw a newer version
+                held.update(read)
+        return found
 
     async def record_results(self, results: Sequence[DeliveryResult],
                              should_disable: DisableRule) -> list[Endpoint]:
