@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from svix.api import (
     MessagePollerConsumerPollOptions,
     MessagePollerPollOptions,
@@ -160,3 +161,29 @@ async def test_a_partner_reads_its_feed_with_its_portal_session_and_no_other(
     finally:
         await partner.close()
         await stranger.close()
+
+
+async def test_a_position_at_a_messages_own_time_never_skips_it(
+    api: ApiServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A seek makes its position from a time (`feed.position_at`), and ids sort by time: a
+    message's id must never carry an earlier time than its `created_at`, however long a
+    loaded machine pauses between the two (here 3 ms after each id is made)."""
+    import time
+
+    from hookline import ids
+    from hookline.service.feed import position_at
+
+    made = ids.new_id
+
+    def slow_new_id(prefix: str, **kwargs: float) -> str:
+        value = made(prefix, **kwargs)
+        time.sleep(0.003)
+        return value
+
+    monkeypatch.setattr(ids, "new_id", slow_new_id)
+    app = await api.runtime.service.create_app("positions")
+    for n in range(5):
+        published = await api.runtime.service.publish(app.id, "a.b", {"n": n})
+        message = published.message
+        assert message.id > position_at(message.created_at), (message.id, message.created_at)

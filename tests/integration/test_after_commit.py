@@ -44,6 +44,28 @@ async def test_callbacks_wait_for_the_outermost_commit_and_a_rollback_drops_them
     assert "rolled back" not in ran
 
 
+async def test_a_failing_callback_is_logged_and_neither_undoes_nor_stops_the_rest(
+        runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    store = runtime.store
+    ran: list[str] = []
+
+    def fails() -> None:
+        raise RuntimeError("boom")
+
+    async with store.db.transaction():
+        task = await runtime.service.start_task("application.stats", _answer)
+        store.after_commit(fails)
+        store.after_commit(lambda: ran.append("after"))
+
+    assert ran == ["after"]
+    assert "a step waiting for a commit failed" in caplog.text
+    assert (await runtime.service.wait_for_task(task.id)).status == TaskStatus.FINISHED
+
+
+async def _answer(progress: TaskProgress) -> dict[str, int]:
+    return {"answer": 42}
+
+
 async def test_a_task_started_inside_a_transaction_finishes_once_it_commits(
         runtime: Runtime) -> None:
     service = runtime.service

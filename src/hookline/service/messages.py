@@ -222,10 +222,14 @@ class MessageUseCases(ServiceCore):
         check_tags(draft.tags)
         if not self.operational.is_internal(app):
             await self._check_against_catalogue(draft.event_type, draft.payload)
+        # The time first, then the id: an id's time is then never before its `created_at`,
+        # so a feed position made from a time (`ids.time_floor`) skips no message created
+        # at or after it.
+        created_at = self.clock()
         message = Message(id=ids.new_id(ids.MESSAGE), app_id=app.id,
                           event_type=draft.event_type, payload=draft.payload,
                           event_id=draft.event_id, channels=draft.channels,
-                          created_at=self.clock(), ordering_key=draft.ordering_key,
+                          created_at=created_at, ordering_key=draft.ordering_key,
                           tags=draft.tags, deliver_at=draft.deliver_at, traceparent=traceparent)
         return message, encoded.decode()
 

@@ -11,9 +11,9 @@ from ..models import Attempt, AttemptTrigger, Endpoint, Message
 from .core import Connection, StoreCore, delivery_id_for, message_from_row
 
 # The id bound only lets the count use the index of an application's messages; the exact
-# bound is `created_at`. A message's id is made a moment before its `created_at` is read (a
-# pause between the two, on a loaded machine, puts them in different milliseconds), so the id
-# bound starts this much earlier.
+# bound is `created_at`. Versions before 2026-12-03 made a message's id a moment before its
+# `created_at` was read (a pause between the two, on a loaded machine, put them in different
+# milliseconds), so for the messages they stored the id bound starts this much earlier.
 ID_SLACK = 1.0
 
 SCAN_BATCH = 500  # messages read per statement while looking for what an endpoint missed

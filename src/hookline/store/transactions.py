@@ -13,15 +13,16 @@ that rolls back, and runs at once where no transaction is open.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Generic, TypeVar
 
 C = TypeVar("C")
-
-
 Callback = Callable[[], None]
+
+log = logging.getLogger(__name__)
 
 
 class OpenTransaction(Generic[C]):
@@ -65,6 +66,10 @@ class OpenTransaction(Generic[C]):
 
 
 def committed(callbacks: list[Callback]) -> None:
-    """Run what waited for a transaction that has just committed, in order."""
+    """Run what waited for a transaction that has just committed, in order. One that fails
+    is logged: the transaction stays committed, and its caller must hear so."""
     for callback in callbacks:
-        callback()
+        try:
+            callback()
+        except Exception:
+            log.exception("a step waiting for a commit failed")
