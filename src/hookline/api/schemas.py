@@ -561,11 +561,11 @@ class MessageOut(Schema):
         Built without validation: every value comes from a message already checked and
         stored, and a batch answer builds a hundred of them."""
         return built(cls, id=m.id, event_type=m.event_type,
-                   payload=m.payload if with_content and not m.expunged else {},
-                   event_id=m.event_id, channels=m.channels, tags=m.tags,
-                   timestamp=ts(m.created_at),
-                   deliver_at=ts(m.deliver_at) if m.deliver_at is not None else None,
-                   ordering_key=m.ordering_key, expunged=m.expunged)
+                     payload=m.payload if with_content and not m.expunged else {},
+                     event_id=m.event_id, channels=m.channels, tags=m.tags,
+                     timestamp=ts(m.created_at),
+                     deliver_at=ts(m.deliver_at) if m.deliver_at is not None else None,
+                     ordering_key=m.ordering_key, expunged=m.expunged)
 
 
 STATUS_SUCCESS, STATUS_PENDING, STATUS_FAIL, STATUS_SENDING = 0, 1, 2, 3
