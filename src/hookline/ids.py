@@ -30,19 +30,16 @@ EVENT_TYPE = "evtype"
 BACKGROUND_TASK = "qtask"
 
 
-# Two base62 digits at a time: half the divisions of one at a time, on the claim's hot path.
-_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
-
-
 def _base62(number: int, width: int) -> str:
     chars = []
-    if width % 2:
+    for _ in range(width):
         number, rest = divmod(number, 62)
         chars.append(_ALPHABET[rest])
-    for _ in range(width // 2):
-        number, rest = divmod(number, 3844)
-        chars.append(_PAIRS[rest])
     return "".join(reversed(chars))
+
+
+# Two base62 digits at a time, for the one part every new id encodes afresh (`_eight`).
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 
 
 _STEP_BITS = 32  # of the random step between two ids of one millisecond

@@ -254,7 +254,7 @@ class StoreCore:
             return
         if self._wake_others is None:
             self._wake_others = CoalescedWake(self._notify_now)
-        self.db.after_commit(self._wake_others)
+        self.after_commit(self._wake_others)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` once the transaction this task has open commits (never, if it
