@@ -277,7 +277,10 @@ async def test_two_worker_processes_hold_an_endpoints_rate_limit_together(
         settings: Settings, control: Runtime, receiver: Receiver, tmp_path: Path) -> None:
     """20 requests a second between them: no second holds more than the rate and a tenth of
     a second's bucket, whichever worker started them (the attempts' start times: a receiver
-    in this busy test process may see them bunched)."""
+    in this busy test process may see them bunched). The bucket is taken from when a claim is
+    made; a request starts a moment later, so a second of start times may also hold one or two
+    claimed just before it (23 seen once under load). Two workers each keeping its own bucket
+    would start about 40 a second."""
     svc = control.service
     app = await svc.create_app("fair")
     await svc.create_endpoint(app.id, url=receiver.url("/limited"),
@@ -298,6 +301,6 @@ async def test_two_worker_processes_hold_an_endpoints_rate_limit_together(
     times = sorted(r["created_at"] for r in started)
     busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
     spread = [round(t - times[0], 3) for t in times]
-    assert busiest <= 22, spread  # 20 a second, plus at most the bucket's 2 at the start
+    assert busiest <= 24, spread  # 20 a second, the bucket's 2 at the start, 2 for start lag
     assert times[-1] - times[0] >= 2.5, spread  # 60 at 20 a second, less the first burst
     assert len({r["worker"] for r in started}) == 2
