@@ -142,8 +142,9 @@ class Bench(Harness):
             data_dir = self.work_dir
             serve = start_serve(self.children, url, data_dir, port,
                                 worker_processes=args.worker_processes,
-                                api_processes=args.api_processes)
-            workers = [start_worker(self.children, url, data_dir, name="worker")
+                                api_processes=args.api_processes, env=args.settings)
+            workers = [start_worker(self.children, url, data_dir, name="worker",
+                                    env=args.settings)
                        for _ in range(extra_workers)]
             try:
                 publish_url = f"{base}/api/v1/app/{self.create_app(base, broken)}/msg"
@@ -201,7 +202,7 @@ class Bench(Harness):
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             serve = start_serve(self.children, url, self.work_dir, port, worker=False,
-                                api_processes=args.api_processes)
+                                api_processes=args.api_processes, env=args.settings)
             backlog = 0
             try:
                 app_url = f"{base}/api/v1/app/{self.create_app(base)}/msg"
@@ -244,7 +245,7 @@ class Bench(Harness):
 
     def drain(self, database: str, url: str, expected: int) -> Row:
         self.reset_receiver()
-        worker = start_worker(self.children, url, self.work_dir)
+        worker = start_worker(self.children, url, self.work_dir, env=self.args.settings)
         started = time.time()
         try:
             done = self.wait_for_deliveries(expected, f"{database} drain", self.args.timeout)
@@ -338,6 +339,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--broken", default="", type=_broken,
         help="closed loop once more beside broken partners, e.g. 3x500,1xhang (500: answers "
              "500 at once; hang: never answers in time); only healthy deliveries count")
+    add("--setting", dest="settings", action="append", type=_setting, default=[],
+        metavar="HOOKLINE_NAME=VALUE",
+        help="a setting for every Hookline process (repeatable), e.g. "
+             "HOOKLINE_ENDPOINT_CONCURRENCY=64; the bench's own environment is not passed on")
     add("--ceiling-in-flight", type=int, default=64)
     add("--celery", action=argparse.BooleanOptionalAction, default=True,
         help="time the Celery + Redis baseline (default on)")
@@ -349,12 +354,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--chart", type=Path, default=HERE / "throughput.png")
     add("--json", type=Path, default=None, help="write the figures here as JSON")
     args = parser.parse_args(argv)
+    args.settings = dict(args.settings)
     args.databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     args.modes = {m.strip() for m in args.modes.split(",") if m.strip()}
     unknown = args.modes - set(MODES)
     if unknown:
         parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
     return args
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.startswith("HOOKLINE_"):
+        raise argparse.ArgumentTypeError(f"expected HOOKLINE_NAME=VALUE, got {text!r}")
+    return name, value
 
 
 def main(argv: list[str] | None = None) -> int:
