@@ -59,13 +59,15 @@ def machine_idle() -> tuple[int, int]:
 
 
 def report(label: str, delivered: int, seconds: float, cpu: dict[str, float],
-           idle: float) -> float:
-    """Print one phase; returns its bound: deliveries/s if all cores did only this."""
+           idle: float | None = None) -> float:
+    """Print one phase; returns its bound: deliveries/s if all cores did only this. `idle`:
+    the machine's idle cores, where the phase was measured over a steady window."""
     per = {name: 1000 * used / max(delivered, 1) for name, used in cpu.items()}
     total = sum(per.values())
     cores = os.cpu_count() or 1
     bound = 1000 * cores / total if total else 0.0
-    print(f"{label}: {delivered / seconds:,.0f} deliveries/s; machine idle {idle:.2f} cores")
+    idling = "" if idle is None else f"; machine idle {idle:.2f} cores"
+    print(f"{label}: {delivered / seconds:,.0f} deliveries/s{idling}")
     for name, ms in per.items():
         print(f"  {name:<22} {cpu[name] / seconds:5.2f} cores  {ms:6.3f} ms per delivery")
     print(f"  {'all':<22} {sum(cpu.values()) / seconds:5.2f} cores  {total:6.3f} ms per "
@@ -82,15 +84,13 @@ def ceiling(bench: Harness, count: int) -> float:
     start_up = children_cpu() - generators
     bench.reset_receiver()
     receiver = [bench.receiver_process.pid]
-    before, generators, idle = cpu_seconds(receiver), children_cpu(), machine_idle()
+    before, generators = cpu_seconds(receiver), children_cpu()
     phase = bench.drive(bench.publish_specs("raw", bench.receiver, count, 64, 120),
                         "ceiling", 0, 120)
-    idle_after = machine_idle()
     got = phase.received
     return report("raw aiohttp → receiver", got["count"], got["last"] - got["first"],
                   {"load generators": children_cpu() - generators - start_up,
-                   "receiver": cpu_seconds(receiver) - before},
-                  _idle_cores(idle, idle_after))
+                   "receiver": cpu_seconds(receiver) - before})
 
 
 def _idle_cores(before: tuple[int, int], after: tuple[int, int]) -> float:
@@ -163,17 +163,16 @@ def closed(bench: Harness, database: str, postgres_url: str, messages: int,
             if database == "postgres":
                 groups["PostgreSQL backends"] = postgres_backends(url)
             before = {name: cpu_seconds(pids) for name, pids in groups.items()}
-            generators, idle = children_cpu(), machine_idle()
+            generators = children_cpu()
             phase = bench.drive(bench.publish_specs("closed", app_url, messages, 16, 120),
                                 f"{database} closed loop", bench.args.endpoints, 120)
             used = {name: cpu_seconds(pids) - before[name] for name, pids in groups.items()}
             used["load generators"] = children_cpu() - generators - start_up
-            idle_after = machine_idle()
         finally:
             serve.stop()
     got = phase.received
     return report(f"{database} closed loop, 16 in flight", got["count"],
-                  got["last"] - got["first"], used, _idle_cores(idle, idle_after))
+                  got["last"] - got["first"], used)
 
 
 def main() -> int:
