@@ -277,8 +277,8 @@ async def test_two_worker_processes_hold_an_endpoints_rate_limit_together(
         settings: Settings, control: Runtime, receiver: Receiver, tmp_path: Path) -> None:
     """20 requests a second between them: no second holds more than the rate and a tenth of
     a second's bucket, whichever worker started them (the attempts' start times: a receiver
-    in this busy test process may see them bunched). The bucket is taken from when a claim is
-    made; a request starts a moment later, so a second of start times may also hold one or two
+    in this busy test process may see them bunched). The bucket is taken when a claim is made;
+    a request starts a moment later, so a second of start times may also hold one or two
     claimed just before it (23 seen once under load). Two workers each keeping its own bucket
     would start about 40 a second."""
     svc = control.service

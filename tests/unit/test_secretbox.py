@@ -10,8 +10,8 @@ from hookline.secretbox import SecretBox
 
 
 def _counting(box: SecretBox, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Count the box's decryptions (its own method: cryptography's Fernet, in Rust since
-    version 51, has read-only attributes)."""
+    """Count the box's decryptions (its own method: in cryptography 51, Fernet is a Rust
+    object whose attributes are read-only)."""
     calls: list[str] = []
     decrypt = box._decrypt
 
