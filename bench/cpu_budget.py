@@ -7,7 +7,6 @@ per delivery (Linux /proc), with no profiler attached, in these phases on one re
   ceiling  load-generator processes POST signed requests straight to the receiver
   drain    one `hookline worker` empties a backlog built with batch publishes (the worker,
            the receiver and, on PostgreSQL, the database's backend processes)
-
   closed   `hookline serve` (its layout's API and worker processes) under the closed loop
            (16 publishes in flight), with the load generators, receiver and database
 
