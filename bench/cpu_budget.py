@@ -58,6 +58,25 @@ def machine_idle() -> tuple[int, int]:
     return fields[3] + fields[4], sum(fields)
 
 
+def start_up_cpu(bench: Harness, kind: str, url: str, fan_out: int) -> float:
+    """CPU the load generators spend starting (spawn, imports) and stopping: a phase of one
+    message per generator, taken off the measured phase's."""
+    before = children_cpu()
+    bench.drive(bench.publish_specs(kind, url, bench.args.generators, 1, 60),
+                f"{kind} start-up", fan_out, 60)
+    return children_cpu() - before
+
+
+def process_groups(bench: Harness, database: str, url: str, name: str,
+                   pids: list[int]) -> dict[str, list[int]]:
+    """The processes measured beside the load generators: `pids` as `name`, the receiver,
+    and on PostgreSQL the database's backends."""
+    groups = {name: pids, "receiver": [bench.receiver_process.pid]}
+    if database == "postgres":
+        groups["PostgreSQL backends"] = postgres_backends(url)
+    return groups
+
+
 def report(label: str, delivered: int, seconds: float, cpu: dict[str, float],
            idle: float | None = None) -> float:
     """Print one phase; returns its bound: deliveries/s if all cores did only this. `idle`:
@@ -78,10 +97,7 @@ def report(label: str, delivered: int, seconds: float, cpu: dict[str, float],
 def ceiling(bench: Harness, count: int) -> tuple[float, float]:
     """The raw phase: its rate (first to last arrival) and its bound. A generator's start-up
     (spawn, imports) is measured with a phase of one message per generator and taken off."""
-    specs = bench.publish_specs("raw", bench.receiver, bench.args.generators, 1, 60)
-    generators = children_cpu()
-    bench.drive(specs, "ceiling start-up", 0, 60)
-    start_up = children_cpu() - generators
+    start_up = start_up_cpu(bench, "raw", bench.receiver, 0)
     bench.reset_receiver()
     receiver = [bench.receiver_process.pid]
     before, generators = cpu_seconds(receiver), children_cpu()
@@ -116,9 +132,7 @@ def drain(bench: Harness, database: str, postgres_url: str, messages: int,
         try:
             while bench.received_count() < WARM_UP:
                 time.sleep(0.02)
-            groups = {"worker": [worker.pid], "receiver": [bench.receiver_process.pid]}
-            if database == "postgres":
-                groups["PostgreSQL backends"] = postgres_backends(url)
+            groups = process_groups(bench, database, url, "worker", [worker.pid])
             before = {name: cpu_seconds(pids) for name, pids in groups.items()}
             idle, count, started = machine_idle(), bench.received_count(), time.monotonic()
             time.sleep(WINDOW)
@@ -155,15 +169,10 @@ def closed(bench: Harness, database: str, postgres_url: str, messages: int,
         serve = start_serve(bench.children, url, work_dir, port)
         try:
             app_url = f"{base}/api/v1/app/{bench.create_app(base)}/msg"
-            specs = bench.publish_specs("closed", app_url, bench.args.generators, 1, 60)
-            generators = children_cpu()
-            bench.drive(specs, "closed start-up", bench.args.endpoints, 60)
-            start_up = children_cpu() - generators
+            start_up = start_up_cpu(bench, "closed", app_url, bench.args.endpoints)
             bench.reset_receiver()
-            groups = {"serve (API + workers)": descendants(serve.pid),
-                      "receiver": [bench.receiver_process.pid]}
-            if database == "postgres":
-                groups["PostgreSQL backends"] = postgres_backends(url)
+            groups = process_groups(bench, database, url, "serve (API + workers)",
+                                    descendants(serve.pid))
             before = {name: cpu_seconds(pids) for name, pids in groups.items()}
             generators = children_cpu()
             phase = bench.drive(bench.publish_specs("closed", app_url, messages, 16, 120),
