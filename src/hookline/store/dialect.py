@@ -17,6 +17,11 @@ from typing import Any
 MIGRATION_LOCK = 727274  # any constant: the advisory lock every migrating process takes
 PURGE_LOCK = 727290  # the advisory lock of the process purging history (store/history.py)
 NOTIFY_CHANNEL = "hookline_deliveries"
+# NOTIFY reaches the whole database, so each schema Hookline lives in has a channel of its own
+# (the plain name in `public`): installations sharing a database never wake each other.
+NOTIFY_CHANNEL_OF_SCHEMA = (
+    f"SELECT '{NOTIFY_CHANNEL}' || CASE WHEN COALESCE(current_schema(), 'public') = 'public' "
+    "THEN '' ELSE '_' || md5(current_schema()) END")
 
 
 class Dialect(ABC):
@@ -159,7 +164,7 @@ class PostgresDialect(Dialect):
 
     name = "postgres"
     lock_migrations = f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
-    notify_due = f"NOTIFY {NOTIFY_CHANNEL}"
+    notify_due = f"SELECT pg_notify(({NOTIFY_CHANNEL_OF_SCHEMA}), '')"
     # A batch waits at most this long for a row lock (a publish, a claim) and gives up rather
     # than hold others behind it; the next round tries again.
     purge_guard = ("SET LOCAL lock_timeout = '500ms'", "SET LOCAL statement_timeout = '10s'",

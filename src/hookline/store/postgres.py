@@ -17,7 +17,7 @@ from ..errors import ConfigError, Conflict, InvalidInput, StoreUnavailable
 from ..secretbox import SecretBox
 from .base import Row, StopListening
 from .core import Guard, WriteStep
-from .dialect import NOTIFY_CHANNEL, POSTGRES
+from .dialect import NOTIFY_CHANNEL_OF_SCHEMA, POSTGRES
 from .sql import SqlStore
 from .transactions import OpenTransaction, committed
 
@@ -166,7 +166,11 @@ class PostgresStore(SqlStore):
         def on_notify(*_: Any) -> None:
             callback()
 
-        await conn.add_listener(NOTIFY_CHANNEL, on_notify)
+        try:
+            await conn.add_listener(await conn.fetchval(NOTIFY_CHANNEL_OF_SCHEMA), on_notify)
+        except BaseException:
+            conn.terminate()
+            raise
 
         async def stop() -> None:
             try:
