@@ -1,18 +1,19 @@
 """Safe egress: refuse to deliver webhooks to loopback, private, link-local and other
 non-public addresses, unless an operator allows those networks.
 
-Two doors lead out of aiohttp and both need guarding:
+Two checks guard the way out (`Sender`, over the connection pool of `http1`):
 
-- Host names go through the connector's resolver. `PolicyResolver` checks every address the
-  name resolves to and hands aiohttp only those checked addresses, so a DNS answer cannot
-  change between the check and the connect (rebinding).
-- IP literals (``127.0.0.1``, ``[::1]``) never reach the resolver: aiohttp connects to them
-  directly, and would follow redirects to them too. `Sender` checks each URL before sending
-  it with `EgressPolicy.check_url_literal`, and never follows a redirect.
+- Every connection the pool opens goes to an address its resolver handed back, and
+  `PolicyResolver` checks every address a name resolves to (and parses numeric hosts in any
+  spelling, which never reach DNS), handing back only those checked addresses: a DNS answer
+  cannot change between the check and the connect (rebinding).
+- Before that, `Sender` checks each URL's text with `EgressPolicy.check_url_literal`, so a
+  blocked literal (``127.0.0.1``, ``[::1]``, ``localhost``) is refused with its reason before
+  any connection, and it never follows a redirect.
 
-`EgressBlocked` is an `OSError`, so aiohttp wraps it like any connection failure
-(`ClientConnectorDNSError` from the resolver) and keeps it as the cause; `egress_block_reason`
-digs it out to classify the outcome as blocked.
+`EgressBlocked` is an `OSError` that the pool lets through unwrapped (a lookup failure
+becomes its `DNSError`); `egress_block_reason` finds it anywhere in an exception's chain to
+classify the outcome as blocked.
 """
 
 from __future__ import annotations

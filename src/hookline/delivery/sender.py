@@ -2,7 +2,8 @@
 
 Policy lives here: blocked networks (checked on every resolved address, and the connection goes
 to the checked address), an optional proxy, a total deadline per request, no redirects, and a
-hard bound on how much of a response is ever read.
+hard bound on how much of a response is ever read. The HTTP/1.1 exchange itself is
+`http1.ConnectionPool`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import ssl
 import time
 from dataclasses import replace
 
-import aiohttp
 from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from ..config import Settings
@@ -28,12 +29,11 @@ from .egress import (
     egress_block_reason,
     resolve_and_check,
 )
+from .http1 import CannotConnect, ConnectionPool, DNSError, InvalidResponse, ServerDisconnected
 from .outcome import Outcome
 from .request import USER_AGENT, PreparedRequest
 
 __all__ = ["USER_AGENT", "Sender"]
-# A read takes what has arrived, up to this much: most answers come in one read.
-_READ_CHUNK = 64 * 1024
 _RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
 # URLs whose literal-address verdict is remembered. The verdict depends only on the URL text
 # and the policy, both fixed; resolved addresses are still checked on every new connection.
@@ -41,7 +41,7 @@ URL_VERDICTS_SIZE = 4096
 
 
 class Sender:
-    """The real `Transport`: a pooled HTTP client, one connection pool sized from the
+    """The real `Transport`: kept-alive connections (`http1.ConnectionPool`) sized from the
     concurrency, sending only where `policy` allows."""
 
     def __init__(
@@ -54,7 +54,8 @@ class Sender:
         self.settings = settings
         self.policy = policy
         self._inner_resolver = resolver
-        self._session: aiohttp.ClientSession | None = None
+        self._connections: ConnectionPool | None = None
+        self._resolvers: list[AbstractResolver] = []
         self._url_verdicts: dict[str, Exception | None] = {}
 
     async def __aenter__(self) -> Sender:
@@ -63,38 +64,28 @@ class Sender:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # Production verifies certificates; development accepts self-signed receivers.
-            verify: ssl.SSLContext | bool = True if self.settings.production else False
-            connector = aiohttp.TCPConnector(
+    def _pool(self) -> ConnectionPool:
+        if self._connections is None:
+            inner = self._inner_resolver or ThreadedResolver()
+            if self._inner_resolver is None:
+                self._resolvers.append(inner)
+            self._connections = ConnectionPool(
                 limit=self.settings.worker_concurrency + 16,
-                limit_per_host=0,
-                # With a proxy, the connector only ever reaches the operator's proxy; the
+                # With a proxy, connections only ever reach the operator's proxy; the
                 # destination is checked by `resolve_and_check` before each request instead.
-                resolver=(self._inner_resolver if self.settings.proxy_url
-                          else PolicyResolver(self.policy, self._inner_resolver)),
-                ttl_dns_cache=10,
-                ssl=verify,
-                enable_cleanup_closed=True,
+                resolver=inner if self.settings.proxy_url else PolicyResolver(self.policy, inner),
+                proxy=self.settings.proxy_url,
+                ssl_context=_ssl_context(verify=self.settings.production),
             )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                # Only the request's own headers (and Host, Content-Length): what is recorded
-                # and shown is everything sent.
-                skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
-                trust_env=False,
-                # No cookies: one receiver's Set-Cookie must never ride along on the next
-                # request to that host, which may be another partner's endpoint.
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
+        return self._connections
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._connections is not None:
+            await self._connections.close()
+            self._connections = None
+        for resolver in self._resolvers:
+            await resolver.close()
+        self._resolvers.clear()
 
     async def send(self, request: PreparedRequest, deadline: float) -> Outcome:
         """POST the request; never raises for anything the receiver or network does."""
@@ -107,23 +98,20 @@ class Sender:
         try:
             async with asyncio.timeout(deadline):
                 await self._check_destination(url)
-                async with self._client().post(
-                    url, data=request.body, headers=request.headers, allow_redirects=False,
-                    proxy=self.settings.proxy_url,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=deadline),
-                ) as response:
-                    text = await self._read_bounded(response)
-                    return Outcome.answered(response.status, text, elapsed(),
-                                            _retry_after(response.headers.get("retry-after")))
+                response = await self._pool().post(url, request.headers, request.body,
+                                                   self.settings.max_response_bytes)
         except TimeoutError:
             return Outcome.error(ErrorKind.TIMEOUT, f"no complete answer within {deadline:g} s",
                                  elapsed())
         except Exception as exc:
             outcome = _classify(exc, elapsed())
             return replace(outcome, error_detail=_storable(outcome.error_detail or ""))
+        text = _storable(response.body.decode("utf-8", errors="replace"))
+        return Outcome.answered(response.status, text, elapsed(),
+                                _retry_after(response.retry_after))
 
     async def _check_destination(self, url: str) -> None:
-        """Literal addresses skip DNS (aiohttp never asks the resolver for them); with a proxy
+        """Literal addresses skip DNS (the resolver is never asked for them); with a proxy
         the proxy resolves, so the destination is resolved and checked here first."""
         try:
             verdict = self._url_verdicts[url]
@@ -153,20 +141,15 @@ class Sender:
                                  "only to networks in HOOKLINE_EGRESS_ALLOW)")
         return None
 
-    async def _read_bounded(self, response: aiohttp.ClientResponse) -> str:
-        """Read at most `max_response_bytes`; a longer body is abandoned with its connection."""
-        limit = self.settings.max_response_bytes
-        chunks: list[bytes] = []
-        size = 0
-        while size < limit:
-            chunk = await response.content.read(min(_READ_CHUNK, limit - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size >= limit and not response.content.at_eof():
-            response.close()  # drop the connection instead of draining a huge body
-        return _storable(b"".join(chunks).decode("utf-8", errors="replace"))
+
+def _ssl_context(*, verify: bool) -> ssl.SSLContext:
+    """Production verifies certificates and host names; development accepts self-signed
+    receivers."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _storable(text: str) -> str:
@@ -192,31 +175,30 @@ def _classify(exc: BaseException, duration_ms: int) -> Outcome:
     reason = egress_block_reason(exc)
     if reason is not None:
         return Outcome.error(ErrorKind.BLOCKED, reason, duration_ms)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return Outcome.error(ErrorKind.DNS, f"DNS lookup failed: {exc.os_error}", duration_ms)
-    if isinstance(exc, aiohttp.ClientSSLError) or isinstance(exc.__cause__, ssl.SSLError):
-        return Outcome.error(ErrorKind.TLS, f"TLS failed: {exc}", duration_ms)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        if isinstance(exc.os_error, ConnectionRefusedError):
+    if isinstance(exc, DNSError):
+        return Outcome.error(ErrorKind.DNS, f"DNS lookup failed: {exc.strerror}", duration_ms)
+    if isinstance(exc, ssl.SSLError) or isinstance(exc.__cause__, ssl.SSLError):
+        return Outcome.error(ErrorKind.TLS, f"TLS failed: {exc.__cause__ or exc}", duration_ms)
+    if isinstance(exc, CannotConnect):
+        if isinstance(exc.__cause__, ConnectionRefusedError):
             return Outcome.error(ErrorKind.CONNECTION_REFUSED, "connection refused", duration_ms)
-        return Outcome.error(ErrorKind.CONNECTION, f"cannot connect: {exc.os_error}",
-                             duration_ms)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return Outcome.error(ErrorKind.CONNECTION, exc.strerror or str(exc), duration_ms)
+    if isinstance(exc, ServerDisconnected):
         return Outcome.error(ErrorKind.CONNECTION_RESET,
                              "the receiver closed the connection without answering", duration_ms)
-    if _is_reset(exc) or _is_reset(exc.__cause__):
+    if _is_reset(exc):
         return Outcome.error(ErrorKind.CONNECTION_RESET, "connection reset by the receiver",
                              duration_ms)
-    if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
+    if isinstance(exc, InvalidResponse):
         return Outcome.error(ErrorKind.INVALID_RESPONSE, f"invalid HTTP response: {exc}",
                              duration_ms)
-    if isinstance(exc, ValueError | aiohttp.InvalidURL):
-        return Outcome.error(ErrorKind.CONNECTION, f"invalid URL: {exc}", duration_ms)
+    if isinstance(exc, ValueError):
+        return Outcome.error(ErrorKind.CONNECTION, f"invalid request: {exc}", duration_ms)
     return Outcome.error(ErrorKind.CONNECTION, f"{type(exc).__name__}: {exc}", duration_ms)
 
 
 def _is_reset(exc: BaseException | None) -> bool:
-    """A reset, however aiohttp wrapped it: its ClientOSError copies only the errno."""
+    """A reset, by its type or its errno."""
     return isinstance(exc, OSError) and (
         isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError)
         or exc.errno in _RESET_ERRNOS)
