@@ -492,7 +492,8 @@ def markdown(results: dict[str, Any]) -> str:
     if "2" in results:
         r = results["2"]
         vacuumed = (f"VACUUM every {r['vacuum_every_s']:g} s" if r.get("vacuum_every_s")
-                    else "no VACUUM but the server's autovacuum")
+                    else "no VACUUM from the bench (what Hookline's purger runs, and "
+                         "autovacuum if the server has it on)")
         out.append(f"Target 2: retention {r['retention_s']:g} s, {r['rate']:g} msg/s for "
                    f"{r['seconds']:g} s, {vacuumed}, {r['delivered']:,} delivered: "
                    f"{r['verdict']}\n")

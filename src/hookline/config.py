@@ -66,6 +66,8 @@ class Settings:
     payload_retention_days: float = 30.0
     purge_interval: float = 60.0
     purge_batch_size: int = 500
+    # PostgreSQL with autovacuum off: the purger vacuums the tables autovacuum would have.
+    purge_vacuum: bool = True
     # Self-healing endpoints (docs/recovery.md): seconds between the prober's looks for
     # probes that are due (the probe schedule itself is an endpoint option).
     probe_interval: float = 5.0

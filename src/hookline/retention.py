@@ -66,7 +66,6 @@ class Purger:
                 break
             await asyncio.sleep(BATCH_PAUSE)
         if total.total:
-            await self.store.reclaim_space()
             metrics.count_purged(total.total)
             # Only a round that purged something is recorded: a meta write moves the
             # configuration version (migration 0012), so idle rounds leave it alone.
@@ -76,7 +75,15 @@ class Purger:
                      "deleted in %d batches (%.2f s)", total.messages_expunged,
                      total.attempts_expunged, total.messages_deleted, batches,
                      time.monotonic() - started)
+            await self._reclaim()
         return total
+
+    async def _reclaim(self) -> None:
+        started = time.monotonic()
+        vacuumed = await self.store.reclaim_space(vacuum=self.settings.purge_vacuum)
+        if vacuumed:
+            log.info("retention: vacuumed %s, as autovacuum is off (%.2f s)",
+                     ", ".join(vacuumed), time.monotonic() - started)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """A round every `purge_interval` seconds until `stopping` is set; a failing round is

@@ -81,12 +81,13 @@ class HistoryQueries(StoreCore):
                 await tx.execute(statement, int(history_before // ROLLUP_HOUR))
         return counts
 
-    async def reclaim_space(self) -> None:
+    async def reclaim_space(self, *, vacuum: bool = True) -> list[str]:
         """Hand freed pages back to the file system, a little at a time, where the database
-        needs telling (SQLite's incremental vacuum)."""
+        needs telling (SQLite's incremental vacuum); PostgreSQL's store adds its own."""
         if self.dialect.reclaim_space:
             async with self.db.connection() as conn:
                 await conn.execute(self.dialect.reclaim_space)
+        return []
 
     async def _expunge_attempts_of(self, tx: Connection, messages: Sequence[Row]) -> None:
         for app_id, message_ids in _by_app(messages).items():

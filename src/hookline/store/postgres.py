@@ -17,7 +17,7 @@ from ..errors import ConfigError, Conflict, InvalidInput, StoreUnavailable
 from ..secretbox import SecretBox
 from .base import Row, StopListening
 from .core import Guard, WriteStep
-from .dialect import NOTIFY_CHANNEL_OF_SCHEMA, POSTGRES
+from .dialect import NOTIFY_CHANNEL_OF_SCHEMA, POSTGRES, VACUUM_LOCK
 from .sql import SqlStore
 from .transactions import OpenTransaction, committed
 
@@ -33,6 +33,20 @@ _UNAVAILABLE = (
     # The database went away under a running server (dropped): unreachable until it is back.
     asyncpg.InvalidCatalogNameError,
 )
+
+
+# This schema's tables that autovacuum would vacuum by now if it ran (its default thresholds)
+# and does not (off on the server, or on the table), the most dead rows first, quoted.
+_TABLES_TO_VACUUM = """
+SELECT format('%I.%I', s.schemaname, s.relname)
+FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+WHERE s.schemaname = current_schema()
+  AND s.n_dead_tup > 50 + 0.2 * s.n_live_tup
+  AND (NOT current_setting('autovacuum')::boolean
+       OR COALESCE(c.reloptions, '{}') && ARRAY['autovacuum_enabled=false',
+                                                'autovacuum_enabled=off'])
+ORDER BY s.n_dead_tup DESC
+"""
 
 
 class _PgConnection:
@@ -158,6 +172,28 @@ class PostgresStore(SqlStore):
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
         return cls(PostgresDatabase(url, pool), box, POSTGRES)
+
+    async def reclaim_space(self, *, vacuum: bool = True) -> list[str]:
+        """Stand in for autovacuum where it is off (on the server, or on a table): without
+        VACUUM, the space of deleted and updated rows is never reused and the files grow with
+        everything ever written, however much the purge deletes. Each of this schema's tables
+        with more dead rows than autovacuum's default threshold allows (50 and 20 % of its
+        live rows) gets a plain `VACUUM (ANALYZE)`, which never blocks reads or writes; one
+        process at a time per schema, on a connection of its own (VACUUM cannot run in a
+        transaction). Where autovacuum runs, this finds nothing to do."""
+        if not vacuum:
+            return []
+        conn: asyncpg.Connection = await asyncpg.connect(self.db.url)
+        try:
+            if not await conn.fetchval(
+                    "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", VACUUM_LOCK):
+                return []
+            tables = [row[0] for row in await conn.fetch(_TABLES_TO_VACUUM)]
+            for table in tables:
+                await conn.execute(f"VACUUM (ANALYZE) {table}")
+            return tables
+        finally:
+            await conn.close()  # and with it the session's advisory lock
 
     async def listen(self, callback: Callable[[], None]) -> StopListening:
         """Call `callback` on every NOTIFY a publish or requeue sends, from any process."""
