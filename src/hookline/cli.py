@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -51,6 +52,15 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     except Exception as exc:  # a bug: still one line, with enough to report it
         log.debug("unexpected error", exc_info=True)
         raise click.ClickException(f"unexpected error: {type(exc).__name__}: {exc}") from None
+
+
+def _freeze_startup_objects() -> None:
+    """Once a long-running process has started: what starting made (modules, the app, its
+    caches) lives as long as the process, so it leaves the garbage collector's view. A full
+    collection then walks only what requests made since, not the ~140,000 objects of a
+    started server (one took 96 ms under load, a whole request's worth of p99)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -145,6 +155,7 @@ def serve(database_url: str | None, host: str | None, port: int | None, no_worke
         await workers.start()  # after the API's start has migrated the database
         await more_apis.start()
         await more_apis.wait_ready()
+        _freeze_startup_objects()
         click.echo(f"Hookline {__version__} is running at {settings.base_url}")
         click.echo(f"  API docs:  {settings.base_url}/docs")
         click.echo(f"  portal:    {settings.base_url}/portal/ (admin: /portal/login; partners: "
@@ -214,6 +225,7 @@ def api_process(fd: int, workers: int, ready_fd: int) -> None:
 
     async def started(runtime: Runtime) -> None:
         runtime.service.worker_processes = workers
+        _freeze_startup_objects()
         tell_ready(ready_fd)
 
     server = _api_server(create_app(settings, with_worker=False, on_started=started), settings)
@@ -245,6 +257,7 @@ def worker(database_url: str | None, concurrency: int | None,
             loop.add_signal_handler(sig, runtime.worker.stop)
         if stopping.is_set():  # the signal came while the runtime was starting
             runtime.worker.stop()
+        _freeze_startup_objects()
         stop_http = None
         if metrics_port is not None:
             from .worker_http import serve_worker_http
