@@ -283,3 +283,32 @@ def test_a_connection_that_answered_twice_to_one_request_is_not_used_again(loop:
         assert server.connections == 2
 
     run(loop, test)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_headers_without_end_are_refused_before_they_fill_memory(loop: str) -> None:
+    async def test() -> None:
+        endless = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 1_000_000
+        server = await ScriptedServer(lambda n, _: (endless, False)).start()
+        connections = pool()
+        with pytest.raises(InvalidResponse, match="too large"):
+            await post(connections, server.url())
+        await connections.close()
+        await server.stop()
+
+    run(loop, test)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_body_in_one_byte_chunks_is_still_cut_at_the_limit(loop: str) -> None:
+    async def test() -> None:
+        chunks = b"".join(b"1\r\nx\r\n" for _ in range(5_000)) + b"0\r\n\r\n"
+        answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+        server = await ScriptedServer(lambda n, _: (answer, False)).start()
+        connections = pool()
+        response = await post(connections, server.url(), limit=100)
+        await connections.close()
+        await server.stop()
+        assert response.body == b"x" * 100
+
+    run(loop, test)

@@ -50,6 +50,10 @@ __all__ = ["CannotConnect", "ConnectionPool", "DNSError", "InvalidResponse", "Re
 KEEPALIVE_SECONDS = 15.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNSAFE = re.compile(r"[\r\n\x00]")
+# What an answer may take on the wire besides the body kept: its status line and headers
+# (aiohttp allowed 8 KiB a line), and framing such as chunk sizes and trailers. Past it the
+# answer is refused: a receiver cannot make the worker buffer without bound.
+MAX_OVERHEAD = 64 * 1024
 
 
 class DNSError(OSError):
@@ -99,6 +103,7 @@ class _Connection(asyncio.Protocol):
         self._size = 0
         self._retry_after: str | None = None
         self._received = False  # a byte of this response arrived
+        self._budget = MAX_OVERHEAD + 8 * limit  # bytes this answer may still take on the wire
         self._until_eof = False  # the body ends when the connection does
         self._has_length = False
 
@@ -151,6 +156,7 @@ class _Connection(asyncio.Protocol):
             self.abandon()  # bytes nobody asked for: the connection is not ours to reuse
             return
         self._received = True
+        self._budget -= len(data)
         if self._tunnel is not None:
             self._tunnel += data
             end = self._tunnel.find(b"\r\n\r\n")
@@ -159,6 +165,8 @@ class _Connection(asyncio.Protocol):
                     waiter.set_exception(InvalidResponse("the proxy sent data past its answer"))
                 else:
                     waiter.set_result(Response(0, bytes(self._tunnel), None))
+            elif self._budget < 0:
+                waiter.set_exception(InvalidResponse("the proxy's answer is too large"))
             return
         try:
             self._parser.feed_data(data)
@@ -166,6 +174,8 @@ class _Connection(asyncio.Protocol):
             self._fail(InvalidResponse("the receiver switched protocols"))
         except httptools.HttpParserError as exc:
             self._fail(InvalidResponse(str(exc) or type(exc).__name__))
+        if self._budget < 0 and not waiter.done():  # what was fed is one read, bounded
+            self._fail(InvalidResponse("the answer's headers or framing are too large"))
 
     def eof_received(self) -> bool | None:
         return None  # close the transport: connection_lost says the rest
