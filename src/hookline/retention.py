@@ -75,12 +75,13 @@ class Purger:
                      "deleted in %d batches (%.2f s)", total.messages_expunged,
                      total.attempts_expunged, total.messages_deleted, batches,
                      time.monotonic() - started)
-            await self._reclaim()
+        await self._reclaim(purged=bool(total.total))
         return total
 
-    async def _reclaim(self) -> None:
+    async def _reclaim(self, *, purged: bool) -> None:
         started = time.monotonic()
-        vacuumed = await self.store.reclaim_space(vacuum=self.settings.purge_vacuum)
+        vacuumed = await self.store.reclaim_space(purged=purged,
+                                                  vacuum=self.settings.purge_vacuum)
         if vacuumed:
             log.info("retention: vacuumed %s, as autovacuum is off (%.2f s)",
                      ", ".join(vacuumed), time.monotonic() - started)

@@ -274,9 +274,10 @@ class Store(Protocol):
         process is purging."""
         ...
 
-    async def reclaim_space(self, *, vacuum: bool = True) -> list[str]:
-        """After a purge: hand freed space back (SQLite) or make it reusable where nothing
-        else does (PostgreSQL with autovacuum off, when `vacuum`); the tables vacuumed."""
+    async def reclaim_space(self, *, purged: bool = True, vacuum: bool = True) -> list[str]:
+        """After a purge round: hand the space it freed back (SQLite, when it `purged`), or
+        make dead rows' space reusable where nothing else does (PostgreSQL with autovacuum
+        off, when `vacuum`); the tables vacuumed."""
         ...
 
     async def set_payload_expiry(self, app_id: str, message_id: str, at: float) -> None: ...

@@ -81,10 +81,11 @@ class HistoryQueries(StoreCore):
                 await tx.execute(statement, int(history_before // ROLLUP_HOUR))
         return counts
 
-    async def reclaim_space(self, *, vacuum: bool = True) -> list[str]:
-        """Hand freed pages back to the file system, a little at a time, where the database
-        needs telling (SQLite's incremental vacuum); PostgreSQL's store adds its own."""
-        if self.dialect.reclaim_space:
+    async def reclaim_space(self, *, purged: bool = True, vacuum: bool = True) -> list[str]:
+        """Hand pages a purge freed back to the file system, a little at a time, where the
+        database needs telling (SQLite's incremental vacuum); PostgreSQL's store has its
+        own."""
+        if purged and self.dialect.reclaim_space:
             async with self.db.connection() as conn:
                 await conn.execute(self.dialect.reclaim_space)
         return []

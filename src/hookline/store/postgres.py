@@ -173,10 +173,12 @@ class PostgresStore(SqlStore):
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
         return cls(PostgresDatabase(url, pool), box, POSTGRES)
 
-    async def reclaim_space(self, *, vacuum: bool = True) -> list[str]:
+    async def reclaim_space(self, *, purged: bool = True, vacuum: bool = True) -> list[str]:
         """Stand in for autovacuum where it is off (on the server, or on a table): without
         VACUUM, the space of deleted and updated rows is never reused and the files grow with
-        everything ever written, however much the purge deletes. Each of this schema's tables
+        everything ever written, however much the purge deletes, and the indexes a claim
+        walks fill with entries of rows long delivered. After every purge round (whether it
+        `purged` or not: deliveries are updated all the time), each of this schema's tables
         with more dead rows than autovacuum's default threshold allows (50 and 20 % of its
         live rows) gets a plain `VACUUM (ANALYZE)`, which never blocks reads or writes; one
         process at a time per schema, on a connection of its own (VACUUM cannot run in a
