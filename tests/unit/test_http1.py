@@ -312,3 +312,21 @@ def test_a_body_in_one_byte_chunks_is_still_cut_at_the_limit(loop: str) -> None:
         assert response.body == b"x" * 100
 
     run(loop, test)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_server_that_hangs_up_at_once_is_a_disconnect_not_a_timeout(loop: str) -> None:
+    async def test() -> None:
+        async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()
+
+        server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        connections = pool()
+        with pytest.raises(ConnectionError):
+            async with asyncio.timeout(5):
+                await post(connections, f"http://127.0.0.1:{port}/hook")
+        await connections.close()
+        server.close()
+
+    run(loop, test)

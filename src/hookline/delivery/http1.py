@@ -114,6 +114,8 @@ class _Connection(asyncio.Protocol):
 
     async def exchange(self, data: bytes, limit: int) -> Response:
         assert self.transport is not None
+        if self.closed:  # closed by the server before a byte was written
+            raise ServerDisconnected("the connection closed before an answer")
         self._reset_response(limit)
         self.reusable = False
         waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
@@ -227,6 +229,7 @@ class _Connection(asyncio.Protocol):
         status = self._parser.get_status_code()
         if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
             self._reset_response(self._limit)
+            self._received = True  # the server has the request: it is never sent again
             return
         self._finish(keep_alive=self._parser.should_keep_alive())
 
