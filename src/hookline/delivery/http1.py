@@ -3,7 +3,7 @@ alive and reused per destination, responses parsed by httptools (llhttp, the C p
 uses) and cut at a byte limit.
 
 A webhook request needs little of a general HTTP client: no redirects, cookies, compression,
-streaming uploads or connection-level retries beyond one. What it needs is cheap: a delivery's
+streaming uploads or retries beyond the one below. What it needs is cheap: a delivery's
 CPU is what bounds the worker (bench/RESULTS.md, "What limits the rates"), and aiohttp's client
 cost about three times this one per request on loopback (88 against 29 µs, measured with
 both against the same server). What it must keep is here:
@@ -17,7 +17,11 @@ both against the same server). What it must keep is here:
 - a response body read up to `limit` bytes, the connection dropped if there is more;
 - a request on a kept-alive connection that the server had closed in the meantime (it closed
   before a byte of an answer came) is sent once more on a new connection; nothing else is
-  ever repeated.
+  ever repeated;
+- exactly the headers given, plus Host and Content-Length: what is recorded and shown is
+  everything sent. No cookies are kept (one receiver's Set-Cookie must never ride along on
+  the next request to that host, which may be another partner's endpoint), and no proxy
+  settings are read from the environment.
 
 The caller bounds the whole exchange in time (`asyncio.timeout`); a cancelled exchange
 closes its connection.
