@@ -15,7 +15,11 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
-WAKE_INTERVAL = 0.010  # seconds: at most 100 NOTIFYs a second per process
+# Seconds: at most 500 NOTIFYs a second per process. A worker in another process claims when
+# woken, so this spacing is part of every delivery's latency: at 500 messages/s (open loop,
+# PostgreSQL) 10 ms gave p50/p99 of 42-83 / 176-1,017 ms and 2 ms 23-45 / 74-300 ms in
+# alternating runs, with the closed loop's rate unchanged (2,358 against 2,378/s).
+WAKE_INTERVAL = 0.002
 
 
 class CoalescedWake:
