@@ -16,7 +16,7 @@ from typing import Any
 
 MIGRATION_LOCK = 727274  # any constant: the advisory lock every migrating process takes
 PURGE_LOCK = 727290  # the advisory lock of the process purging history (store/history.py)
-VACUUM_LOCK = 727291  # the advisory lock of the process vacuuming after a purge (postgres.py)
+VACUUM_LOCK = 727291  # with the schema: the process vacuuming after a purge round (postgres.py)
 NOTIFY_CHANNEL = "hookline_deliveries"
 # NOTIFY reaches the whole database, so each schema Hookline lives in has a channel of its own
 # (the plain name in `public`): installations sharing a database never wake each other.
