@@ -358,7 +358,7 @@ async def test_with_autovacuum_off_the_purge_vacuums_the_tables_it_emptied(
 
         async def vacuumed() -> dict[str, int]:
             # The statistics that count dead rows reach the server within a second or so;
-            # until then (or while another test's purger vacuums) there is nothing to do.
+            # until then (or while this runtime's own purger vacuums) there is nothing to do.
             await runtime.store.reclaim_space(vacuum=True)
             after = await _vacuum_counts(runtime)
             done = {t for t in ("messages", "deliveries", "attempts")
