@@ -5,8 +5,9 @@ embedded use, uvloop's in `hookline serve` and `hookline worker`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -82,6 +83,19 @@ def pool(**kwargs: object) -> ConnectionPool:
                           **kwargs)  # type: ignore[arg-type]
 
 
+@contextlib.asynccontextmanager
+async def serving(script: Script, **pool_options: object
+                  ) -> AsyncIterator[tuple[ScriptedServer, ConnectionPool]]:
+    """A scripted server and a pool to reach it, both closed when the block ends."""
+    server = await ScriptedServer(script).start()
+    connections = pool(**pool_options)
+    try:
+        yield server, connections
+    finally:
+        await connections.close()
+        await server.stop()
+
+
 def run(loop: str, test: Callable[[], Awaitable[None]]) -> None:
     if loop == "uvloop":
         uvloop.run(test())
@@ -97,14 +111,11 @@ async def post(connections: ConnectionPool, url: str, body: bytes = b"{}",
 @pytest.mark.parametrize("loop", LOOPS)
 def test_a_kept_alive_connection_serves_the_next_request(loop: str) -> None:
     async def test() -> None:
-        server = await ScriptedServer(lambda n, _: (
+        async with serving(lambda n, _: (
             b"HTTP/1.1 503 Busy\r\nRetry-After: 7\r\nContent-Length: 4\r\n\r\nbusy", False
-        )).start()
-        connections = pool()
-        first = await post(connections, server.url("/a?b=1"), b'{"n":1}')
-        second = await post(connections, server.url("/a?b=1"), b'{"n":2}')
-        await connections.close()
-        await server.stop()
+        )) as (server, connections):
+            first = await post(connections, server.url("/a?b=1"), b'{"n":1}')
+            second = await post(connections, server.url("/a?b=1"), b'{"n":2}')
 
         assert (first.status, first.body, first.retry_after) == (503, b"busy", "7")
         assert second == first
@@ -123,17 +134,14 @@ def test_a_request_on_a_connection_the_server_closed_meanwhile_goes_on_a_new_one
 ) -> None:
     async def test() -> None:
         # Keep-alive answers, but the server closes each connection right after answering.
-        server = await ScriptedServer(lambda n, _: (OK, True)).start()
-        connections = pool()
-        first = await post(connections, server.url())
-        await asyncio.sleep(0.05)  # the close reaches the idle connection
-        second = await post(connections, server.url())
-        await asyncio.sleep(0)
-        # Nothing tells the client before it writes: the third request finds the close only
-        # once it has been sent.
-        third = await post(connections, server.url())
-        await connections.close()
-        await server.stop()
+        async with serving(lambda n, _: (OK, True)) as (server, connections):
+            first = await post(connections, server.url())
+            await asyncio.sleep(0.05)  # the close reaches the idle connection
+            second = await post(connections, server.url())
+            await asyncio.sleep(0)
+            # Nothing tells the client before it writes: the third request finds the close only
+            # once it has been sent.
+            third = await post(connections, server.url())
 
         assert [r.status for r in (first, second, third)] == [200, 200, 200]
         assert len(server.heads) == 3
@@ -144,12 +152,9 @@ def test_a_request_on_a_connection_the_server_closed_meanwhile_goes_on_a_new_one
 @pytest.mark.parametrize("loop", LOOPS)
 def test_a_fresh_connection_closed_without_an_answer_is_not_sent_again(loop: str) -> None:
     async def test() -> None:
-        server = await ScriptedServer(lambda n, _: (b"", True)).start()
-        connections = pool()
-        with pytest.raises(ServerDisconnected):
-            await post(connections, server.url())
-        await connections.close()
-        await server.stop()
+        async with serving(lambda n, _: (b"", True)) as (server, connections):
+            with pytest.raises(ServerDisconnected):
+                await post(connections, server.url())
         assert len(server.heads) == 1
 
     run(loop, test)
@@ -159,12 +164,9 @@ def test_a_fresh_connection_closed_without_an_answer_is_not_sent_again(loop: str
 def test_a_body_past_the_limit_is_cut_and_its_connection_dropped(loop: str) -> None:
     async def test() -> None:
         big = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100_000
-        server = await ScriptedServer(lambda n, _: (big if n == 1 else OK, False)).start()
-        connections = pool()
-        cut = await post(connections, server.url(), limit=100)
-        after = await post(connections, server.url(), limit=100)
-        await connections.close()
-        await server.stop()
+        async with serving(lambda n, _: (big if n == 1 else OK, False)) as (server, connections):
+            cut = await post(connections, server.url(), limit=100)
+            after = await post(connections, server.url(), limit=100)
 
         assert (cut.status, cut.body) == (200, b"x" * 100)
         assert after.body == b"ok"
@@ -185,11 +187,8 @@ def test_a_body_past_the_limit_is_cut_and_its_connection_dropped(loop: str) -> N
 ])
 def test_every_way_a_body_can_end_is_read(loop: str, answer: bytes, body: bytes) -> None:
     async def test() -> None:
-        server = await ScriptedServer(lambda n, _: (answer, True)).start()
-        connections = pool()
-        response = await post(connections, server.url())
-        await connections.close()
-        await server.stop()
+        async with serving(lambda n, _: (answer, True)) as (server, connections):
+            response = await post(connections, server.url())
         assert response.body == body
         assert 200 <= response.status < 300
 
@@ -199,12 +198,10 @@ def test_every_way_a_body_can_end_is_read(loop: str, answer: bytes, body: bytes)
 @pytest.mark.parametrize("loop", LOOPS)
 def test_an_answer_that_is_not_http_is_an_invalid_response(loop: str) -> None:
     async def test() -> None:
-        server = await ScriptedServer(lambda n, _: (b"SSH-2.0-OpenSSH_9.2\r\n", False)).start()
-        connections = pool()
-        with pytest.raises(InvalidResponse):
-            await post(connections, server.url())
-        await connections.close()
-        await server.stop()
+        not_http = b"SSH-2.0-OpenSSH_9.2\r\n"
+        async with serving(lambda n, _: (not_http, False)) as (server, connections):
+            with pytest.raises(InvalidResponse):
+                await post(connections, server.url())
 
     run(loop, test)
 
@@ -214,12 +211,9 @@ def test_a_header_that_would_split_the_request_is_refused_before_anything_is_sen
     loop: str,
 ) -> None:
     async def test() -> None:
-        server = await ScriptedServer(lambda n, _: (OK, False)).start()
-        connections = pool()
-        with pytest.raises(ValueError, match="CR, LF or NUL"):
-            await connections.post(server.url(), {"x-a": "b\r\nx-injected: 1"}, b"{}", 10)
-        await connections.close()
-        await server.stop()
+        async with serving(lambda n, _: (OK, False)) as (server, connections):
+            with pytest.raises(ValueError, match="CR, LF or NUL"):
+                await connections.post(server.url(), {"x-a": "b\r\nx-injected: 1"}, b"{}", 10)
         assert server.connections == 0
 
     run(loop, test)
@@ -234,19 +228,17 @@ def test_an_exchange_cut_short_by_its_deadline_closes_its_connection(
 
         def script(n: int, head: bytes) -> tuple[bytes, bool]:
             return next(answers), False
-        server = await ScriptedServer(script).start()
-        connections = pool()
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.2):
-                await post(connections, server.url())
-        for _ in range(100):  # the abandoned connection is closed, not left open
-            if server.closed_by_client:
-                break
-            await asyncio.sleep(0.01)
-        assert server.closed_by_client == 1
-        response = await post(connections, server.url())
-        await connections.close()
-        await server.stop()
+
+        async with serving(script) as (server, connections):
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await post(connections, server.url())
+            for _ in range(100):  # the abandoned connection is closed, not left open
+                if server.closed_by_client:
+                    break
+                await asyncio.sleep(0.01)
+            assert server.closed_by_client == 1
+            response = await post(connections, server.url())
         assert response.body == b"ok"
         assert server.connections == 2
 
@@ -273,12 +265,9 @@ def test_a_proxy_gets_absolute_form_requests_with_its_credentials(loop: str) -> 
 @pytest.mark.parametrize("loop", LOOPS)
 def test_a_connection_that_answered_twice_to_one_request_is_not_used_again(loop: str) -> None:
     async def test() -> None:
-        server = await ScriptedServer(lambda n, _: (OK + OK, False)).start()
-        connections = pool()
-        first = await post(connections, server.url())
-        second = await post(connections, server.url())
-        await connections.close()
-        await server.stop()
+        async with serving(lambda n, _: (OK + OK, False)) as (server, connections):
+            first = await post(connections, server.url())
+            second = await post(connections, server.url())
         assert first.body == second.body == b"ok"
         assert server.connections == 2
 
@@ -289,12 +278,9 @@ def test_a_connection_that_answered_twice_to_one_request_is_not_used_again(loop:
 def test_headers_without_end_are_refused_before_they_fill_memory(loop: str) -> None:
     async def test() -> None:
         endless = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 1_000_000
-        server = await ScriptedServer(lambda n, _: (endless, False)).start()
-        connections = pool()
-        with pytest.raises(InvalidResponse, match="too large"):
-            await post(connections, server.url())
-        await connections.close()
-        await server.stop()
+        async with serving(lambda n, _: (endless, False)) as (server, connections):
+            with pytest.raises(InvalidResponse, match="too large"):
+                await post(connections, server.url())
 
     run(loop, test)
 
@@ -304,11 +290,8 @@ def test_a_body_in_one_byte_chunks_is_still_cut_at_the_limit(loop: str) -> None:
     async def test() -> None:
         chunks = b"".join(b"1\r\nx\r\n" for _ in range(5_000)) + b"0\r\n\r\n"
         answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
-        server = await ScriptedServer(lambda n, _: (answer, False)).start()
-        connections = pool()
-        response = await post(connections, server.url(), limit=100)
-        await connections.close()
-        await server.stop()
+        async with serving(lambda n, _: (answer, False)) as (server, connections):
+            response = await post(connections, server.url(), limit=100)
         assert response.body == b"x" * 100
 
     run(loop, test)

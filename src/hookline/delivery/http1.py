@@ -37,14 +37,13 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from ipaddress import ip_address
 from typing import cast
 
 import httptools
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
-from .egress import EgressBlocked
+from .egress import EgressBlocked, EgressPolicy
 
 __all__ = ["CannotConnect", "ConnectionPool", "DNSError", "InvalidResponse", "Response",
            "ServerDisconnected"]
@@ -376,10 +375,11 @@ class ConnectionPool:
         """Close connections idle past the keep-alive, whichever destination they are for."""
         self._swept = now
         for key, connections in list(self._idle.items()):
-            kept = [c for c in connections
-                    if not c.closed and now - c.idle_since < self.keepalive]
+            kept = []
             for connection in connections:
-                if connection not in kept:
+                if not connection.closed and now - connection.idle_since < self.keepalive:
+                    kept.append(connection)
+                else:
                     connection.abandon()
             self._idle_count -= len(connections) - len(kept)
             if kept:
@@ -394,8 +394,9 @@ class ConnectionPool:
             return await self._connect(key, host, port, addresses, tls=scheme == "https")
         proxy_host = self.proxy.raw_host or ""
         proxy_port = self.proxy.port or _DEFAULT_PORTS.get(self.proxy.scheme, 80)
-        literal = _literal(proxy_host)
-        addresses = ([literal] if literal is not None
+        literal = EgressPolicy.literal_host_address(proxy_host)
+        addresses = ([(str(literal), socket.AF_INET if literal.version == 4 else socket.AF_INET6)]
+                     if literal is not None
                      else await self._resolve(self.proxy_resolver, proxy_host, proxy_port))
         connection = await self._connect(key, proxy_host, proxy_port, addresses,
                                          tls=self.proxy.scheme == "https")
@@ -467,15 +468,6 @@ class ConnectionPool:
             connection.abandon()
             raise
         connection.transport = cast(asyncio.Transport, transport)
-
-
-def _literal(host: str) -> tuple[str, int] | None:
-    """(address, family) of a host written as an IP address; None for a name."""
-    try:
-        address = ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-    return str(address), socket.AF_INET if address.version == 4 else socket.AF_INET6
 
 
 def _no_delay(connection: _Connection) -> None:

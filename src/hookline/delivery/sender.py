@@ -55,7 +55,7 @@ class Sender:
         self.policy = policy
         self._inner_resolver = resolver
         self._connections: ConnectionPool | None = None
-        self._resolvers: list[AbstractResolver] = []
+        self._own_resolver: AbstractResolver | None = None  # made here, so closed here
         self._url_verdicts: dict[str, Exception | None] = {}
 
     async def __aenter__(self) -> Sender:
@@ -66,9 +66,9 @@ class Sender:
 
     def _pool(self) -> ConnectionPool:
         if self._connections is None:
-            inner = self._inner_resolver or ThreadedResolver()
-            if self._inner_resolver is None:
-                self._resolvers.append(inner)
+            inner = self._inner_resolver
+            if inner is None:
+                inner = self._own_resolver = ThreadedResolver()
             self._connections = ConnectionPool(
                 limit=self.settings.worker_concurrency + 16,
                 # With a proxy, connections only ever reach the operator's proxy; the
@@ -83,9 +83,9 @@ class Sender:
         if self._connections is not None:
             await self._connections.close()
             self._connections = None
-        for resolver in self._resolvers:
-            await resolver.close()
-        self._resolvers.clear()
+        if self._own_resolver is not None:
+            await self._own_resolver.close()
+            self._own_resolver = None
 
     async def send(self, request: PreparedRequest, deadline: float) -> Outcome:
         """POST the request; never raises for anything the receiver or network does."""
