@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..ids import ATTEMPT, IdReserve
 from ..models import (
@@ -35,6 +35,7 @@ from .queries import queries_for
 from .wakeups import CoalescedWake
 
 IDEMPOTENCY_WINDOW = 24 * 3600.0
+T = TypeVar("T")
 Row = Any  # sqlite3.Row or asyncpg.Record: both index by column name
 
 
@@ -61,6 +62,13 @@ class Database(Protocol):
         (SQLite: one hand-off to the database thread); joins the transaction this task has
         open. With a `guard`, only if its statement's value is still the one expected:
         returns whether it wrote."""
+        ...
+
+    async def in_transaction(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        """`await body(tx)` in one transaction (a savepoint, inside one this task has open),
+        as cheaply as the driver can: SQLite runs the whole body on its database thread in
+        one hand-off. So the body awaits only its connection's statements: no other store
+        call, no lock, no sleep, no `after_commit`."""
         ...
 
     def after_commit(self, callback: Callable[[], None]) -> None:

@@ -62,7 +62,8 @@ class DeliveryQueries(StoreCore):
                 # It numbers the leased rows from the first id: the rest serve the next claim.
                 self._attempt_ids.give_back(attempt_ids[len(rows):])
                 return await self._claims_from(conn, rows, lease_id)
-        async with self.db.transaction() as tx:
+
+        async def claim(tx: Connection) -> list[Claim]:
             shares = await self._fair_shares(tx, owner, limit, now, exclude_endpoints,
                                              room or {}, default_room, default_cap, busy)
             picked = round_robin(shares, limit)
@@ -75,6 +76,9 @@ class DeliveryQueries(StoreCore):
             await self._save_flows(tx, shares, rows, now, lease)
             probes = {s.endpoint_id for s in shares if s.probe}
             return await self._claims_from(tx, rows, lease_id, probes)
+
+        # Step by step in one transaction, on SQLite in one hand-off to its thread.
+        return await self.db.in_transaction(claim)
 
     async def _fair_shares(self, tx: Connection, owner: str, limit: int, now: float,
                            exclude: Sequence[str], room: Mapping[str, int], default_room: int,
@@ -147,8 +151,9 @@ class DeliveryQueries(StoreCore):
         endpoint with its new streak, and the time of its last attempt) are disabled here,
         and returned."""
         streaks = failure_streaks(results)
-        disabled: list[Endpoint] = []
-        async with self.db.transaction() as tx:
+
+        async def record(tx: Connection) -> list[Endpoint]:
+            disabled = []
             for row in await self._store_results(tx, results, streaks):
                 if bool(row["disabled"]):
                     continue
@@ -160,7 +165,9 @@ class DeliveryQueries(StoreCore):
                                      last_attempt_at)
                     endpoint.disabled, endpoint.disabled_reason = True, reason
                     disabled.append(endpoint)
-        return disabled
+            return disabled
+
+        return await self.db.in_transaction(record)
 
     async def _store_results(self, tx: Connection, results: Sequence[DeliveryResult],
                              streaks: dict[str, FailureStreak]) -> list[Row]:

@@ -7,7 +7,7 @@ never wait on each other; the lease is committed before any HTTP request is made
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ import asyncpg
 from ..errors import ConfigError, Conflict, InvalidInput, StoreUnavailable
 from ..secretbox import SecretBox
 from .base import Row, StopListening
-from .core import Guard, WriteStep
+from .core import Connection, Guard, T, WriteStep
 from .dialect import NOTIFY_CHANNEL_OF_SCHEMA, POSTGRES, VACUUM_LOCK
 from .sql import SqlStore
 from .transactions import OpenTransaction, committed
@@ -125,6 +125,10 @@ class PostgresDatabase:
             for statement, rows in steps:
                 await tx.executemany(statement, rows)
         return True
+
+    async def in_transaction(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        async with self.transaction() as tx:
+            return await body(tx)
 
     def connection(self) -> Any:
         return self._acquire(False)

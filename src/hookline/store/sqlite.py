@@ -14,16 +14,16 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..errors import ConfigError, Conflict, StoreUnavailable
 from ..secretbox import SecretBox
 from .base import Row, StopListening
-from .core import Guard, WriteStep
+from .core import Connection, Guard, WriteStep
 from .dialect import SQLITE
 from .sql import SqlStore
 from .transactions import OpenTransaction, committed
@@ -38,23 +38,65 @@ def _named(args: Sequence[Any]) -> Mapping[str, Any]:
     return {str(i): value for i, value in enumerate(args, start=1)}
 
 
+def _execute(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> None:
+    conn.execute(sql, _named(args))
+
+
+def _executemany(conn: sqlite3.Connection, sql: str,
+                 named: Sequence[Mapping[str, Any]]) -> None:
+    if named:
+        conn.executemany(sql, named)
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Row]:
+    return conn.execute(sql, _named(args)).fetchall()
+
+
+def _fetchrow(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> Row | None:
+    return conn.execute(sql, _named(args)).fetchone()
+
+
 class _SqliteConnection:
+    """The connection as the event loop sees it: each statement one hand-off to the
+    database thread."""
+
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
     async def execute(self, sql: str, *args: Any) -> None:
-        await self._db.run(lambda c: c.execute(sql, _named(args)))
+        await self._db.run(lambda c: _execute(c, sql, args))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         named = [_named(row) for row in rows]
         if named:
-            await self._db.run(lambda c: c.executemany(sql, named))
+            await self._db.run(lambda c: _executemany(c, sql, named))
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return await self._db.run(lambda c: c.execute(sql, _named(args)).fetchall())
+        return await self._db.run(lambda c: _fetch(c, sql, args))
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        return await self._db.run(lambda c: c.execute(sql, _named(args)).fetchone())
+        return await self._db.run(lambda c: _fetchrow(c, sql, args))
+
+
+class _OnThread:
+    """The connection as a transaction body run on the database thread sees it
+    (`SqliteDatabase.in_transaction`): each statement runs at once, so the body's awaits
+    never suspend."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        _execute(self._conn, sql, args)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        _executemany(self._conn, sql, [_named(row) for row in rows])
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return _fetch(self._conn, sql, args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return _fetchrow(self._conn, sql, args)
 
 
 class SqliteDatabase:
@@ -129,19 +171,37 @@ class SqliteDatabase:
             if guard is not None:
                 row = conn.execute(guard[0]).fetchone()
                 if row is None or row[0] != guard[1]:
-                    return False
+                    raise _NothingWritten
             for statement, rows in named:
                 conn.executemany(statement, rows)
             return True
 
         # One hand-off to the database thread for the lot, not one per statement.
+        try:
+            if self._held.joined() is not None:
+                return await self.run(lambda c: _atomically(
+                    c, write, "SAVEPOINT nested", "RELEASE nested",
+                    ("ROLLBACK TO nested", "RELEASE nested")))
+            async with self._lock:
+                return await self.run(lambda c: _atomically(
+                    c, write, "BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",)))
+        except _NothingWritten:
+            return False
+
+    async def in_transaction(self, body: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        """`body(tx)` in one transaction, in one hand-off to the database thread: the body
+        runs there to its end, its statements at once (`_OnThread`), so the write lock is
+        held for the body's own time, not for a turn of the event loop per statement. The
+        body must await nothing but its connection (no locks, no sleeps, no other store
+        call: those need the event loop, which that thread has not got). Inside a
+        transaction this task has open, it runs as a savepoint of it, on the loop."""
         if self._held.joined() is not None:
-            return await self.run(lambda c: _atomically(
-                c, write, "SAVEPOINT nested", "RELEASE nested",
-                ("ROLLBACK TO nested", "RELEASE nested")))
+            async with self.transaction() as tx:
+                return await body(tx)
         async with self._lock:
             return await self.run(lambda c: _atomically(
-                c, write, "BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",)))
+                c, lambda conn: _to_the_end(body(_OnThread(conn))), "BEGIN IMMEDIATE",
+                "COMMIT", ("ROLLBACK",)))
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._held.after_commit(callback)
@@ -162,27 +222,35 @@ class SqliteDatabase:
         self._executor.shutdown(wait=True)
 
 
-def _atomically(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], bool],
-                begin: str, end: str, undo: tuple[str, ...]) -> bool:
-    """`work` between `begin` and `end`, on the database thread; `undo` if anything fails
-    or `work` wrote nothing (its answer: False)."""
+def _atomically(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T],
+                begin: str, end: str, undo: tuple[str, ...]) -> T:
+    """`work` between `begin` and `end`, on the database thread; `undo` if it raises."""
     conn.execute(begin)
     try:
-        wrote = work(conn)
-        if not wrote:
-            raise _NothingWritten
+        done = work(conn)
         conn.execute(end)
-    except BaseException as exc:
+    except BaseException:
         for statement in undo:
             conn.execute(statement)
-        if isinstance(exc, _NothingWritten):
-            return False
         raise
-    return True
+    return done
+
+
+def _to_the_end(body: Coroutine[Any, Any, T]) -> T:
+    """Run a transaction body's coroutine to its end, here and now: it awaits only
+    statements that complete at once (`_OnThread`), so it never suspends; one that does
+    awaited something else, and is a bug refused loudly."""
+    try:
+        body.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    body.close()
+    raise RuntimeError("a transaction body run on SQLite's thread awaited something other "
+                       "than its connection")
 
 
 class _NothingWritten(Exception):
-    """`work` decided not to write: undo what the transaction began."""
+    """`work` found its guard moved: undo what the transaction began, write nothing."""
 
 
 def create_private(path: Path) -> None:
