@@ -1,4 +1,4 @@
-"""The single publish's short path (api/short_publish.py): a plain publish is answered without
+"""The publishes' short path (api/short_publish.py): a plain publish or batch is answered without
 FastAPI's dependency machinery, as the route would answer it; everything else reaches the
 route with its body intact, on the same keep-alive connection."""
 
@@ -98,3 +98,57 @@ async def test_a_refusal_by_the_publish_itself_is_the_routes_problem(
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert refused.body["field"] == "payload.x"
     assert routed == []
+
+
+BATCH = {"messages": [MESSAGE, {"eventType": "a.b", "payload": {}, "color": 1},
+                      {**MESSAGE, "idempotencyKey": "item-1"}]}
+
+
+async def test_a_plain_batch_skips_the_framework_and_answers_as_the_route_does(
+        api: ApiServer, routed: list[str]) -> None:
+    app = await _app(api)
+    routed.clear()
+    short = await api.post(f"/api/v1/app/{app}/msg/batch", BATCH)
+    assert routed == []
+    framework = await api.post(f"/api/v1/app/{app}/msg/batch?with_content=true", BATCH)
+    assert routed == [f"/api/v1/app/{app}/msg/batch"]
+
+    assert short.status == framework.status == 200
+    assert short.headers["Content-Type"] == framework.headers["Content-Type"]
+    assert [i["outcome"] for i in short.body["data"]] == ["created", "refused", "created"]
+    assert [i["outcome"] for i in framework.body["data"]] == ["created", "refused", "existing"]
+    assert short.body["data"][1] == framework.body["data"][1]  # the same problem, index 1
+    assert framework.body["data"][2]["message"]["id"] == short.body["data"][2]["message"]["id"]
+    assert short.body["data"][0]["message"]["payload"] == MESSAGE["payload"]
+
+
+async def test_a_batch_under_an_idempotency_key_goes_to_the_route_which_replays_it(
+        api: ApiServer, routed: list[str]) -> None:
+    app = await _app(api)
+    routed.clear()
+    headers = {"idempotency-key": "batch-1"}
+    first = await api.post(f"/api/v1/app/{app}/msg/batch", BATCH, headers=headers)
+    again = await api.post(f"/api/v1/app/{app}/msg/batch", BATCH, headers=headers)
+    assert routed == [f"/api/v1/app/{app}/msg/batch"] * 2
+    assert (first.status, again.status) == (200, 200)
+    assert again.body == first.body
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), [
+    (b'{"messages": []}', {}, 422),
+    (b'{"messages": [', {}, 400),
+    (b'{"messages": [{"eventType": "a.b", "payload": {}}]}', {"authorization": "Bearer nope"},
+     401),
+])
+async def test_what_the_short_path_refuses_of_a_batch_reaches_the_route_with_its_body(
+        api: ApiServer, routed: list[str], body: bytes, headers: dict[str, str],
+        status: int) -> None:
+    app = await _app(api)
+    routed.clear()
+    refused = await api.post(f"/api/v1/app/{app}/msg/batch", data=body, headers=headers)
+    assert refused.status == status, refused.body
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    if status != 400:
+        assert routed == [f"/api/v1/app/{app}/msg/batch"]
+    after = await api.post(f"/api/v1/app/{app}/msg/batch", BATCH)  # same keep-alive session
+    assert after.status == 200

@@ -134,23 +134,28 @@ async def create_message_batch(
 ) -> Response:
     """Publish up to 100 messages in one transaction with their fan-out, durable before
     this returns. An item that is not valid is refused alone, with its index and a problem."""
+    # Plain requests (no query, no idempotency-key) are answered by `api/short_publish.py`
+    # before they reach this route, with `publish_batch` below.
     # Answered as encoded JSON: FastAPI would validate the hundred results again against
     # `MessageBatchOut` before encoding them, for nothing (they were built as such).
-    items: list[BatchMessageIn | Problem] = [_checked_item(raw) for raw in body.messages]
-
-    async def publish() -> MessageBatchOut:
-        drafts = [MessageDraft(i.event_type, i.payload, event_id=i.event_id,
-                               channels=i.channels, idempotency_key=i.idempotency_key,
-                               ordering_key=i.ordering_key, tags=i.tags,
-                               deliver_at=i.deliver_at.timestamp() if i.deliver_at else None)
-                  for i in items if isinstance(i, BatchMessageIn)]
-        published = iter(await service.publish_batch(app.id, drafts))
-        results = [item if isinstance(item, Problem) else next(published) for item in items]
-        return MessageBatchOut.model_construct(data=[_item_out(n, r, with_content)
-                                                     for n, r in enumerate(results)])
-
-    answer = await idempotency.once(app.id, 200, MessageBatchOut, publish)
+    answer = await idempotency.once(app.id, 200, MessageBatchOut,
+                                    partial(publish_batch, service, app, body, with_content))
     return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
+
+
+async def publish_batch(service: Service, app: Application, body: MessageBatchIn,
+                        with_content: bool) -> MessageBatchOut:
+    """The batch's items published, each checked alone: one result per item, in order."""
+    items: list[BatchMessageIn | Problem] = [_checked_item(raw) for raw in body.messages]
+    drafts = [MessageDraft(i.event_type, i.payload, event_id=i.event_id,
+                           channels=i.channels, idempotency_key=i.idempotency_key,
+                           ordering_key=i.ordering_key, tags=i.tags,
+                           deliver_at=i.deliver_at.timestamp() if i.deliver_at else None)
+              for i in items if isinstance(i, BatchMessageIn)]
+    published = iter(await service.publish_batch(app.id, drafts))
+    results = [item if isinstance(item, Problem) else next(published) for item in items]
+    return MessageBatchOut.model_construct(data=[_item_out(n, r, with_content)
+                                                 for n, r in enumerate(results)])
 
 
 def _checked_item(raw: object) -> BatchMessageIn | Problem:
