@@ -1,7 +1,9 @@
 """SQLite: the embedded default. One connection on one thread, WAL mode.
 
 Every statement runs on a dedicated thread so the event loop never blocks on disk; an asyncio
-lock keeps a transaction's statements together. Several processes (a server and separate
+lock keeps a transaction's statements together. The worker's claims and results run whole on
+that thread, in one hand-off each (`in_transaction`), so the write lock is not held across
+turns of the event loop. Several processes (a server and separate
 workers) can share the file: `BEGIN IMMEDIATE` takes the write lock up front and a busy timeout
 waits for it, so a claim is one atomic step.
 
@@ -193,8 +195,10 @@ class SqliteDatabase:
         runs there to its end, its statements at once (`_OnThread`), so the write lock is
         held for the body's own time, not for a turn of the event loop per statement. The
         body must await nothing but its connection (no locks, no sleeps, no other store
-        call: those need the event loop, which that thread has not got). Inside a
-        transaction this task has open, it runs as a savepoint of it, on the loop."""
+        call: those need the event loop, which that thread has not got). A caller
+        cancelled meanwhile does not stop it: like one statement, it commits or rolls back
+        whole. Inside a transaction this task has open, it runs as a savepoint of it, on
+        the loop."""
         if self._held.joined() is not None:
             async with self.transaction() as tx:
                 return await body(tx)
