@@ -67,3 +67,20 @@ async def test_claims_keep_decoded_endpoints_only_until_their_settings_change(
     await svc.publish(app_id, "a.b", {"n": "after"})
     after = await store.claim_due_deliveries("w", 10, time.time() + 1, 60, (), {}, 10, 10)
     assert {c.endpoint.secret for c in after if c.endpoint.id == kept.id} == {rotated.secret}
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_claim_still_reads_its_messages_after_a_migration_adds_a_column(
+        control: Runtime) -> None:
+    """PostgreSQL's claim answers with its messages (migration 0032): as JSON, so a worker's
+    connections, open across a later migration that adds a column to messages, still
+    decode them."""
+    first, second = await _two_endpoints_with_backlog(control, 2)
+    store = control.store
+    before = await store.claim_due_deliveries("w", 2, time.time() + 1, 60, (), {}, 1)
+    assert {c.message.payload["n"] for c in before} == {0}
+    async with store.db.connection() as conn:  # type: ignore[attr-defined]
+        await conn.execute("ALTER TABLE messages ADD COLUMN added_later TEXT")
+    after = await store.claim_due_deliveries("w", 4, time.time() + 1, 60, (), {}, 2)
+    assert Counter(c.endpoint.id for c in after) == {first: 1, second: 1}
+    assert {c.message.payload["n"] for c in after} == {1}

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..ids import ATTEMPT, new_ids
-from ..models import AttemptTrigger, Endpoint
+from ..models import AttemptTrigger, Endpoint, Message
 from .core import (
     KEPT_ENDPOINTS,
     Claim,
@@ -52,7 +52,7 @@ class DeliveryQueries(StoreCore):
         default_room = default_room or limit
         default_cap = default_cap or default_room
         busy = busy or {}
-        if self.q.claim_due_deliveries is not None:  # one statement
+        if self.q.claim_due_deliveries is not None:  # one statement, with the messages
             attempt_ids = self._attempt_ids.take(limit)
             async with self.db.connection() as conn:
                 rows = await conn.fetch(
@@ -61,7 +61,13 @@ class DeliveryQueries(StoreCore):
                     default_room, default_cap, attempt_ids, json.dumps(dict(busy)))
                 # It numbers the leased rows from the first id: the rest serve the next claim.
                 self._attempt_ids.give_back(attempt_ids[len(rows):])
-                return await self._claims_from(conn, rows, lease_id)
+                if not rows:
+                    return []
+                # Each message on the first of its deliveries, as JSON (migration 0032).
+                messages = {r["message_id"]: message_from_row(json.loads(r["message"]))
+                            for r in rows if r["message"] is not None}
+                return await self._claims_of(conn, rows, lease_id, messages,
+                                             rows[0]["config_version"])
 
         async def claim(tx: Connection) -> list[Claim]:
             shares = await self._fair_shares(tx, owner, limit, now, exclude_endpoints,
@@ -107,19 +113,26 @@ class DeliveryQueries(StoreCore):
             for s in shares if taken[s.endpoint_id] and (s.tokens is not None or s.probe)])
 
     async def _claims_from(self, conn: Connection, rows: list[Row], lease_id: str,
-                           probes: set[str] | None = None) -> list[Claim]:
-        """The claims for leased rows, each with the id of the attempt it starts (stored only
-        with its outcome, see `Claim`): what sending needs. Probes: from the rows' `probe`, else
-        the endpoints in `probes`."""
+                           probes: set[str]) -> list[Claim]:
+        """The claims for leased rows, their messages read here (see `_claims_of`)."""
         if not rows:
             return []
-        as_list = self.dialect.list_param
         message_rows = await conn.fetch(
-            self.q.claimed_messages, as_list(sorted({r["message_id"] for r in rows})))
-        messages = {r["id"]: message_from_row(r) for r in message_rows}
-        endpoints = await self._claimed_endpoints(
-            conn, {r["endpoint_id"] for r in rows},
-            message_rows[0]["config_version"] if message_rows else None)
+            self.q.claimed_messages,
+            self.dialect.list_param(sorted({r["message_id"] for r in rows})))
+        return await self._claims_of(
+            conn, rows, lease_id, {r["id"]: message_from_row(r) for r in message_rows},
+            message_rows[0]["config_version"] if message_rows else None, probes)
+
+    async def _claims_of(self, conn: Connection, rows: list[Row], lease_id: str,
+                         messages: dict[str, Message], version: int | None,
+                         probes: set[str] | None = None) -> list[Claim]:
+        """The claims for leased rows, each with the id of the attempt it starts (stored only
+        with its outcome, see `Claim`): what sending needs. Endpoints are those kept for the
+        configuration `version` the messages were read with. Probes: from the rows'
+        `probe`, else the endpoints in `probes`."""
+        endpoints = await self._claimed_endpoints(conn, {r["endpoint_id"] for r in rows},
+                                                  version)
         return [
             Claim(r["id"], r["attempt_count"], r["attempt_id"], AttemptTrigger(r["trigger"]),
                   lease_id, messages[r["message_id"]], endpoints[r["endpoint_id"]],

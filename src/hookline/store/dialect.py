@@ -77,7 +77,8 @@ class Dialect(ABC):
     if the database can: $1 now, $2 limit, $3 lease seconds, $4 owner, $5 lease id, $6
     endpoints to skip, $7 room per endpoint (JSON), $8 room otherwise, $9 the default cap,
     $10 fresh attempt ids, $11 this worker's requests in flight per endpoint (JSON); it
-    returns the leased rows with `attempt_id` and `probe`. None: the store claims step by step
+    returns the leased rows with `attempt_id` and `probe`, each message once (`message`, on
+    the first of its deliveries) and `config_version`. None: the store claims step by step
     inside one transaction (`DeliveryQueries`)."""
 
     def record_results(self) -> str | None:
@@ -223,10 +224,11 @@ class PostgresDialect(Dialect):
         return [p.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
                 .replace("*", "%") for p in patterns]
 
-    # The function migrations 0026, 0027 and 0028 create: its statements are planned on every
-    # call (0027), and its second statement sees the leases of claims that held its endpoints
-    # before it.
-    claim_due = "SELECT * FROM hookline_claim($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    # The function migrations 0026, 0027 and 0028 create (its statements are planned on every
+    # call, 0027, and its second statement sees the leases of claims that held its endpoints
+    # before it), read with its messages in the same round trip (0032).
+    claim_due = ("SELECT * FROM hookline_claim_read($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                 "$11)")
 
     def json_field(self, column: str, key: str) -> str:
         return f"({column}::jsonb ->> '{key}')"
