@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,6 +30,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import HooklineError
+from ..service import Service
 from .auth import authenticate, authenticate_publisher
 from .deps import app_in_scope
 from .problems import hookline_problem
@@ -49,58 +52,62 @@ class ShortPublish:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if _plain_post(scope) else ""
-        single = PUBLISH_PATH.fullmatch(path)
-        batch = None if single else BATCH_PATH.fullmatch(path)
-        if single is None and batch is None:
+        match = PUBLISH_PATH.fullmatch(path) or BATCH_PATH.fullmatch(path)
+        if match is None:
             await self.app(scope, receive, send)
             return
+        batch = match.re is BATCH_PATH
         request = Request(scope, receive)
         key = request.headers.get("idempotency-key")
         if not _json_media(request.headers.get("content-type", "")) or (
-                key is not None and (batch is not None or not 1 <= len(key) <= MAX_KEY)):
+                key is not None and (batch or not 1 <= len(key) <= MAX_KEY)):
             # A batch under an idempotency-key goes to the route, which keeps its answer.
             await self.app(scope, receive, send)
             return
         body = await request.body()
-        if single is not None:
-            await self._single(request, single.group(1), body, key, send)
-        elif batch is not None:
-            await self._batch(request, batch.group(1), body, send)
-
-    async def _single(self, request: Request, app_key: str, body: bytes, key: str | None,
-                      send: Send) -> None:
         service = request.app.state.service
+        prepare = (partial(_batch, request, match.group(1), body, service) if batch else
+                   partial(_single, request, match.group(1), body, key, service))
         try:
-            draft = MessageIn.model_validate(json.loads(body))
-            principal = await authenticate_publisher(request)
-            app = await app_in_scope(app_key, principal, service)
+            publish = await prepare()
         except (ValueError, RecursionError, ValidationError, HooklineError):
             # Refused before anything is stored: the route decides, and answers, again.
-            await self.app(request.scope, _replaying(body, request.receive), send)
+            await self.app(scope, _replaying(body, receive), send)
             return
         try:
-            message, created = await publish_single(request, app_key, app, draft, service, key)
+            status, answer = await publish()
         except HooklineError as refused:
-            await hookline_problem(request, refused)(request.scope, request.receive, send)
+            await hookline_problem(request, refused)(scope, receive, send)
             return
-        await _answer(send, 202 if created else 200,
-                      MessageOut.of(message).model_dump_json(by_alias=True))
+        await _answer(send, status, answer)
 
-    async def _batch(self, request: Request, app_key: str, body: bytes, send: Send) -> None:
-        service = request.app.state.service
-        try:
-            batch = MessageBatchIn.model_validate(json.loads(body))
-            principal = await authenticate(request)
-            app = await app_in_scope(app_key, principal, service)
-        except (ValueError, RecursionError, ValidationError, HooklineError):
-            await self.app(request.scope, _replaying(body, request.receive), send)
-            return
-        try:
-            answer = await publish_batch(service, app, batch, with_content=True)
-        except HooklineError as refused:
-            await hookline_problem(request, refused)(request.scope, request.receive, send)
-            return
-        await _answer(send, 200, answer.model_dump_json(by_alias=True))
+
+Publish = Callable[[], Awaitable[tuple[int, str]]]  # the publish: its status and JSON answer
+
+
+async def _single(request: Request, app_key: str, body: bytes, key: str | None,
+                  service: Service) -> Publish:
+    """The single publish, once its body, token and application are accepted."""
+    draft = MessageIn.model_validate(json.loads(body))
+    app = await app_in_scope(app_key, await authenticate_publisher(request), service)
+
+    async def publish() -> tuple[int, str]:
+        message, created = await publish_single(request, app_key, app, draft, service, key)
+        return 202 if created else 200, MessageOut.of(message).model_dump_json(by_alias=True)
+
+    return publish
+
+
+async def _batch(request: Request, app_key: str, body: bytes, service: Service) -> Publish:
+    """The batch publish, once its body, token and application are accepted."""
+    batch = MessageBatchIn.model_validate(json.loads(body))
+    app = await app_in_scope(app_key, await authenticate(request), service)
+
+    async def publish() -> tuple[int, str]:
+        answer = await publish_batch(service, app, batch, with_content=True)
+        return 200, answer.model_dump_json(by_alias=True)
+
+    return publish
 
 
 async def _answer(send: Send, status: int, body: str) -> None:

@@ -3,9 +3,9 @@
 Every statement runs on a dedicated thread so the event loop never blocks on disk; an asyncio
 lock keeps a transaction's statements together. The worker's claims and results run whole on
 that thread, in one hand-off each (`in_transaction`), so the write lock is not held across
-turns of the event loop. Several processes (a server and separate
-workers) can share the file: `BEGIN IMMEDIATE` takes the write lock up front and a busy timeout
-waits for it, so a claim is one atomic step.
+turns of the event loop. Several processes (a server and separate workers) can share the
+file: `BEGIN IMMEDIATE` takes the write lock up front and a busy timeout waits for it, so a
+claim is one atomic step.
 
 Statements keep their `$n` placeholders: sqlite3 reads `$1` as a named parameter, so the
 driver binds the arguments as `{"1": v1, "2": v2, ...}`. Nothing rewrites SQL text.
@@ -197,8 +197,9 @@ class SqliteDatabase:
         body must await nothing but its connection (no locks, no sleeps, no other store
         call: those need the event loop, which that thread has not got). A caller
         cancelled meanwhile does not stop it: like one statement, it commits or rolls back
-        whole. Inside a transaction this task has open, it runs as a savepoint of it, on
-        the loop."""
+        whole. Its statements' errors reach the caller as `run` maps them (`Conflict`,
+        `StoreUnavailable`), not inside the body. Inside a transaction this task has open,
+        it runs as a savepoint of it, on the loop."""
         if self._held.joined() is not None:
             async with self.transaction() as tx:
                 return await body(tx)
