@@ -91,10 +91,23 @@ async def _app_with_endpoint(via: ServeProcess, receiver: Receiver, path: str,
 
 async def _publish(via: ServeProcess, app_id: str, event_type: str,
                    payload: dict[str, object] | None = None,
-                   token: str | None = None) -> tuple[int, object]:
-    return await via.call("POST", f"/app/{app_id}/msg",
-                          {"eventType": event_type, "payload": payload or {"k": "v"}},
-                          token=token)
+                   token: str | None = None, batch: bool = False) -> tuple[int, object]:
+    """(status, body) of a single publish; with `batch`, of a batch of that one message,
+    answered as a single publish would be (its item's status and problem, when the batch
+    itself is accepted)."""
+    message = {"eventType": event_type, "payload": payload or {"k": "v"}}
+    if not batch:
+        return await via.call("POST", f"/app/{app_id}/msg", message, token=token)
+    status, body = await via.call("POST", f"/app/{app_id}/msg/batch", {"messages": [message]},
+                                  token=token)
+    if status != 200:
+        return status, body
+    [item] = body["data"]
+    return item["status"], item["error"] or item["message"]
+
+
+# Publishing in a batch, too: a batch is checked against the configuration last seen.
+BOTH_WAYS = pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
 
 
 async def test_a_changed_filter_is_honoured_by_the_next_publish_elsewhere(
@@ -144,50 +157,57 @@ async def test_a_rotated_secret_signs_the_next_publish_elsewhere(
     verify(second.body, second.headers, NEW_SECRET)  # raises unless signed with the new secret
 
 
+@BOTH_WAYS
 async def test_a_changed_schema_is_enforced_by_the_next_publish_elsewhere(
-    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str, batch: bool
 ) -> None:
     app_id, _ = await _app_with_endpoint(publisher, receiver, first)
     # An event type of its own: the other tests publish a.b without this schema.
-    status, _ = await changer.call("POST", "/event-type", {"name": "s.n", "description": "s"})
+    name = "s.batch" if batch else "s.n"
+    status, _ = await changer.call("POST", "/event-type", {"name": name, "description": "s"})
     assert status == 201
-    assert (await _publish(publisher, app_id, "s.n", {"n": 1}))[0] == 202  # catalogue cached
+    # The catalogue is cached:
+    assert (await _publish(publisher, app_id, name, {"n": 1}, batch=batch))[0] == 202
 
     schema = {"type": "object", "properties": {"n": {"type": "string"}}, "required": ["n"]}
-    status, _ = await changer.call("PUT", "/event-type/s.n",
+    status, _ = await changer.call("PUT", f"/event-type/{name}",
                                    {"description": "s", "schemas": {"1": schema}})
     assert status == 200
-    status, problem = await _publish(publisher, app_id, "s.n", {"n": 1})
+    status, problem = await _publish(publisher, app_id, name, {"n": 1}, batch=batch)
 
     assert status == 422, problem
 
 
+@BOTH_WAYS
 async def test_a_new_event_type_is_accepted_by_the_next_strict_publish_elsewhere(
-    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str, batch: bool
 ) -> None:
     app_id, _ = await _app_with_endpoint(publisher, receiver, first)
-    assert (await _publish(publisher, app_id, "brand.new"))[0] == 422  # unknown, remembered
+    name = "brand.batch" if batch else "brand.new"
+    # Unknown, remembered:
+    assert (await _publish(publisher, app_id, name, batch=batch))[0] == 422
 
-    status, _ = await changer.call("POST", "/event-type",
-                                   {"name": "brand.new", "description": "new"})
+    status, _ = await changer.call("POST", "/event-type", {"name": name, "description": "new"})
     assert status == 201
 
-    assert (await _publish(publisher, app_id, "brand.new"))[0] == 202
+    assert (await _publish(publisher, app_id, name, batch=batch))[0] == 202
 
 
+@BOTH_WAYS
 async def test_a_revoked_token_is_refused_by_the_next_request_elsewhere(
-    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str
+    changer: ServeProcess, publisher: ServeProcess, receiver: Receiver, first: str, batch: bool
 ) -> None:
     app_id, _ = await _app_with_endpoint(publisher, receiver, first)
     status, created = await changer.call("POST", f"/app/{app_id}/token", {"name": "ci"})
     assert status == 201
     token = created["token"]
-    assert (await _publish(publisher, app_id, "a.b", token=token))[0] == 202  # token cached
+    # The token is cached:
+    assert (await _publish(publisher, app_id, "a.b", token=token, batch=batch))[0] == 202
 
     status, _ = await changer.call("DELETE", f"/app/{app_id}/token/{created['id']}")
     assert status == 204
 
-    assert (await _publish(publisher, app_id, "a.b", token=token))[0] == 401
+    assert (await _publish(publisher, app_id, "a.b", token=token, batch=batch))[0] == 401
 
 
 async def test_a_reset_admin_token_works_and_the_old_one_stops_at_the_next_request_elsewhere(

@@ -6,7 +6,8 @@ matching over every route, dependency solving, the body and response models run 
 about a third of the process's CPU per publish: more than the publish's own statement, and a
 tenth of a batch's. `ShortPublish` answers a *plain* publish itself, with the same steps the
 route takes: `authenticate_publisher`, `app_in_scope`, `MessageIn`, `publish_single`,
-`MessageOut`; for a batch `authenticate`, `app_in_scope`, `MessageBatchIn`, `publish_batch`.
+`MessageOut`; for a batch `authenticate_publisher`, `app_in_scope`, `MessageBatchIn`,
+`publish_batch` (checked against the configuration last seen, as a single publish is).
 
 Anything else goes to the FastAPI route untouched, its body replayed: a query string, a body
 that is not JSON or that the body model refuses, a token or application refused, an
@@ -29,7 +30,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import HooklineError
+from ..errors import HooklineError, StaleConfiguration
 from ..service import Service
 from .auth import authenticate, authenticate_publisher
 from .deps import app_in_scope
@@ -99,12 +100,28 @@ async def _single(request: Request, app_key: str, body: bytes, key: str | None,
 
 
 async def _batch(request: Request, app_key: str, body: bytes, service: Service) -> Publish:
-    """The batch publish, once its body, token and application are accepted."""
+    """The batch publish, once its body, token and application are accepted: checked, as
+    a single publish is, against the configuration last seen (`authenticate_publisher`)."""
     batch = MessageBatchIn.model_validate(json.loads(body))
-    app = await app_in_scope(app_key, await authenticate(request), service)
+    app = await app_in_scope(app_key, await authenticate_publisher(request), service)
 
     async def publish() -> tuple[int, str]:
-        answer = await publish_batch(service, app, batch, with_content=True)
+        try:
+            answer = await publish_batch(service, app, batch, with_content=True)
+        except StaleConfiguration:  # its write found the version it assumed moved
+            stale = True
+        except HooklineError:
+            if not await service.configuration_moved():
+                raise
+            stale = True
+        else:
+            # A batch whose every item was refused wrote nothing, so nothing checked that
+            # what refused them (the catalogue, say) is still current.
+            stale = all(item.outcome == "refused" for item in answer.data) and (
+                await service.configuration_moved())
+        if stale:  # nothing was stored: decide again, from the database this time
+            current = await app_in_scope(app_key, await authenticate(request), service)
+            answer = await publish_batch(service, current, batch, with_content=True)
         return 200, answer.model_dump_json(by_alias=True)
 
     return publish
